@@ -1,0 +1,75 @@
+//! parse + detect + classify throughput for the three input sizes the Lambdas see.
+//! Run with `make bench` (or `cargo bench -p stripe-events-core`).
+
+use std::path::{Path, PathBuf};
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use stripe_events_core::parse_bytes;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+fn read(rel: &str) -> Vec<u8> {
+    let path = fixtures().join(rel);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The SQS fixture with the most records (the 10-record batch).
+fn largest_sqs_batch() -> Vec<u8> {
+    let dir = fixtures().join("sqs");
+    let mut best = (0, Vec::new());
+    for entry in std::fs::read_dir(&dir).expect("fixtures/sqs") {
+        let path = entry.expect("dir entry").path();
+        let name = path.to_string_lossy();
+        if !name.ends_with(".json") || name.ends_with(".expect.json") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).expect("fixture");
+        let n = parse_bytes(&bytes)
+            .map(|inv| inv.records.iter().filter(|r| r.is_ok()).count())
+            .unwrap_or(0);
+        if n > best.0 {
+            best = (n, bytes);
+        }
+    }
+    best.1
+}
+
+fn first_fixture_in(dir: &str) -> Vec<u8> {
+    let mut paths: Vec<_> = std::fs::read_dir(fixtures().join(dir))
+        .expect("fixture dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let n = p.to_string_lossy();
+            n.ends_with(".json") && !n.ends_with(".expect.json")
+        })
+        .collect();
+    paths.sort();
+    std::fs::read(&paths[0]).expect("fixture")
+}
+
+fn bench(c: &mut Criterion) {
+    let inputs = [
+        (
+            "snapshot_10kb",
+            read("partner-snapshot/subscription-large.json"),
+        ),
+        ("thin_v2", first_fixture_in("partner-thin")),
+        ("sqs_batch_10", largest_sqs_batch()),
+    ];
+    let mut group = c.benchmark_group("parse_detect_classify");
+    for (name, bytes) in &inputs {
+        group.throughput(Throughput::Bytes(bytes.len() as u64));
+        group.bench_function(*name, |b| {
+            b.iter(|| {
+                let inv = parse_bytes(black_box(bytes)).expect("fixture parses");
+                black_box(inv.records.len())
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

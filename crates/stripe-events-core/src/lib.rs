@@ -1,0 +1,20 @@
+//! The Stripe event model shared by every Lambda: where a delivery came from (partner
+//! source, webhook forwarder, SQS, bare), its payload style (snapshot, thin v2, the note's
+//! thin shape), its family (which Lambda owns it) and its dedupe key.
+
+pub mod delivery;
+pub mod entitlement;
+pub mod error;
+pub mod family;
+pub mod parse;
+pub mod project;
+pub mod rules;
+pub mod timestamp;
+pub mod version;
+
+pub use delivery::{Delivery, DeliveryPath, ObjectRef, PayloadStyle, SourcePath};
+pub use error::ParseError;
+pub use family::Family;
+pub use parse::{parse_bytes, parse_invocation, Invocation, InvocationShape, RecordError};
+pub use timestamp::Timestamp;
+pub use version::Version;

@@ -1,0 +1,437 @@
+//! The DynamoDB implementation of [`EventStore`].
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+use aws_sdk_dynamodb::Client;
+use serde_json::{Map, Value};
+
+use crate::attr::{item_to_json, n, s, to_attr};
+use crate::schema::{self, TableNames};
+use crate::{
+    version_fields, Commit, CommitOutcome, DeliveryAudit, EventStore, Prior, StoreError,
+    VersionedWrite,
+};
+
+/// Attempts when concurrent transactions on the same item conflict (DynamoDB cancels one
+/// with `TransactionConflict`); a later attempt then sees the winner's done mark.
+const CONFLICT_ATTEMPTS: u32 = 6;
+
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    tables: TableNames,
+}
+
+/// An update expression under construction, with every attribute name and value bound to a
+/// placeholder (many Stripe field names are DynamoDB reserved words: `status`, `end`, …).
+#[derive(Default)]
+struct UpdateExpr {
+    sets: Vec<String>,
+    adds: Vec<String>,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl UpdateExpr {
+    fn name(&mut self, attr: &str) -> String {
+        let placeholder = format!("#n{}", self.names.len());
+        self.names.insert(placeholder.clone(), attr.to_owned());
+        placeholder
+    }
+
+    fn value(&mut self, v: AttributeValue) -> String {
+        let placeholder = format!(":v{}", self.values.len());
+        self.values.insert(placeholder.clone(), v);
+        placeholder
+    }
+
+    fn set(&mut self, attr: &str, v: AttributeValue) {
+        let (n, v) = (self.name(attr), self.value(v));
+        self.sets.push(format!("{n} = {v}"));
+    }
+
+    fn set_if_absent(&mut self, attr: &str, v: AttributeValue) {
+        let (n, v) = (self.name(attr), self.value(v));
+        self.sets.push(format!("{n} = if_not_exists({n}, {v})"));
+    }
+
+    fn add(&mut self, attr: &str, v: AttributeValue) {
+        let (n, v) = (self.name(attr), self.value(v));
+        self.adds.push(format!("{n} {v}"));
+    }
+
+    fn expression(&self) -> String {
+        let mut out = format!("SET {}", self.sets.join(", "));
+        if !self.adds.is_empty() {
+            out.push_str(" ADD ");
+            out.push_str(&self.adds.join(", "));
+        }
+        out
+    }
+}
+
+/// The dedupe record's update: the audit of this delivery (when `record_delivery`) and the
+/// done mark (when `done` names the outcome).
+fn dedupe_update(a: &DeliveryAudit, record_delivery: bool, done: Option<&str>) -> UpdateExpr {
+    let mut e = UpdateExpr::default();
+    let now = n(a.received_at.unix_millis());
+    e.set("consumer", s(a.consumer.as_str()));
+    e.set_if_absent("event_type", s(&a.event_type));
+    e.set_if_absent("object_id", s(&a.object_id));
+    e.set_if_absent("event_created", n(a.event_created.unix_millis()));
+    e.set_if_absent("first_seen", now.clone());
+    e.set("last_seen", now.clone());
+    e.set(schema::DEDUPE_TTL_ATTRIBUTE, n(a.expires_at));
+    if record_delivery {
+        e.set_if_absent(&format!("seen_{}", a.path), now.clone());
+        e.add(&format!("count_{}", a.path), n(1));
+        e.add("deliveries", n(1));
+        e.add("event_ids", AttributeValue::Ss(vec![a.event_id.clone()]));
+    }
+    if let Some(outcome) = done {
+        e.set("applied_at", now);
+        e.set("outcome", s(outcome));
+    }
+    e
+}
+
+fn not_done_condition(e: &mut UpdateExpr) -> String {
+    format!("attribute_not_exists({})", e.name("applied_at"))
+}
+
+fn state_update(w: &VersionedWrite, a: &DeliveryAudit) -> UpdateExpr {
+    let mut e = UpdateExpr::default();
+    for (k, v) in &w.write.fields {
+        e.set(k, to_attr(v));
+    }
+    for (k, v) in version_fields(w, a) {
+        e.set(k, to_attr(&v));
+    }
+    e
+}
+
+/// The ordering guard (see `stripe_events_core::version`): strictly newer versions only.
+fn newer_condition(e: &mut UpdateExpr, w: &VersionedWrite) -> String {
+    let pk = e.name(schema::BILLING_PK);
+    let version = e.name("version");
+    let tiebreak = e.name("version_tiebreak");
+    let v = e.value(n(w.version.at.unix_millis()));
+    let t = e.value(s(&w.version.tiebreak));
+    format!(
+        "attribute_not_exists({pk}) OR {version} < {v} OR ({version} = {v} AND {tiebreak} < {t})"
+    )
+}
+
+fn to_update(
+    table: &str,
+    key: HashMap<String, AttributeValue>,
+    e: UpdateExpr,
+    condition: String,
+    return_old: bool,
+) -> Result<Update, StoreError> {
+    let mut b = Update::builder()
+        .table_name(table)
+        .set_key(Some(key))
+        .update_expression(e.expression())
+        .condition_expression(condition)
+        .set_expression_attribute_names(Some(e.names))
+        .set_expression_attribute_values(Some(e.values));
+    if return_old {
+        b = b.return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+    }
+    b.build().map_err(StoreError::permanent)
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, tables: TableNames) -> Self {
+        DynamoStore { client, tables }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn tables(&self) -> &TableNames {
+        &self.tables
+    }
+
+    fn dedupe_key(&self, key: &str) -> HashMap<String, AttributeValue> {
+        HashMap::from([(schema::DEDUPE_PK.to_owned(), s(key))])
+    }
+
+    fn state_key(w: &VersionedWrite) -> HashMap<String, AttributeValue> {
+        HashMap::from([
+            (schema::BILLING_PK.to_owned(), s(&w.write.pk)),
+            (schema::BILLING_SK.to_owned(), s(&w.write.sk)),
+        ])
+    }
+
+    /// One transaction: the done mark plus every remaining write.
+    async fn try_commit(
+        &self,
+        c: &Commit,
+        writes: &[VersionedWrite],
+    ) -> Result<(), SdkError<TransactWriteItemsError, aws_smithy_runtime_api::http::Response>> {
+        let mut items = Vec::with_capacity(writes.len() + 1);
+        let mut e = dedupe_update(&c.audit, !c.delivery_recorded, Some("applied"));
+        let cond = not_done_condition(&mut e);
+        let dedupe = to_update(
+            &self.tables.dedupe,
+            self.dedupe_key(&c.audit.key),
+            e,
+            cond,
+            true,
+        );
+        // A builder error here is a programming error; surface it as a construction failure.
+        let dedupe = dedupe.map_err(|err| SdkError::construction_failure(err.to_string()))?;
+        items.push(TransactWriteItem::builder().update(dedupe).build());
+        for w in writes {
+            let mut e = state_update(w, &c.audit);
+            let cond = newer_condition(&mut e, w);
+            let u = to_update(&self.tables.billing, Self::state_key(w), e, cond, false)
+                .map_err(|err| SdkError::construction_failure(err.to_string()))?;
+            items.push(TransactWriteItem::builder().update(u).build());
+        }
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map(|_| ())
+    }
+
+    // ---- reads, for the operator CLI and tests ----
+
+    pub async fn dedupe_record(&self, key: &str) -> Result<Option<Map<String, Value>>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.dedupe)
+            .set_key(Some(self.dedupe_key(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        Ok(out.item().map(item_to_json))
+    }
+
+    pub async fn state_item(
+        &self,
+        pk: &str,
+        sk: &str,
+    ) -> Result<Option<Map<String, Value>>, StoreError> {
+        let key = HashMap::from([
+            (schema::BILLING_PK.to_owned(), s(pk)),
+            (schema::BILLING_SK.to_owned(), s(sk)),
+        ]);
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.billing)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        Ok(out.item().map(item_to_json))
+    }
+
+    /// Every item of one partition (a customer's profile, subscriptions, payments, …).
+    pub async fn partition(&self, pk: &str) -> Result<Vec<Map<String, Value>>, StoreError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.tables.billing)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", schema::BILLING_PK)
+                .expression_attribute_values(":pk", s(pk))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(StoreError::from_sdk)?;
+            out.extend(page.items().iter().map(item_to_json));
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Items whose GSI key `attribute` (of index `index`) equals `value`.
+    pub async fn by_index(
+        &self,
+        index: &str,
+        attribute: &str,
+        value: &str,
+    ) -> Result<Vec<Map<String, Value>>, StoreError> {
+        let page = self
+            .client
+            .query()
+            .table_name(&self.tables.billing)
+            .index_name(index)
+            .key_condition_expression("#k = :v")
+            .expression_attribute_names("#k", attribute)
+            .expression_attribute_values(":v", s(value))
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        Ok(page.items().iter().map(item_to_json).collect())
+    }
+
+    /// Every dedupe/audit record (for the migration audit).
+    pub async fn dedupe_records(&self) -> Result<Vec<Map<String, Value>>, StoreError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.tables.dedupe)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(StoreError::from_sdk)?;
+            out.extend(page.items().iter().map(item_to_json));
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+}
+
+impl EventStore for DynamoStore {
+    async fn record_delivery(&self, audit: &DeliveryAudit) -> Result<Prior, StoreError> {
+        let e = dedupe_update(audit, true, None);
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.tables.dedupe)
+            .set_key(Some(self.dedupe_key(&audit.key)))
+            .update_expression(e.expression())
+            .set_expression_attribute_names(Some(e.names))
+            .set_expression_attribute_values(Some(e.values))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        let done = out
+            .attributes()
+            .is_some_and(|old| old.contains_key("applied_at"));
+        Ok(if done { Prior::AlreadyDone } else { Prior::New })
+    }
+
+    async fn commit(&self, c: &Commit) -> Result<CommitOutcome, StoreError> {
+        let mut writes = c.writes.clone();
+        if writes.is_empty() {
+            return self
+                .mark_done(&c.audit, c.delivery_recorded, "applied")
+                .await
+                .map(|p| match p {
+                    Prior::New => CommitOutcome::Applied,
+                    Prior::AlreadyDone => CommitOutcome::Duplicate,
+                });
+        }
+        for attempt in 0..CONFLICT_ATTEMPTS {
+            let err = match self.try_commit(c, &writes).await {
+                Ok(()) => return Ok(CommitOutcome::Applied),
+                Err(err) => err,
+            };
+            let reasons = match &err {
+                SdkError::ServiceError(se) => match se.err() {
+                    TransactWriteItemsError::TransactionCanceledException(t) => {
+                        t.cancellation_reasons().to_vec()
+                    }
+                    _ => return Err(StoreError::from_sdk(err)),
+                },
+                _ => return Err(StoreError::from_sdk(err)),
+            };
+            let code = |i: usize| reasons.get(i).and_then(|r| r.code()).unwrap_or("None");
+            if code(0) == "ConditionalCheckFailed" {
+                if !c.delivery_recorded {
+                    self.record_delivery(&c.audit).await?;
+                }
+                return Ok(CommitOutcome::Duplicate);
+            }
+            if (0..reasons.len()).any(|i| code(i) == "TransactionConflict") {
+                tokio::time::sleep(Duration::from_millis(5 << attempt)).await;
+                continue;
+            }
+            let stale: Vec<usize> = (1..reasons.len())
+                .filter(|&i| code(i) == "ConditionalCheckFailed")
+                .collect();
+            if stale.is_empty() {
+                let codes: Vec<&str> = (0..reasons.len()).map(code).collect();
+                return Err(StoreError::Transient(format!(
+                    "transaction cancelled: {codes:?}"
+                )));
+            }
+            // Drop the writes the guard refused (item i+1 is write i) and retry the rest.
+            writes = writes
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| !stale.contains(&(i + 1)))
+                .map(|(_, w)| w)
+                .collect();
+            if writes.is_empty() {
+                return self
+                    .mark_done(&c.audit, c.delivery_recorded, "stale")
+                    .await
+                    .map(|p| match p {
+                        Prior::New => CommitOutcome::Stale,
+                        Prior::AlreadyDone => CommitOutcome::Duplicate,
+                    });
+            }
+        }
+        Err(StoreError::Transient(
+            "transaction conflicts persisted; retry the event".into(),
+        ))
+    }
+
+    async fn mark_done(
+        &self,
+        audit: &DeliveryAudit,
+        delivery_recorded: bool,
+        outcome: &'static str,
+    ) -> Result<Prior, StoreError> {
+        let mut e = dedupe_update(audit, !delivery_recorded, Some(outcome));
+        let cond = not_done_condition(&mut e);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.dedupe)
+            .set_key(Some(self.dedupe_key(&audit.key)))
+            .update_expression(e.expression())
+            .condition_expression(cond)
+            .set_expression_attribute_names(Some(e.names))
+            .set_expression_attribute_values(Some(e.values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Prior::New),
+            Err(SdkError::ServiceError(se))
+                if matches!(
+                    se.err(),
+                    UpdateItemError::ConditionalCheckFailedException(_)
+                ) =>
+            {
+                if !delivery_recorded {
+                    self.record_delivery(audit).await?;
+                }
+                Ok(Prior::AlreadyDone)
+            }
+            Err(err) => Err(StoreError::from_sdk(err)),
+        }
+    }
+}

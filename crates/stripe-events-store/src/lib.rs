@@ -1,0 +1,125 @@
+//! Exactly-once effect on DynamoDB (DESIGN.md §4): the dedupe/audit record and the billing
+//! state writes of a new event commit in one `TransactWriteItems`, guarded so that a
+//! duplicate changes nothing and an older event never replaces newer state.
+//!
+//! Cost per event (DynamoDB round trips, counted in `tests/dynamo_store.rs`):
+//! - new snapshot event: 1 (`TransactWriteItems`);
+//! - redelivery of a thin event, or any event already recorded: 1 (`UpdateItem` that records
+//!   the path and returns the old record);
+//! - snapshot duplicate: 2 (the cancelled transaction recognises it, an `UpdateItem` records
+//!   the extra delivery for the audit);
+//! - new thin event: 2 (check before the Stripe call, then the transaction);
+//! - stale event: 2 (transaction refused by the guard, then the dedupe mark with outcome
+//!   `stale`).
+
+use std::future::Future;
+
+use serde_json::Value;
+use stripe_events_core::project::StateWrite;
+use stripe_events_core::{Family, Timestamp, Version};
+
+pub mod attr;
+pub mod counter;
+pub mod dynamo;
+pub mod error;
+pub mod memory;
+pub mod schema;
+
+pub use counter::RequestCounter;
+pub use dynamo::DynamoStore;
+pub use error::StoreError;
+pub use memory::MemoryStore;
+pub use schema::{create_tables, TableNames};
+
+/// One delivery of one event, as the audit records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryAudit {
+    /// `{consumer}#{dedupe key}`.
+    pub key: String,
+    pub consumer: Family,
+    /// This delivery's own Stripe event id (a thin id differs from its snapshot's).
+    pub event_id: String,
+    /// The base (`v1.`-less) type.
+    pub event_type: String,
+    pub object_id: String,
+    pub event_created: Timestamp,
+    /// `webhook`, `partner_snapshot`, `partner_thin` or `direct`.
+    pub path: &'static str,
+    pub received_at: Timestamp,
+    /// DynamoDB TTL for the record, unix seconds.
+    pub expires_at: i64,
+}
+
+/// A state write with the version guarding it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionedWrite {
+    pub write: StateWrite,
+    pub version: Version,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Commit {
+    pub audit: DeliveryAudit,
+    pub writes: Vec<VersionedWrite>,
+    /// True when `record_delivery` already counted this delivery (thin flow), so the commit
+    /// only sets the done mark.
+    pub delivery_recorded: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitOutcome {
+    /// The state now reflects the event.
+    Applied,
+    /// The event was already applied (or found stale) by an earlier delivery.
+    Duplicate,
+    /// Every state item already holds a newer version; the event is marked done.
+    Stale,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prior {
+    New,
+    AlreadyDone,
+}
+
+/// The dedupe + commit contract. `DynamoStore` is the real one; `MemoryStore` has the same
+/// semantics for pure unit tests and benchmarks.
+pub trait EventStore: Send + Sync {
+    /// Records this delivery in the audit and says whether the event was already done.
+    /// One round trip. Used before work that costs (a Stripe fetch).
+    fn record_delivery(
+        &self,
+        audit: &DeliveryAudit,
+    ) -> impl Future<Output = Result<Prior, StoreError>> + Send;
+
+    /// Marks the event done and applies its state writes, atomically, unless it is already
+    /// done. Writes older than the stored versions are dropped; if all are, the outcome is
+    /// `Stale`.
+    fn commit(
+        &self,
+        commit: &Commit,
+    ) -> impl Future<Output = Result<CommitOutcome, StoreError>> + Send;
+
+    /// Marks an event done without state writes (e.g. a 404 for an object that no longer
+    /// exists and cannot be fetched). Returns `Duplicate` if it was done already.
+    fn mark_done(
+        &self,
+        audit: &DeliveryAudit,
+        delivery_recorded: bool,
+        outcome: &'static str,
+    ) -> impl Future<Output = Result<Prior, StoreError>> + Send;
+}
+
+/// Fields every state item gets from its version, in addition to the projection's.
+pub(crate) fn version_fields(
+    w: &VersionedWrite,
+    audit: &DeliveryAudit,
+) -> Vec<(&'static str, Value)> {
+    vec![
+        ("version", Value::from(w.version.at.unix_millis())),
+        ("version_tiebreak", Value::from(w.version.tiebreak.clone())),
+        ("last_event_id", Value::from(audit.event_id.clone())),
+        ("last_event_type", Value::from(audit.event_type.clone())),
+        ("updated_at", Value::from(audit.received_at.unix_millis())),
+    ]
+}
