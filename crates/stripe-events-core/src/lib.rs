@@ -6,6 +6,7 @@ pub mod delivery;
 pub mod entitlement;
 pub mod error;
 pub mod family;
+pub mod hydrate;
 pub mod parse;
 pub mod project;
 pub mod rules;

@@ -19,12 +19,14 @@ use stripe_events_core::project::StateWrite;
 use stripe_events_core::{Family, Timestamp, Version};
 
 pub mod attr;
+pub mod client;
 pub mod counter;
 pub mod dynamo;
 pub mod error;
 pub mod memory;
 pub mod schema;
 
+pub use client::dynamodb_client;
 pub use counter::RequestCounter;
 pub use dynamo::DynamoStore;
 pub use error::StoreError;

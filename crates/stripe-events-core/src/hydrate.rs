@@ -1,0 +1,62 @@
+//! Hydration: fetching the object a thin event refers to. The Stripe implementation lives in
+//! `stripe-events-stripe`; the handler depends only on this trait.
+
+use std::future::Future;
+use std::time::Instant;
+
+use serde_json::Value;
+use thiserror::Error;
+
+use crate::delivery::Delivery;
+use crate::timestamp::Timestamp;
+
+/// The object as fetched, and when: the fetch time is its version (it is the latest state).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fetched {
+    pub object: Value,
+    pub fetched_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum HydrateError {
+    /// 429, 5xx, timeouts, connection errors, and 401/403 (a bad key must be fixed, not
+    /// drop events): retried by the platform.
+    #[error("Stripe API transient failure: {0}")]
+    Transient(String),
+    /// 404: the object does not exist (deleted, or the wrong account/mode).
+    #[error("Stripe object not found: {0}")]
+    NotFound(String),
+    /// Anything retrying cannot fix (an object type we cannot map to an API path, a 400).
+    #[error("cannot hydrate: {0}")]
+    Permanent(String),
+}
+
+pub trait Hydrator: Send + Sync {
+    /// Fetches the current object `delivery.object` refers to, giving up with a transient
+    /// error once `deadline` (the Lambda's remaining time, minus a margin) is near.
+    fn fetch(
+        &self,
+        delivery: &Delivery,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<Fetched, HydrateError>> + Send;
+}
+
+/// The v1 API path of an object the note's thin shape names by type and id. `None` for types
+/// with no retrieve endpoint we use.
+pub fn v1_path(object_type: &str, id: &str) -> Option<String> {
+    let collection = match object_type {
+        "subscription" => "subscriptions",
+        "subscription_schedule" => "subscription_schedules",
+        "customer" => "customers",
+        "invoice" => "invoices",
+        "invoice_payment" => "invoice_payments",
+        "payment_intent" => "payment_intents",
+        "charge" => "charges",
+        "refund" => "refunds",
+        "dispute" => "disputes",
+        "payment_method" => "payment_methods",
+        "tax_id" => "tax_ids",
+        _ => return None,
+    };
+    Some(format!("/v1/{collection}/{id}"))
+}
