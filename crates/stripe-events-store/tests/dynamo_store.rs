@@ -15,8 +15,9 @@ use stripe_events_store::{
 };
 
 fn endpoint() -> String {
-    std::env::var("AWS_ENDPOINT_URL")
-        .expect("AWS_ENDPOINT_URL is not set: run these tests through `make test`, which starts moto")
+    std::env::var("AWS_ENDPOINT_URL").expect(
+        "AWS_ENDPOINT_URL is not set: run these tests through `make test`, which starts moto",
+    )
 }
 
 async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
@@ -41,7 +42,9 @@ async fn fresh_store() -> (DynamoStore, RequestCounter) {
         Timestamp::now().unix_millis()
     );
     let tables = TableNames::for_prefix(&prefix);
-    create_tables(&client, &tables).await.expect("create tables in moto");
+    create_tables(&client, &tables)
+        .await
+        .expect("create tables in moto");
     counter.reset();
     (DynamoStore::new(client, tables), counter)
 }
@@ -91,7 +94,10 @@ fn commit_of(ev: &Ev, delivery_recorded: bool) -> Commit {
         audit: audit(ev),
         writes: items
             .into_iter()
-            .map(|write| VersionedWrite { write, version: version.clone() })
+            .map(|write| VersionedWrite {
+                write,
+                version: version.clone(),
+            })
             .collect(),
         delivery_recorded,
     }
@@ -110,7 +116,10 @@ fn updated(status: &'static str, created: i64, path: &'static str) -> Ev {
 
 async fn sub_state(store: &DynamoStore) -> Option<serde_json::Map<String, Value>> {
     store
-        .state_item("CUSTOMER#cus_NffrFeUfNV2Hib", "SUBSCRIPTION#sub_1MowQVLkdIwHu7ixeRlqHVzs")
+        .state_item(
+            "CUSTOMER#cus_NffrFeUfNV2Hib",
+            "SUBSCRIPTION#sub_1MowQVLkdIwHu7ixeRlqHVzs",
+        )
         .await
         .unwrap()
 }
@@ -136,8 +145,15 @@ async fn twenty_concurrent_deliveries_change_state_once() {
         }
     }
     assert_eq!((applied, duplicates), (1, 19));
-    let rec = store.dedupe_record("subscription#evt_1NG8Du2eZvKYlo2CUI79vXWy").await.unwrap().unwrap();
-    assert_eq!(rec["deliveries"], 20, "every delivery is in the audit: {rec:?}");
+    let rec = store
+        .dedupe_record("subscription#evt_1NG8Du2eZvKYlo2CUI79vXWy")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        rec["deliveries"], 20,
+        "every delivery is in the audit: {rec:?}"
+    );
     assert_eq!(rec["count_partner_snapshot"], 20);
     assert_eq!(rec["outcome"], "applied");
     let state = sub_state(&store).await.unwrap();
@@ -149,45 +165,87 @@ async fn twenty_concurrent_deliveries_change_state_once() {
 async fn snapshot_then_thin_applies_once_and_audits_both_paths() {
     let (store, counter) = fresh_store().await;
     let snap = updated("active", 1_700_000_100, "partner_snapshot");
-    assert_eq!(store.commit(&commit_of(&snap, false)).await.unwrap(), CommitOutcome::Applied);
+    assert_eq!(
+        store.commit(&commit_of(&snap, false)).await.unwrap(),
+        CommitOutcome::Applied
+    );
     assert_eq!(counter.snapshot().get("TransactWriteItems"), Some(&1));
-    assert_eq!(counter.total(), 1, "a new snapshot event costs one round trip");
+    assert_eq!(
+        counter.total(),
+        1,
+        "a new snapshot event costs one round trip"
+    );
 
     // The thin notification of the same change names the snapshot in `snapshot_event`, so it
     // shares the key; the check before hydration finds it done in one call.
     counter.reset();
-    let thin = Ev { event_id: "evt_test_65R9Ijk8pTNBhX", path: "partner_thin", ..updated("active", 1_700_000_100, "") };
-    assert_eq!(store.record_delivery(&audit(&thin)).await.unwrap(), Prior::AlreadyDone);
+    let thin = Ev {
+        event_id: "evt_test_65R9Ijk8pTNBhX",
+        path: "partner_thin",
+        ..updated("active", 1_700_000_100, "")
+    };
+    assert_eq!(
+        store.record_delivery(&audit(&thin)).await.unwrap(),
+        Prior::AlreadyDone
+    );
     assert_eq!(counter.total(), 1, "a thin duplicate costs one round trip");
 
-    let rec = store.dedupe_record("subscription#evt_1NG8Du2eZvKYlo2CUI79vXWy").await.unwrap().unwrap();
-    assert!(rec.contains_key("seen_partner_snapshot") && rec.contains_key("seen_partner_thin"), "{rec:?}");
+    let rec = store
+        .dedupe_record("subscription#evt_1NG8Du2eZvKYlo2CUI79vXWy")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        rec.contains_key("seen_partner_snapshot") && rec.contains_key("seen_partner_thin"),
+        "{rec:?}"
+    );
     let ids = rec["event_ids"].as_array().unwrap();
-    assert_eq!(ids.len(), 2, "both Stripe ids of the change are kept: {ids:?}");
+    assert_eq!(
+        ids.len(),
+        2,
+        "both Stripe ids of the change are kept: {ids:?}"
+    );
 }
 
 #[tokio::test]
 async fn webhook_then_partner_applies_once_and_audits_both_paths() {
     let (store, counter) = fresh_store().await;
     let hook = updated("active", 1_700_000_100, "webhook");
-    assert_eq!(store.commit(&commit_of(&hook, false)).await.unwrap(), CommitOutcome::Applied);
+    assert_eq!(
+        store.commit(&commit_of(&hook, false)).await.unwrap(),
+        CommitOutcome::Applied
+    );
     counter.reset();
     let partner = updated("past_due", 1_700_000_100, "partner_snapshot");
-    assert_eq!(store.commit(&commit_of(&partner, false)).await.unwrap(), CommitOutcome::Duplicate);
+    assert_eq!(
+        store.commit(&commit_of(&partner, false)).await.unwrap(),
+        CommitOutcome::Duplicate
+    );
     // The cancelled transaction recognises it; one update records the second path.
     assert_eq!(counter.snapshot().get("TransactWriteItems"), Some(&1));
     assert_eq!(counter.snapshot().get("UpdateItem"), Some(&1));
-    let rec = store.dedupe_record("subscription#evt_1NG8Du2eZvKYlo2CUI79vXWy").await.unwrap().unwrap();
+    let rec = store
+        .dedupe_record("subscription#evt_1NG8Du2eZvKYlo2CUI79vXWy")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(rec["count_webhook"], 1);
     assert_eq!(rec["count_partner_snapshot"], 1);
-    assert_eq!(sub_state(&store).await.unwrap()["status"], "active", "the duplicate changed nothing");
+    assert_eq!(
+        sub_state(&store).await.unwrap()["status"],
+        "active",
+        "the duplicate changed nothing"
+    );
 }
 
 #[tokio::test]
 async fn older_event_after_newer_leaves_newer_state() {
     let (store, counter) = fresh_store().await;
     let newer = updated("active", 1_700_000_200, "partner_snapshot");
-    assert_eq!(store.commit(&commit_of(&newer, false)).await.unwrap(), CommitOutcome::Applied);
+    assert_eq!(
+        store.commit(&commit_of(&newer, false)).await.unwrap(),
+        CommitOutcome::Applied
+    );
     let older = Ev {
         event_id: "evt_1NG8CreatedOlder",
         key: "evt_1NG8CreatedOlder",
@@ -197,13 +255,23 @@ async fn older_event_after_newer_leaves_newer_state() {
         object: subscription("sub_1MowQVLkdIwHu7ixeRlqHVzs", "incomplete"),
     };
     counter.reset();
-    assert_eq!(store.commit(&commit_of(&older, false)).await.unwrap(), CommitOutcome::Stale);
+    assert_eq!(
+        store.commit(&commit_of(&older, false)).await.unwrap(),
+        CommitOutcome::Stale
+    );
     assert_eq!(counter.total(), 2, "stale: refused transaction + done mark");
     assert_eq!(sub_state(&store).await.unwrap()["status"], "active");
-    let rec = store.dedupe_record("subscription#evt_1NG8CreatedOlder").await.unwrap().unwrap();
+    let rec = store
+        .dedupe_record("subscription#evt_1NG8CreatedOlder")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(rec["outcome"], "stale");
     // Redelivered: now a plain duplicate.
-    assert_eq!(store.commit(&commit_of(&older, false)).await.unwrap(), CommitOutcome::Duplicate);
+    assert_eq!(
+        store.commit(&commit_of(&older, false)).await.unwrap(),
+        CommitOutcome::Duplicate
+    );
 }
 
 #[tokio::test]
@@ -211,10 +279,22 @@ async fn equal_second_ties_resolve_the_same_in_both_orders() {
     for reversed in [false, true] {
         let (store, _) = fresh_store().await;
         let mut evs = vec![
-            Ev { event_id: "evt_b_created", key: "evt_b_created", event_type: "customer.subscription.created",
-                 created: 1_700_000_100, path: "webhook", object: subscription("sub_1MowQVLkdIwHu7ixeRlqHVzs", "incomplete") },
-            Ev { event_id: "evt_a_updated", key: "evt_a_updated", event_type: "customer.subscription.updated",
-                 created: 1_700_000_100, path: "webhook", object: subscription("sub_1MowQVLkdIwHu7ixeRlqHVzs", "active") },
+            Ev {
+                event_id: "evt_b_created",
+                key: "evt_b_created",
+                event_type: "customer.subscription.created",
+                created: 1_700_000_100,
+                path: "webhook",
+                object: subscription("sub_1MowQVLkdIwHu7ixeRlqHVzs", "incomplete"),
+            },
+            Ev {
+                event_id: "evt_a_updated",
+                key: "evt_a_updated",
+                event_type: "customer.subscription.updated",
+                created: 1_700_000_100,
+                path: "webhook",
+                object: subscription("sub_1MowQVLkdIwHu7ixeRlqHVzs", "active"),
+            },
         ];
         if reversed {
             evs.reverse();
@@ -222,7 +302,11 @@ async fn equal_second_ties_resolve_the_same_in_both_orders() {
         for ev in &evs {
             store.commit(&commit_of(ev, false)).await.unwrap();
         }
-        assert_eq!(sub_state(&store).await.unwrap()["status"], "active", "reversed={reversed}");
+        assert_eq!(
+            sub_state(&store).await.unwrap()["status"],
+            "active",
+            "reversed={reversed}"
+        );
     }
 }
 
@@ -238,9 +322,16 @@ async fn rejected_state_write_leaves_no_done_mark_and_the_retry_applies() {
         .insert("padding".into(), Value::String("x".repeat(420_000)));
     let err = store.commit(&poisoned).await.unwrap_err();
     assert!(!err.is_transient(), "an oversized item is permanent: {err}");
-    assert!(store.dedupe_record("subscription#evt_1NG8Du2eZvKYlo2CUI79vXWy").await.unwrap().is_none());
+    assert!(store
+        .dedupe_record("subscription#evt_1NG8Du2eZvKYlo2CUI79vXWy")
+        .await
+        .unwrap()
+        .is_none());
     assert!(sub_state(&store).await.is_none());
-    assert_eq!(store.commit(&commit_of(&ev, false)).await.unwrap(), CommitOutcome::Applied);
+    assert_eq!(
+        store.commit(&commit_of(&ev, false)).await.unwrap(),
+        CommitOutcome::Applied
+    );
     assert_eq!(sub_state(&store).await.unwrap()["status"], "active");
 }
 
@@ -255,8 +346,15 @@ async fn unreachable_dynamodb_is_transient_and_marks_nothing() {
     assert!(matches!(err, StoreError::Transient(_)), "{err}");
     let err = dead_store.record_delivery(&audit(&ev)).await.unwrap_err();
     assert!(err.is_transient(), "{err}");
-    assert!(store.dedupe_record("subscription#evt_1NG8Du2eZvKYlo2CUI79vXWy").await.unwrap().is_none());
-    assert_eq!(store.commit(&commit_of(&ev, false)).await.unwrap(), CommitOutcome::Applied);
+    assert!(store
+        .dedupe_record("subscription#evt_1NG8Du2eZvKYlo2CUI79vXWy")
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        store.commit(&commit_of(&ev, false)).await.unwrap(),
+        CommitOutcome::Applied
+    );
 }
 
 #[tokio::test]
@@ -273,7 +371,9 @@ async fn response_lost_after_commit_is_retried_into_a_duplicate() {
             let upstream = upstream.clone();
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 1 << 20];
-                let Ok(n) = client.read(&mut buf).await else { return };
+                let Ok(n) = client.read(&mut buf).await else {
+                    return;
+                };
                 if let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await {
                     let _ = server.write_all(&buf[..n]).await;
                     let _ = server.read(&mut buf).await;
@@ -285,7 +385,10 @@ async fn response_lost_after_commit_is_retried_into_a_duplicate() {
     let flaky = sdk_config(&format!("http://127.0.0.1:{port}")).await;
     let flaky_store = DynamoStore::new(dynamodb_client(&flaky, None), store.tables().clone());
     let ev = updated("active", 1_700_000_100, "partner_snapshot");
-    let err = flaky_store.commit(&commit_of(&ev, false)).await.unwrap_err();
+    let err = flaky_store
+        .commit(&commit_of(&ev, false))
+        .await
+        .unwrap_err();
     assert!(err.is_transient(), "{err}");
     // The platform retries the event: it is applied exactly once, nothing lost.
     let retry = store.commit(&commit_of(&ev, false)).await.unwrap();
@@ -298,7 +401,11 @@ async fn every_dedupe_record_has_a_ttl() {
     let (store, _) = fresh_store().await;
     let ev = updated("active", 1_700_000_100, "webhook");
     store.commit(&commit_of(&ev, false)).await.unwrap();
-    let rec = store.dedupe_record("subscription#evt_1NG8Du2eZvKYlo2CUI79vXWy").await.unwrap().unwrap();
+    let rec = store
+        .dedupe_record("subscription#evt_1NG8Du2eZvKYlo2CUI79vXWy")
+        .await
+        .unwrap()
+        .unwrap();
     let ttl = rec["expires_at"].as_i64().unwrap();
     let expected = Timestamp::now().unix_seconds() + 30 * 86_400;
     assert!((ttl - expected).abs() < 120, "ttl {ttl} vs {expected}");

@@ -1,0 +1,111 @@
+use stripe_events_core::Family;
+use stripe_events_store::schema::DEFAULT_DEDUPE_TTL_DAYS;
+use stripe_events_store::TableNames;
+use thiserror::Error;
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// A consumer Lambda's settings, read once at cold start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerConfig {
+    pub consumer: Family,
+    pub tables: TableNames,
+    pub dedupe_ttl_days: u32,
+    /// Snapshot event types (base, without `v1.`) whose object is re-fetched from the API
+    /// anyway, like stripe-sync-engine's `revalidateObjectsViaStripeApi`.
+    pub revalidate_types: Vec<String>,
+}
+
+impl ConsumerConfig {
+    /// Reads `BILLING_TABLE`, `DEDUPE_TABLE` (or `TABLE_PREFIX` for both),
+    /// `DEDUPE_TTL_DAYS` (default 30) and `REVALIDATE_TYPES` (comma-separated).
+    pub fn from_env(
+        consumer: Family,
+        var: impl Fn(&str) -> Option<String>,
+    ) -> Result<ConsumerConfig, ConfigError> {
+        let prefixed = var("TABLE_PREFIX").map(|p| TableNames::for_prefix(&p));
+        let table = |name: &'static str, from_prefix: Option<String>| {
+            var(name)
+                .filter(|v| !v.is_empty())
+                .or(from_prefix)
+                .ok_or(ConfigError::Missing(name))
+        };
+        let tables = TableNames {
+            billing: table(
+                "BILLING_TABLE",
+                prefixed.as_ref().map(|t| t.billing.clone()),
+            )?,
+            dedupe: table("DEDUPE_TABLE", prefixed.as_ref().map(|t| t.dedupe.clone()))?,
+        };
+        let dedupe_ttl_days = match var("DEDUPE_TTL_DAYS").filter(|v| !v.is_empty()) {
+            None => DEFAULT_DEDUPE_TTL_DAYS,
+            Some(v) => match v.parse::<u32>() {
+                // Below Stripe's 3-day retry window a late retry would be applied twice.
+                Ok(days) if days >= 4 => days,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: "DEDUPE_TTL_DAYS",
+                        reason: format!("{v:?} is not a whole number of days >= 4"),
+                    })
+                }
+            },
+        };
+        let revalidate_types = var("REVALIDATE_TYPES")
+            .unwrap_or_default()
+            .split(',')
+            .map(|t| t.trim().trim_start_matches("v1.").to_owned())
+            .filter(|t| !t.is_empty())
+            .collect();
+        Ok(ConsumerConfig {
+            consumer,
+            tables,
+            dedupe_ttl_days,
+            revalidate_types,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| m.get(k).cloned()
+    }
+
+    #[test]
+    fn reads_tables_ttl_and_revalidation() {
+        let c = ConsumerConfig::from_env(
+            Family::Payment,
+            env(&[
+                ("TABLE_PREFIX", "ai-nexus-dev"),
+                ("DEDUPE_TTL_DAYS", "45"),
+                ("REVALIDATE_TYPES", "invoice.paid, v1.charge.refunded"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.tables, TableNames::for_prefix("ai-nexus-dev"));
+        assert_eq!(c.dedupe_ttl_days, 45);
+        assert_eq!(c.revalidate_types, ["invoice.paid", "charge.refunded"]);
+        assert_eq!(
+            ConsumerConfig::from_env(Family::Payment, env(&[("BILLING_TABLE", "b")])),
+            Err(ConfigError::Missing("DEDUPE_TABLE"))
+        );
+        assert!(ConsumerConfig::from_env(
+            Family::Payment,
+            env(&[("TABLE_PREFIX", "p"), ("DEDUPE_TTL_DAYS", "1")])
+        )
+        .is_err());
+    }
+}

@@ -1,0 +1,349 @@
+//! The handler shared by the subscription, payment and customer Lambdas:
+//! detect → dedupe → hydrate (thin) → project → commit, one structured log line per event and
+//! one CloudWatch EMF line per invocation. Plain logic over the `EventStore` and `Hydrator`
+//! traits; `main.rs` of each Lambda only wires the real clients.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use serde_json::{json, Value};
+use stripe_events_core::hydrate::{Fetched, HydrateError, Hydrator};
+use stripe_events_core::project::{self, Projection};
+use stripe_events_core::{parse_invocation, Delivery, InvocationShape, Timestamp, Version};
+use stripe_events_store::{
+    Commit, CommitOutcome, DeliveryAudit, EventStore, Prior, StoreError, VersionedWrite,
+};
+use thiserror::Error;
+
+pub mod config;
+pub mod outcome;
+
+pub use config::{ConfigError, ConsumerConfig};
+pub use outcome::{emf_line, Outcome};
+
+pub struct Consumer<S, H> {
+    pub config: ConsumerConfig,
+    pub store: S,
+    pub hydrator: H,
+}
+
+/// What happened to one record of an invocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordReport {
+    pub outcome: Outcome,
+    pub event_id: Option<String>,
+    pub event_type: Option<String>,
+    pub sqs_message_id: Option<String>,
+    /// Why, for everything but `applied`/`duplicate`.
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvocationReport {
+    pub shape: Option<InvocationShape>,
+    pub records: Vec<RecordReport>,
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("{count} event(s) failed transiently; the platform will retry: {first}")]
+pub struct RetryLater {
+    pub count: usize,
+    pub first: String,
+}
+
+impl InvocationReport {
+    pub fn counts(&self) -> BTreeMap<Outcome, u32> {
+        let mut counts = BTreeMap::new();
+        for r in &self.records {
+            *counts.entry(r.outcome).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// The Lambda's answer. SQS: every failed record (transient to be retried, permanent to
+    /// reach the queue's DLQ through its redrive policy, never deleted unseen) is listed in
+    /// `batchItemFailures`. EventBridge/direct: an error when any record must be retried.
+    pub fn response(&self) -> Result<Value, RetryLater> {
+        if self.shape == Some(InvocationShape::SqsBatch) {
+            let failures: Vec<Value> = self
+                .records
+                .iter()
+                .filter(|r| {
+                    matches!(
+                        r.outcome,
+                        Outcome::FailedTransient | Outcome::FailedPermanent
+                    )
+                })
+                .filter_map(|r| r.sqs_message_id.as_ref())
+                .map(|id| json!({"itemIdentifier": id}))
+                .collect();
+            return Ok(json!({"batchItemFailures": failures}));
+        }
+        let transient: Vec<&RecordReport> = self
+            .records
+            .iter()
+            .filter(|r| r.outcome == Outcome::FailedTransient)
+            .collect();
+        if let Some(first) = transient.first() {
+            return Err(RetryLater {
+                count: transient.len(),
+                first: first.detail.clone().unwrap_or_default(),
+            });
+        }
+        let outcomes: BTreeMap<&str, u32> = self
+            .counts()
+            .into_iter()
+            .map(|(o, n)| (o.as_str(), n))
+            .collect();
+        Ok(json!({"outcomes": outcomes}))
+    }
+}
+
+/// One record's result before logging.
+struct Processed {
+    outcome: Outcome,
+    detail: Option<String>,
+}
+
+impl Processed {
+    fn done(outcome: Outcome) -> Self {
+        Processed {
+            outcome,
+            detail: None,
+        }
+    }
+
+    fn because(outcome: Outcome, detail: impl ToString) -> Self {
+        Processed {
+            outcome,
+            detail: Some(detail.to_string()),
+        }
+    }
+}
+
+fn store_failure(e: StoreError) -> Processed {
+    let outcome = if e.is_transient() {
+        Outcome::FailedTransient
+    } else {
+        Outcome::FailedPermanent
+    };
+    Processed::because(outcome, e)
+}
+
+impl<S: EventStore, H: Hydrator> Consumer<S, H> {
+    /// Handles one invocation payload of any shape the core parses. `deadline` bounds the
+    /// Stripe retries (the Lambda's remaining time minus a margin).
+    pub async fn handle(&self, payload: Value, deadline: Instant) -> InvocationReport {
+        let consumer = self.config.consumer.as_str();
+        let invocation = match parse_invocation(payload) {
+            Ok(inv) => inv,
+            Err(e) => {
+                tracing::warn!(
+                    event_id = e.event_id.as_deref().unwrap_or(""),
+                    consumer,
+                    outcome = Outcome::FailedPermanent.as_str(),
+                    error_code = e.error.code(),
+                    error = %e.error,
+                    "unreadable invocation acknowledged"
+                );
+                return InvocationReport {
+                    shape: None,
+                    records: vec![RecordReport {
+                        outcome: Outcome::FailedPermanent,
+                        event_id: e.event_id,
+                        event_type: None,
+                        sqs_message_id: None,
+                        detail: Some(e.error.to_string()),
+                    }],
+                };
+            }
+        };
+        let mut records = Vec::with_capacity(invocation.records.len());
+        for record in invocation.records {
+            let report = match record {
+                Ok(delivery) => self.process_logged(&delivery, deadline).await,
+                Err(e) => {
+                    tracing::warn!(
+                        event_id = e.event_id.as_deref().unwrap_or(""),
+                        sqs_message_id = e.sqs_message_id.as_deref().unwrap_or(""),
+                        consumer,
+                        outcome = Outcome::FailedPermanent.as_str(),
+                        error_code = e.error.code(),
+                        error = %e.error,
+                        "unreadable record"
+                    );
+                    RecordReport {
+                        outcome: Outcome::FailedPermanent,
+                        event_id: e.event_id,
+                        event_type: None,
+                        sqs_message_id: e.sqs_message_id,
+                        detail: Some(e.error.to_string()),
+                    }
+                }
+            };
+            records.push(report);
+        }
+        let report = InvocationReport {
+            shape: Some(invocation.shape),
+            records,
+        };
+        // EMF must be a bare JSON line on stdout for CloudWatch to extract the metrics.
+        println!(
+            "{}",
+            emf_line(consumer, &report.counts(), Timestamp::now().unix_millis())
+        );
+        report
+    }
+
+    async fn process_logged(&self, d: &Delivery, deadline: Instant) -> RecordReport {
+        let started = Instant::now();
+        let p = self.process(d, deadline).await;
+        let duration_us = started.elapsed().as_micros() as u64;
+        let fields = (
+            d.event_id.as_str(),
+            d.event_type.as_str(),
+            d.path.name(),
+            d.style.as_str(),
+        );
+        let (event_id, event_type, path, style) = fields;
+        let consumer = self.config.consumer.as_str();
+        let outcome = p.outcome.as_str();
+        let detail = p.detail.as_deref().unwrap_or("");
+        let sqs_message_id = d.path.sqs_message_id.as_deref().unwrap_or("");
+        match p.outcome {
+            Outcome::FailedTransient => tracing::error!(
+                event_id,
+                event_type,
+                path,
+                style,
+                consumer,
+                outcome,
+                duration_us,
+                sqs_message_id,
+                detail,
+                "event will be retried"
+            ),
+            Outcome::FailedPermanent => tracing::warn!(
+                event_id,
+                event_type,
+                path,
+                style,
+                consumer,
+                outcome,
+                duration_us,
+                sqs_message_id,
+                detail,
+                "event acknowledged without effect"
+            ),
+            _ => tracing::info!(
+                event_id,
+                event_type,
+                path,
+                style,
+                consumer,
+                outcome,
+                duration_us,
+                sqs_message_id,
+                detail,
+                "event processed"
+            ),
+        }
+        RecordReport {
+            outcome: p.outcome,
+            event_id: Some(d.event_id.clone()),
+            event_type: Some(d.event_type.clone()),
+            sqs_message_id: d.path.sqs_message_id.clone(),
+            detail: p.detail,
+        }
+    }
+
+    fn audit(&self, d: &Delivery) -> DeliveryAudit {
+        let now = Timestamp::now();
+        DeliveryAudit {
+            key: d.consumer_dedupe_key(self.config.consumer),
+            consumer: self.config.consumer,
+            event_id: d.event_id.clone(),
+            event_type: d.base_type().to_owned(),
+            object_id: d.object.id.clone(),
+            event_created: d.created,
+            path: d.audit_path(),
+            received_at: now,
+            expires_at: now.unix_seconds() + i64::from(self.config.dedupe_ttl_days) * 86_400,
+        }
+    }
+
+    async fn process(&self, d: &Delivery, deadline: Instant) -> Processed {
+        let base_type = d.base_type();
+        if !project::handles(self.config.consumer, base_type) {
+            return Processed::because(
+                Outcome::Ignored,
+                format!("{base_type} is not a {} event", self.config.consumer),
+            );
+        }
+        let audit = self.audit(d);
+        let fetch =
+            d.style.is_thin() || self.config.revalidate_types.iter().any(|t| t == base_type);
+        let (object, at, recorded) = if fetch {
+            // Check before the Stripe call: a duplicate costs one DynamoDB call, no fetch.
+            match self.store.record_delivery(&audit).await {
+                Ok(Prior::AlreadyDone) => return Processed::done(Outcome::Duplicate),
+                Ok(Prior::New) => {}
+                Err(e) => return store_failure(e),
+            }
+            match self.hydrator.fetch(d, deadline).await {
+                Ok(Fetched { object, fetched_at }) => (object, fetched_at, true),
+                Err(HydrateError::NotFound(why)) if d.is_deletion() => {
+                    // The deletion the event announces: record it as such.
+                    let stub =
+                        json!({"id": d.object.id, "object": d.object.object_type, "deleted": true});
+                    tracing::info!(event_id = %d.event_id, detail = %why, "object gone; recording the deletion");
+                    (stub, Timestamp::now(), true)
+                }
+                Err(HydrateError::Transient(why)) => {
+                    return Processed::because(Outcome::FailedTransient, why)
+                }
+                Err(e @ (HydrateError::NotFound(_) | HydrateError::Permanent(_))) => {
+                    return match self.store.mark_done(&audit, true, "unfetchable").await {
+                        Ok(_) => Processed::because(Outcome::FailedPermanent, e),
+                        Err(se) => store_failure(se),
+                    };
+                }
+            }
+        } else {
+            match &d.data_object {
+                Some(object) => (object.clone(), d.created, false),
+                None => {
+                    return Processed::because(
+                        Outcome::FailedPermanent,
+                        "snapshot event without data.object",
+                    )
+                }
+            }
+        };
+        let writes = match project::project(base_type, &object, d.previous_attributes.as_ref()) {
+            Ok(Projection::Items(items)) => items,
+            Ok(Projection::Ignored(why)) => return Processed::because(Outcome::Ignored, why),
+            Err(e) => return Processed::because(Outcome::FailedPermanent, e),
+        };
+        let version = Version::new(at, base_type, &object, &d.event_id);
+        let commit = Commit {
+            audit,
+            writes: writes
+                .into_iter()
+                .map(|write| VersionedWrite {
+                    write,
+                    version: version.clone(),
+                })
+                .collect(),
+            delivery_recorded: recorded,
+        };
+        match self.store.commit(&commit).await {
+            Ok(CommitOutcome::Applied) => Processed::done(Outcome::Applied),
+            Ok(CommitOutcome::Duplicate) => Processed::done(Outcome::Duplicate),
+            Ok(CommitOutcome::Stale) => {
+                Processed::because(Outcome::Stale, "newer state already stored")
+            }
+            Err(e) => store_failure(e),
+        }
+    }
+}
