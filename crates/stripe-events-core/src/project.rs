@@ -28,6 +28,17 @@ pub struct StateWrite {
     pub pk: String,
     pub sk: String,
     pub fields: Map<String, Value>,
+    pub kind: WriteKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteKind {
+    /// Replaces the projected fields when the event is newer than the stored version.
+    Versioned,
+    /// A sticky marker (a deletion known only from a stub): its fields are set whatever the
+    /// order, without touching the version, so the last full state is kept and a late, older
+    /// full event still lands beneath the marker.
+    Marker,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -163,6 +174,7 @@ fn subscription(id: &str, o: &Value) -> Result<StateWrite, ProjectError> {
         pk: customer_pk(customer),
         sk: format!("SUBSCRIPTION#{id}"),
         fields: f,
+        kind: WriteKind::Versioned,
     })
 }
 
@@ -191,6 +203,7 @@ fn schedule(id: &str, o: &Value) -> Result<StateWrite, ProjectError> {
         pk: customer_pk(customer),
         sk: format!("SCHEDULE#{id}"),
         fields: f,
+        kind: WriteKind::Versioned,
     })
 }
 
@@ -340,6 +353,7 @@ fn pay_item(
         pk,
         sk: format!("PAY#{created:010}#{object_type}#{id}"),
         fields,
+        kind: WriteKind::Versioned,
     }
 }
 
@@ -348,8 +362,10 @@ fn customer(id: &str, o: &Value, deleted_event: bool) -> StateWrite {
     f.insert("object_type".into(), json!("customer"));
     f.insert("object_id".into(), json!(id));
     f.insert("customer_id".into(), json!(id));
-    let deleted = deleted_event || bool_at(o, "deleted") == Some(true);
-    f.insert("deleted".into(), json!(deleted));
+    // Only deletions write `deleted`, so no later-arriving older update can clear it.
+    if deleted_event || bool_at(o, "deleted") == Some(true) {
+        f.insert("deleted".into(), json!(true));
+    }
     // A deleted stub (`{id, object, deleted}`) has nothing else: keep the last known profile.
     let stub = o.get("email").is_none() && o.get("name").is_none() && o.get("created").is_none();
     if !stub {
@@ -370,6 +386,11 @@ fn customer(id: &str, o: &Value, deleted_event: bool) -> StateWrite {
         pk: customer_pk(id),
         sk: "PROFILE".into(),
         fields: f,
+        kind: if stub {
+            WriteKind::Marker
+        } else {
+            WriteKind::Versioned
+        },
     }
 }
 
@@ -400,6 +421,7 @@ fn payment_method(id: &str, o: &Value, previous: Option<&Value>) -> StateWrite {
             .unwrap_or_else(|| format!("PAYMENT_METHOD#{id}")),
         sk: format!("PAYMENT_METHOD#{id}"),
         fields: f,
+        kind: WriteKind::Versioned,
     }
 }
 
@@ -418,13 +440,16 @@ fn discount(id: &str, o: &Value, deleted_event: bool) -> StateWrite {
     f.insert("subscription_id".into(), json!(id_at(o, "subscription")));
     f.insert("start".into(), json!(int_at(o, "start")));
     f.insert("end".into(), json!(int_at(o, "end")));
-    f.insert("deleted".into(), json!(deleted_event));
+    if deleted_event {
+        f.insert("deleted".into(), json!(true));
+    }
     StateWrite {
         pk: customer
             .map(customer_pk)
             .unwrap_or_else(|| format!("DISCOUNT#{id}")),
         sk: format!("DISCOUNT#{id}"),
         fields: f,
+        kind: WriteKind::Versioned,
     }
 }
 
@@ -441,13 +466,16 @@ fn tax_id(id: &str, o: &Value, deleted_event: bool) -> StateWrite {
         "verification_status".into(),
         json!(o.pointer("/verification/status").and_then(Value::as_str)),
     );
-    f.insert("deleted".into(), json!(deleted_event));
+    if deleted_event {
+        f.insert("deleted".into(), json!(true));
+    }
     StateWrite {
         pk: customer
             .map(customer_pk)
             .unwrap_or_else(|| format!("TAX_ID#{id}")),
         sk: format!("TAX_ID#{id}"),
         fields: f,
+        kind: WriteKind::Versioned,
     }
 }
 

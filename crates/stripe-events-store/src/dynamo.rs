@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 use serde_json::{Map, Value};
+use stripe_events_core::project::WriteKind;
 
 use crate::attr::{item_to_json, n, s, to_attr};
 use crate::schema::{self, TableNames};
@@ -111,36 +112,41 @@ fn state_update(w: &VersionedWrite, a: &DeliveryAudit) -> UpdateExpr {
     for (k, v) in &w.write.fields {
         e.set(k, to_attr(v));
     }
-    for (k, v) in version_fields(w, a) {
-        e.set(k, to_attr(&v));
+    if w.write.kind == WriteKind::Versioned {
+        for (k, v) in version_fields(w, a) {
+            e.set(k, to_attr(&v));
+        }
     }
     e
 }
 
 /// The ordering guard (see `stripe_events_core::version`): strictly newer versions only.
-fn newer_condition(e: &mut UpdateExpr, w: &VersionedWrite) -> String {
-    let pk = e.name(schema::BILLING_PK);
+/// Markers are unconditional. An item holding only a marker has no version yet.
+fn newer_condition(e: &mut UpdateExpr, w: &VersionedWrite) -> Option<String> {
+    if w.write.kind == WriteKind::Marker {
+        return None;
+    }
     let version = e.name("version");
     let tiebreak = e.name("version_tiebreak");
     let v = e.value(n(w.version.at.unix_millis()));
     let t = e.value(s(&w.version.tiebreak));
-    format!(
-        "attribute_not_exists({pk}) OR {version} < {v} OR ({version} = {v} AND {tiebreak} < {t})"
-    )
+    Some(format!(
+        "attribute_not_exists({version}) OR {version} < {v} OR ({version} = {v} AND {tiebreak} < {t})"
+    ))
 }
 
 fn to_update(
     table: &str,
     key: HashMap<String, AttributeValue>,
     e: UpdateExpr,
-    condition: String,
+    condition: Option<String>,
     return_old: bool,
 ) -> Result<Update, StoreError> {
     let mut b = Update::builder()
         .table_name(table)
         .set_key(Some(key))
         .update_expression(e.expression())
-        .condition_expression(condition)
+        .set_condition_expression(condition)
         .set_expression_attribute_names(Some(e.names))
         .set_expression_attribute_values(Some(e.values));
     if return_old {
@@ -186,7 +192,7 @@ impl DynamoStore {
             &self.tables.dedupe,
             self.dedupe_key(&c.audit.key),
             e,
-            cond,
+            Some(cond),
             true,
         );
         // A builder error here is a programming error; surface it as a construction failure.

@@ -25,6 +25,7 @@ pub mod dynamo;
 pub mod error;
 pub mod memory;
 pub mod schema;
+pub mod testkit;
 
 pub use client::dynamodb_client;
 pub use counter::RequestCounter;

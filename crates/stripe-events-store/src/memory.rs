@@ -7,7 +7,8 @@ use std::sync::Mutex;
 use serde_json::{Map, Value};
 
 use crate::{version_fields, Commit, CommitOutcome, DeliveryAudit, EventStore, Prior, StoreError};
-use stripe_events_core::Version;
+use stripe_events_core::project::WriteKind;
+use stripe_events_core::{Timestamp, Version};
 
 #[derive(Debug, Default)]
 struct Tables {
@@ -102,6 +103,19 @@ impl EventStore for MemoryStore {
         let mut applied = c.writes.is_empty();
         for w in &c.writes {
             let key = (w.write.pk.clone(), w.write.sk.clone());
+            if w.write.kind == WriteKind::Marker {
+                let unversioned = Version {
+                    at: Timestamp::from_unix_millis(i64::MIN),
+                    tiebreak: String::new(),
+                };
+                let entry = t
+                    .state
+                    .entry(key)
+                    .or_insert_with(|| (unversioned, Map::new()));
+                entry.1.extend(w.write.fields.clone());
+                applied = true;
+                continue;
+            }
             let newer = t.state.get(&key).is_none_or(|(v, _)| *v < w.version);
             if !newer {
                 continue;

@@ -2,49 +2,27 @@
 //! client. Needs the local stack: run through `make test` (which starts moto and sets
 //! `AWS_ENDPOINT_URL`).
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use aws_config::BehaviorVersion;
 use serde_json::{json, Value};
 use stripe_events_core::project::{project, Projection};
 use stripe_events_core::{Family, Timestamp, Version};
+use stripe_events_store::testkit::{fresh_tables, local_endpoint, sdk_config_for};
 use stripe_events_store::{
-    create_tables, dynamodb_client, Commit, CommitOutcome, DeliveryAudit, DynamoStore, EventStore,
-    Prior, RequestCounter, StoreError, TableNames, VersionedWrite,
+    dynamodb_client, Commit, CommitOutcome, DeliveryAudit, DynamoStore, EventStore, Prior,
+    RequestCounter, StoreError, VersionedWrite,
 };
 
 fn endpoint() -> String {
-    std::env::var("AWS_ENDPOINT_URL").expect(
-        "AWS_ENDPOINT_URL is not set: run these tests through `make test`, which starts moto",
-    )
+    local_endpoint().unwrap_or_else(|e| panic!("{e}"))
 }
-
-async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-2"))
-        .load()
-        .await
-}
-
-static TABLE_SEQ: AtomicU32 = AtomicU32::new(0);
 
 /// A store on fresh, uniquely named tables, with a request counter on its client.
 async fn fresh_store() -> (DynamoStore, RequestCounter) {
-    let sdk = sdk_config(&endpoint()).await;
+    let sdk = sdk_config_for(&endpoint()).await;
     let counter = RequestCounter::new();
     let client = dynamodb_client(&sdk, Some(counter.clone()));
-    let prefix = format!(
-        "t{}-{}-{}",
-        std::process::id(),
-        TABLE_SEQ.fetch_add(1, Ordering::SeqCst),
-        Timestamp::now().unix_millis()
-    );
-    let tables = TableNames::for_prefix(&prefix);
-    create_tables(&client, &tables)
-        .await
-        .expect("create tables in moto");
+    let tables = fresh_tables(&client).await.expect("create tables in moto");
     counter.reset();
     (DynamoStore::new(client, tables), counter)
 }
@@ -339,7 +317,7 @@ async fn rejected_state_write_leaves_no_done_mark_and_the_retry_applies() {
 async fn unreachable_dynamodb_is_transient_and_marks_nothing() {
     let (store, _) = fresh_store().await;
     // Same tables, but a client pointed at a port nobody listens on.
-    let dead = sdk_config("http://127.0.0.1:9").await;
+    let dead = sdk_config_for("http://127.0.0.1:9").await;
     let dead_store = DynamoStore::new(dynamodb_client(&dead, None), store.tables().clone());
     let ev = updated("active", 1_700_000_100, "webhook");
     let err = dead_store.commit(&commit_of(&ev, false)).await.unwrap_err();
@@ -382,7 +360,7 @@ async fn response_lost_after_commit_is_retried_into_a_duplicate() {
             });
         }
     });
-    let flaky = sdk_config(&format!("http://127.0.0.1:{port}")).await;
+    let flaky = sdk_config_for(&format!("http://127.0.0.1:{port}")).await;
     let flaky_store = DynamoStore::new(dynamodb_client(&flaky, None), store.tables().clone());
     let ev = updated("active", 1_700_000_100, "partner_snapshot");
     let err = flaky_store

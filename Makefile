@@ -1,0 +1,70 @@
+# The project's verbs. `make demo` and `make test` are the README's two commands: they install
+# what they need (pinned Python tools into .venv) and start/stop the local services themselves.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+CARGO ?= cargo
+VENV := .venv
+STACK := infra/local/stack.sh
+FUNCTIONS := subscription payment customer webhook
+FUNCTION ?=
+EVENT ?=
+
+.PHONY: help venv test test-rust lint fmt fmt-check tf-check bench demo package deploy invoke clean
+
+help:
+	@echo "make demo                      the main job on the local stack (moto + localstripe)"
+	@echo "make test                      every check and test (fmt, clippy, terraform fmt, checkov, cargo test)"
+	@echo "make bench                     benchmarks: cold start, handler cost, round trips, sizes"
+	@echo "make package                   target/lambda/<fn>/bootstrap.zip for every function"
+	@echo "make deploy FUNCTION=<fn>      package and update one function's code"
+	@echo "make invoke FUNCTION=<fn> EVENT=<fixture>   run one Lambda locally against the stack"
+	@echo "make fmt | lint"
+
+venv:
+	@infra/local/venv.sh
+
+fmt:
+	$(CARGO) fmt --all
+	terraform fmt -recursive infra
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+	terraform fmt -check -recursive infra
+
+lint:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# Terraform: format and checkov (validate/plan need the AWS provider, which cannot be
+# downloaded here; see infra/README.md).
+tf-check: venv
+	$(VENV)/bin/checkov -d infra --framework terraform --skip-download --quiet --compact
+
+# Every test, with moto and localstripe started on 127.0.0.1 for the run and stopped after.
+test-rust: venv
+	$(STACK) run -- $(CARGO) test --workspace --no-fail-fast
+
+test: fmt-check lint tf-check test-rust
+	@echo "make test: all checks passed"
+
+bench: venv
+	crates/stripe-events-bench/run.sh
+
+demo: venv
+	$(STACK) run -- $(CARGO) run --quiet --release -p stripe-events-cli --bin stripe-events -- demo
+
+package: venv
+	infra/local/package.sh $(FUNCTIONS)
+
+deploy: venv
+	@test -n "$(FUNCTION)" || { echo "usage: make deploy FUNCTION=<$(FUNCTIONS)>"; exit 2; }
+	infra/local/package.sh $(FUNCTION)
+	infra/local/deploy.sh $(FUNCTION)
+
+invoke: venv
+	@test -n "$(FUNCTION)" -a -n "$(EVENT)" || { echo "usage: make invoke FUNCTION=<fn> EVENT=fixtures/…json"; exit 2; }
+	$(STACK) run -- infra/local/invoke.sh $(FUNCTION) $(EVENT)
+
+clean:
+	$(CARGO) clean
+	rm -rf .local

@@ -1,0 +1,449 @@
+//! The consumer handler over moto's DynamoDB (HTTP, production client): fixtures of each
+//! family end in the expected billing state, lifecycles converge whatever the delivery order,
+//! and SQS batches report exactly their failed records. Thin fixtures are hydrated by an
+//! in-memory hydrator serving the matching snapshot objects (the Stripe path itself is
+//! tested against localstripe in `thin_localstripe.rs`).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Map, Value};
+use stripe_events_consumer::{Consumer, ConsumerConfig, Outcome};
+use stripe_events_core::hydrate::{Fetched, HydrateError, Hydrator};
+use stripe_events_core::{Delivery, Family, Timestamp};
+use stripe_events_store::testkit::{fresh_tables, local_endpoint, sdk_config_for};
+use stripe_events_store::{dynamodb_client, DynamoStore};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+fn load(rel: &str) -> Value {
+    let path = fixtures().join(rel);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).expect("fixture JSON")
+}
+
+/// Serves objects by id (from the snapshot fixtures), fails transiently for ids listed in
+/// `unavailable`, and counts calls.
+#[derive(Default)]
+struct FixtureStripe {
+    objects: HashMap<String, Value>,
+    unavailable: Vec<String>,
+    calls: AtomicU32,
+}
+
+impl FixtureStripe {
+    fn from_snapshots() -> Self {
+        let mut objects = HashMap::new();
+        for dir in ["partner-snapshot", "old-api"] {
+            for entry in std::fs::read_dir(fixtures().join(dir)).expect("fixture dir") {
+                let path = entry.expect("entry").path();
+                if path.to_string_lossy().ends_with(".expect.json") {
+                    continue;
+                }
+                let ev: Value =
+                    serde_json::from_str(&std::fs::read_to_string(&path).expect("read"))
+                        .expect("json");
+                let object = &ev["detail"]["data"]["object"];
+                if let Some(id) = object["id"].as_str() {
+                    objects.insert(id.to_owned(), object.clone());
+                }
+            }
+        }
+        FixtureStripe {
+            objects,
+            ..Default::default()
+        }
+    }
+}
+
+impl Hydrator for FixtureStripe {
+    async fn fetch(&self, d: &Delivery, _deadline: Instant) -> Result<Fetched, HydrateError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.unavailable.contains(&d.object.id) {
+            return Err(HydrateError::Transient("HTTP 503 from Stripe".into()));
+        }
+        match self.objects.get(&d.object.id) {
+            Some(object) => Ok(Fetched {
+                object: object.clone(),
+                fetched_at: Timestamp::now(),
+            }),
+            None => Err(HydrateError::NotFound(d.object.id.clone())),
+        }
+    }
+}
+
+async fn consumer(family: Family, stripe: FixtureStripe) -> Consumer<DynamoStore, FixtureStripe> {
+    let endpoint = local_endpoint().unwrap_or_else(|e| panic!("{e}"));
+    let client = dynamodb_client(&sdk_config_for(&endpoint).await, None);
+    let tables = fresh_tables(&client).await.expect("tables");
+    Consumer {
+        config: ConsumerConfig {
+            consumer: family,
+            tables: tables.clone(),
+            dedupe_ttl_days: 30,
+            revalidate_types: vec![],
+        },
+        store: DynamoStore::new(client, tables),
+        hydrator: stripe,
+    }
+}
+
+fn deadline() -> Instant {
+    Instant::now() + Duration::from_secs(10)
+}
+
+async fn run(c: &Consumer<DynamoStore, FixtureStripe>, rel: &str) -> Vec<Outcome> {
+    c.handle(load(rel), deadline())
+        .await
+        .records
+        .iter()
+        .map(|r| r.outcome)
+        .collect()
+}
+
+async fn item(c: &Consumer<DynamoStore, FixtureStripe>, pk: &str, sk: &str) -> Map<String, Value> {
+    c.store
+        .state_item(pk, sk)
+        .await
+        .expect("read state")
+        .unwrap_or_else(|| panic!("no state item {pk} / {sk}"))
+}
+
+const CUS: &str = "CUSTOMER#cus_NffrFeUfNV2Hib";
+
+#[tokio::test]
+async fn subscription_fixtures_land_in_dynamodb() {
+    let c = consumer(Family::Subscription, FixtureStripe::from_snapshots()).await;
+    assert_eq!(
+        run(&c, "partner-snapshot/subscription-created.json").await,
+        [Outcome::Applied]
+    );
+    let sub = item(&c, CUS, "SUBSCRIPTION#sub_1TOA9VLkdIwHu7ixcfCo8bCC").await;
+    assert_eq!(sub["status"], "active");
+    assert_eq!(sub["customer_id"], "cus_NffrFeUfNV2Hib");
+    assert!(
+        sub["current_period_end"].as_i64().is_some(),
+        "period read from the items: {sub:?}"
+    );
+    assert!(sub["items"][0]["price_id"]
+        .as_str()
+        .is_some_and(|p| p.starts_with("price_")));
+
+    // Old API shape (2022-11-15): plan and top-level period.
+    assert_eq!(
+        run(&c, "old-api/subscription-updated.json").await,
+        [Outcome::Applied]
+    );
+    let old = item(
+        &c,
+        "CUSTOMER#cus_MzRBKgQWQ4UZ7x",
+        "SUBSCRIPTION#sub_1LLjWjLkdIwHu7ixq40uyf5y",
+    )
+    .await;
+    assert_eq!(old["current_period_end"], 1_776_191_276);
+    assert_eq!(old["plan_id"], "price_1LGe7BLkdIwHu7ix2z4hslWK");
+
+    // Every fixture of the family goes through without failures or panics.
+    for dir in [
+        "partner-snapshot",
+        "partner-thin",
+        "note-thin",
+        "webhook",
+        "sqs",
+        "old-api",
+        "bare",
+        "ignored",
+    ] {
+        for path in fixture_files(dir) {
+            let report = c.handle(load_path(&path), deadline()).await;
+            for r in &report.records {
+                assert!(
+                    !matches!(r.outcome, Outcome::FailedTransient),
+                    "{}: {r:?}",
+                    path.display()
+                );
+            }
+        }
+    }
+    // A customer event never changes subscription state; customer.subscription.* is ours.
+    assert_eq!(
+        run(&c, "partner-snapshot/customer-created.json").await,
+        [Outcome::Ignored]
+    );
+}
+
+#[tokio::test]
+async fn payment_and_customer_fixtures_land_in_dynamodb() {
+    let pay = consumer(Family::Payment, FixtureStripe::from_snapshots()).await;
+    assert_eq!(
+        run(&pay, "partner-snapshot/invoice-payment-failed.json").await,
+        [Outcome::Applied]
+    );
+    let invoices = pay.store.partition(CUS).await.expect("query");
+    let inv = invoices
+        .iter()
+        .find(|i| i["object_id"] == "in_1T5WBDLkdIwHu7ixEAHyT4O5")
+        .expect("invoice stored");
+    assert_eq!(inv["status"], "open");
+    assert_eq!(inv["attempt_count"], 1);
+    assert!(inv["sk"].as_str().is_some_and(|sk| sk.starts_with("PAY#")));
+
+    let cus = consumer(Family::Customer, FixtureStripe::from_snapshots()).await;
+    assert_eq!(
+        run(&cus, "partner-snapshot/customer-updated.json").await,
+        [Outcome::Applied]
+    );
+    let profile = item(&cus, CUS, "PROFILE").await;
+    assert_eq!(profile["email"], "jenny.rosen@example.com");
+    assert!(
+        profile.get("deleted").is_none(),
+        "only deletions write `deleted`"
+    );
+    assert_eq!(
+        run(&cus, "partner-snapshot/payment-method-detached.json").await,
+        [Outcome::Applied]
+    );
+    let pm = item(&cus, CUS, "PAYMENT_METHOD#pm_1TmQCvLkdIwHu7ixxOP0L7HU").await;
+    assert_eq!(
+        pm["attached"], false,
+        "detached, filed under its former customer"
+    );
+    // The same Stripe event through the webhook path is a duplicate.
+    assert_eq!(
+        run(&cus, "webhook/customer-updated.json").await,
+        [Outcome::Duplicate]
+    );
+    assert_eq!(
+        run(&cus, "partner-snapshot/subscription-created.json").await,
+        [Outcome::Ignored]
+    );
+}
+
+fn fixture_files(dir: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(fixtures().join(dir))
+        .expect("fixture dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let n = p.to_string_lossy();
+            n.ends_with(".json") && !n.ends_with(".expect.json")
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn load_path(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json")
+}
+
+/// Every permutation of `items`.
+fn permutations<T: Clone>(items: &[T]) -> Vec<Vec<T>> {
+    if items.len() <= 1 {
+        return vec![items.to_vec()];
+    }
+    let mut out = Vec::new();
+    for i in 0..items.len() {
+        let mut rest = items.to_vec();
+        let first = rest.remove(i);
+        for mut p in permutations(&rest) {
+            p.insert(0, first.clone());
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// The state items that matter, without bookkeeping that legitimately differs per run.
+fn comparable(items: Vec<Map<String, Value>>) -> Vec<Map<String, Value>> {
+    let mut items: Vec<Map<String, Value>> = items
+        .into_iter()
+        .map(|mut m| {
+            m.remove("updated_at");
+            m
+        })
+        .collect();
+    items.sort_by_key(|m| m["sk"].as_str().unwrap_or("").to_owned());
+    items
+}
+
+async fn lifecycle_converges(family: Family, dir: &str, pk: &str) -> Vec<Map<String, Value>> {
+    let events = fixture_files(&format!("sequences/{dir}"));
+    let mut reference: Option<Vec<Map<String, Value>>> = None;
+    for (n, order) in permutations(&events).into_iter().enumerate() {
+        let c = consumer(family, FixtureStripe::default()).await;
+        // Every event delivered twice, the duplicate right after or at the end.
+        let mut deliveries = order.clone();
+        if n % 2 == 0 {
+            deliveries.extend(order.iter().rev().cloned());
+        } else {
+            deliveries = order.iter().flat_map(|p| [p.clone(), p.clone()]).collect();
+        }
+        let mut applied = 0;
+        for path in &deliveries {
+            let outcomes: Vec<Outcome> = c
+                .handle(load_path(path), deadline())
+                .await
+                .records
+                .iter()
+                .map(|r| r.outcome)
+                .collect();
+            assert!(
+                matches!(
+                    outcomes[..],
+                    [Outcome::Applied | Outcome::Duplicate | Outcome::Stale]
+                ),
+                "{outcomes:?}"
+            );
+            applied += usize::from(outcomes[0] == Outcome::Applied);
+        }
+        assert!(applied >= 1 && applied <= events.len());
+        let state = comparable(c.store.partition(pk).await.expect("query"));
+        match &reference {
+            None => reference = Some(state),
+            Some(r) => assert_eq!(&state, r, "order {order:?} diverged"),
+        }
+    }
+    reference.unwrap_or_default()
+}
+
+#[tokio::test]
+async fn subscription_lifecycle_converges_in_every_order() {
+    let first = load("sequences/subscription-lifecycle/01-created-trialing.json");
+    let customer = first["detail"]["data"]["object"]["customer"]
+        .as_str()
+        .expect("customer")
+        .to_owned();
+    let state = lifecycle_converges(
+        Family::Subscription,
+        "subscription-lifecycle",
+        &format!("CUSTOMER#{customer}"),
+    )
+    .await;
+    assert_eq!(state.len(), 1);
+    assert_eq!(state[0]["status"], "canceled");
+    assert!(state[0]["ended_at"].as_i64().is_some());
+    assert_eq!(state[0]["last_event_type"], "customer.subscription.deleted");
+}
+
+#[tokio::test]
+async fn invoice_lifecycle_converges_in_every_order() {
+    let first = load("sequences/invoice-lifecycle/01-created-draft.json");
+    let customer = first["detail"]["data"]["object"]["customer"]
+        .as_str()
+        .expect("customer")
+        .to_owned();
+    let state = lifecycle_converges(
+        Family::Payment,
+        "invoice-lifecycle",
+        &format!("CUSTOMER#{customer}"),
+    )
+    .await;
+    assert_eq!(state.len(), 1);
+    assert_eq!(state[0]["status"], "paid");
+    assert_eq!(state[0]["last_event_type"], "invoice.paid");
+}
+
+#[tokio::test]
+async fn customer_lifecycle_converges_in_every_order() {
+    let first = load("sequences/customer-lifecycle/01-created.json");
+    let customer = first["detail"]["data"]["object"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let state = lifecycle_converges(
+        Family::Customer,
+        "customer-lifecycle",
+        &format!("CUSTOMER#{customer}"),
+    )
+    .await;
+    assert_eq!(state.len(), 1);
+    let profile = &state[0];
+    assert_eq!(
+        profile["deleted"], true,
+        "deleted customers keep their final state"
+    );
+    assert_eq!(
+        profile["user_id"], "user_42",
+        "the profile survives the deletion stub"
+    );
+    assert!(profile["email"].as_str().is_some());
+}
+
+#[tokio::test]
+async fn sqs_batch_reports_exactly_the_poisoned_and_the_transient_record() {
+    let thin = load("partner-thin/subscription-created.json");
+    let snapshot = load("partner-snapshot/subscription-updated.json");
+    let stripe = FixtureStripe {
+        unavailable: vec![thin["detail"]["related_object"]["id"]
+            .as_str()
+            .expect("id")
+            .to_owned()],
+        ..FixtureStripe::from_snapshots()
+    };
+    let c = consumer(Family::Subscription, stripe).await;
+    let batch = json!({"Records": [
+        {"messageId": "m-good", "body": snapshot.to_string(), "eventSource": "aws:sqs"},
+        {"messageId": "m-poison", "body": "{\"detail\": ", "eventSource": "aws:sqs"},
+        {"messageId": "m-transient", "body": thin.to_string(), "eventSource": "aws:sqs"},
+    ]});
+    let report = c.handle(batch, deadline()).await;
+    let outcomes: Vec<Outcome> = report.records.iter().map(|r| r.outcome).collect();
+    assert_eq!(
+        outcomes,
+        [
+            Outcome::Applied,
+            Outcome::FailedPermanent,
+            Outcome::FailedTransient
+        ]
+    );
+    let response = report.response().expect("SQS batches always answer");
+    assert_eq!(
+        response,
+        json!({"batchItemFailures": [{"itemIdentifier": "m-poison"}, {"itemIdentifier": "m-transient"}]})
+    );
+    // The transient record left nothing marked done: its retry hydrates and applies.
+    let c2 = Consumer {
+        hydrator: FixtureStripe::from_snapshots(),
+        ..c
+    };
+    let retry = c2
+        .handle(
+            json!({"Records": [{"messageId": "m-transient", "body": thin.to_string()}]}),
+            deadline(),
+        )
+        .await;
+    assert_eq!(retry.records[0].outcome, Outcome::Applied);
+    assert_eq!(
+        c2.hydrator.calls.load(Ordering::SeqCst),
+        1,
+        "one Stripe call per thin event"
+    );
+}
+
+#[tokio::test]
+async fn eventbridge_transient_failure_is_an_error_for_retry() {
+    let thin = load("partner-thin/subscription-created.json");
+    let stripe = FixtureStripe {
+        unavailable: vec![thin["detail"]["related_object"]["id"]
+            .as_str()
+            .expect("id")
+            .to_owned()],
+        ..FixtureStripe::from_snapshots()
+    };
+    let c = consumer(Family::Subscription, stripe).await;
+    let report = c.handle(thin, deadline()).await;
+    assert!(
+        report.response().is_err(),
+        "EventBridge/Lambda must retry: {report:?}"
+    );
+    let bad = c.handle(json!({"hello": "world"}), deadline()).await;
+    assert_eq!(bad.records[0].outcome, Outcome::FailedPermanent);
+    assert!(
+        bad.response().is_ok(),
+        "a permanent failure is acknowledged"
+    );
+}

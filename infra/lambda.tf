@@ -1,0 +1,79 @@
+# Four Rust functions, all driven by local.functions:
+#   ai-nexus-dev-stripe-{subscription,payment,customer}  EventBridge consumers (async invoke)
+#   ai-nexus-dev-stripe-webhook                           HTTPS endpoint (sync invoke, webhook.tf)
+# Packages: `cargo lambda build --release --arm64 --output-format zip` writes
+# target/lambda/<binary>/bootstrap.zip; binary names must equal the map keys.
+
+resource "aws_cloudwatch_log_group" "lambda" {
+  for_each = local.function_names
+
+  name              = "/aws/lambda/${each.value}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.stripe.arn
+}
+
+resource "aws_lambda_function" "this" {
+  #checkov:skip=CKV_AWS_117:No VPC: the functions only call public AWS endpoints (DynamoDB, Secrets Manager, EventBridge, SQS, X-Ray) and api.stripe.com; a VPC would add NAT cost and cold-start latency for no isolation gain.
+  #checkov:skip=CKV_AWS_272:Code signing (AWS Signer profile + CI signing step) is out of scope for this stack; packages are built by CI from the repository and deployed by Terraform.
+  for_each = local.functions
+
+  function_name = local.function_names[each.key]
+  description   = each.value.description
+  role          = aws_iam_role.lambda[each.key].arn
+
+  runtime       = "provided.al2023"
+  architectures = ["arm64"]
+  handler       = "bootstrap"
+
+  filename         = "${var.lambda_package_dir}/${each.key}/bootstrap.zip"
+  source_code_hash = filebase64sha256("${var.lambda_package_dir}/${each.key}/bootstrap.zip")
+
+  memory_size                    = var.lambda_memory_mb
+  timeout                        = each.value.timeout
+  reserved_concurrent_executions = lookup(var.reserved_concurrency, each.key, -1)
+
+  # Environment variables are encrypted at rest with the stack key. Lambda decrypts them
+  # through a grant it creates when the function is deployed (the deploying principal needs
+  # kms:CreateGrant/kms:Encrypt, delegated to IAM by the key policy's root statement).
+  kms_key_arn = aws_kms_key.stripe.arn
+
+  environment {
+    variables = local.function_environment[each.key]
+  }
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  logging_config {
+    # Text: Lambda passes the binary's own output (tracing-subscriber JSON) through
+    # unchanged and does not set AWS_LAMBDA_LOG_LEVEL, so RUST_LOG stays the only knob.
+    log_format = "Text"
+    log_group  = aws_cloudwatch_log_group.lambda[each.key].name
+  }
+
+  # Consumers: events that still fail after the async retries (and events EventBridge
+  # could not deliver, see eventbridge.tf) land in the family DLQ with the original
+  # EventBridge event as the message body, so they can be redriven to the same function.
+  # The webhook is invoked synchronously (API Gateway): Stripe's own retries are its DLQ.
+  dynamic "dead_letter_config" {
+    for_each = each.value.kind == "consumer" ? [aws_sqs_queue.dlq[each.key].arn] : []
+    content {
+      target_arn = dead_letter_config.value
+    }
+  }
+
+  depends_on = [
+    aws_iam_role_policy.lambda,
+    aws_cloudwatch_log_group.lambda,
+  ]
+}
+
+# Async invocation behaviour of the consumers (EventBridge invokes Lambda asynchronously).
+resource "aws_lambda_function_event_invoke_config" "consumer" {
+  for_each = local.consumers
+
+  function_name                = aws_lambda_function.this[each.key].function_name
+  maximum_retry_attempts       = var.lambda_async_max_retry_attempts
+  maximum_event_age_in_seconds = var.lambda_async_max_event_age_seconds
+}
