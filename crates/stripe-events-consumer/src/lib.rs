@@ -17,6 +17,7 @@ use thiserror::Error;
 
 pub mod config;
 pub mod outcome;
+pub mod runtime;
 
 pub use config::{ConfigError, ConsumerConfig};
 pub use outcome::{emf_line, Outcome};
