@@ -184,16 +184,10 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
             };
             records.push(report);
         }
-        let report = InvocationReport {
+        InvocationReport {
             shape: Some(invocation.shape),
             records,
-        };
-        // EMF must be a bare JSON line on stdout for CloudWatch to extract the metrics.
-        println!(
-            "{}",
-            emf_line(consumer, &report.counts(), Timestamp::now().unix_millis())
-        );
-        report
+        }
     }
 
     async fn process_logged(&self, d: &Delivery, deadline: Instant) -> RecordReport {

@@ -11,7 +11,7 @@ use stripe_events_core::{Family, Timestamp};
 use stripe_events_store::{dynamodb_client, DynamoStore};
 use stripe_events_stripe::StripeHydrator;
 
-use crate::{Consumer, ConsumerConfig};
+use crate::{emf_line, Consumer, ConsumerConfig};
 
 /// Time kept back from the Lambda deadline to log and answer after a Stripe retry loop.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
@@ -52,11 +52,18 @@ pub async fn run(consumer: Family) -> Result<(), lambda_runtime::Error> {
         let handler = handler.clone();
         async move {
             let deadline = deadline_of(&event.context);
-            handler
-                .handle(event.payload, deadline)
-                .await
-                .response()
-                .map_err(lambda_runtime::Error::from)
+            let report = handler.handle(event.payload, deadline).await;
+            // EMF must be a bare JSON line on stdout for CloudWatch to extract the metrics.
+            let counts = report.counts();
+            println!(
+                "{}",
+                emf_line(
+                    handler.config.consumer.as_str(),
+                    &counts,
+                    Timestamp::now().unix_millis()
+                )
+            );
+            report.response().map_err(lambda_runtime::Error::from)
         }
     }))
     .await

@@ -60,3 +60,14 @@ pub fn v1_path(object_type: &str, id: &str) -> Option<String> {
     };
     Some(format!("/v1/{collection}/{id}"))
 }
+
+/// A shared hydrator (several handlers in one process, e.g. the operator CLI).
+impl<T: Hydrator> Hydrator for std::sync::Arc<T> {
+    fn fetch(
+        &self,
+        delivery: &Delivery,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<Fetched, HydrateError>> + Send {
+        (**self).fetch(delivery, deadline)
+    }
+}

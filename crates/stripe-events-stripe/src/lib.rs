@@ -1,1 +1,22 @@
-//! placeholder
+//! Hydration of thin Stripe events from the Stripe API (DESIGN.md §2.2).
+//!
+//! [`StripeHydrator`] implements [`stripe_events_core::hydrate::Hydrator`]: a v2 thin
+//! notification is fetched with `GET related_object.url` (plus `Stripe-Context` when the event
+//! has a context), the note's thin shape and snapshot revalidation with the v1 retrieve path of
+//! the object type. 429/5xx are retried within the caller's deadline, honouring
+//! `Stripe-Should-Retry`; 401/403 are transient (events wait for a fixed key); 404 is
+//! `NotFound`; other 4xx are permanent. [`StripeHydrator::calls`] counts the HTTP requests
+//! sent, so tests and benchmarks can check "one Stripe call per thin event".
+//!
+//! [`StripeConfig::from_env`] reads `STRIPE_API_BASE` and the key, from Secrets Manager by ARN
+//! (`STRIPE_API_KEY_SECRET_ARN`, once at cold start) or `STRIPE_API_KEY` locally. The key
+//! lives in [`ApiKey`], whose `Debug` prints `sk_…redacted`.
+
+pub mod config;
+pub mod hydrator;
+
+pub use config::{
+    ApiKey, ConfigError, RetryPolicy, StripeConfig, DEFAULT_API_BASE, ENV_API_BASE, ENV_API_KEY,
+    ENV_API_KEY_SECRET_ARN, ENV_API_VERSION,
+};
+pub use hydrator::StripeHydrator;

@@ -1,0 +1,61 @@
+//! What every command needs, built once from the environment: the DynamoDB store on the
+//! configured tables, the Stripe client, the deployed rules and one handler per family.
+
+use std::sync::Arc;
+
+use aws_config::BehaviorVersion;
+use stripe_events_consumer::{Consumer, ConsumerConfig};
+use stripe_events_core::rules::RuleSet;
+use stripe_events_core::Family;
+use stripe_events_store::schema::DEFAULT_DEDUPE_TTL_DAYS;
+use stripe_events_store::{dynamodb_client, DynamoStore, TableNames};
+use stripe_events_stripe::StripeHydrator;
+
+pub type Handler = Consumer<DynamoStore, Arc<StripeHydrator>>;
+
+pub struct Context {
+    pub store: DynamoStore,
+    pub stripe: Arc<StripeHydrator>,
+    pub rules: RuleSet,
+    pub handlers: Vec<Handler>,
+}
+
+impl Context {
+    pub fn new(store: DynamoStore, stripe: Arc<StripeHydrator>) -> Result<Context, String> {
+        let rules = RuleSet::deployed().map_err(|e| e.to_string())?;
+        let handlers = Family::CONSUMERS
+            .iter()
+            .map(|&consumer| Consumer {
+                config: ConsumerConfig {
+                    consumer,
+                    tables: store.tables().clone(),
+                    dedupe_ttl_days: DEFAULT_DEDUPE_TTL_DAYS,
+                    revalidate_types: Vec::new(),
+                },
+                store: store.clone(),
+                hydrator: stripe.clone(),
+            })
+            .collect();
+        Ok(Context {
+            store,
+            stripe,
+            rules,
+            handlers,
+        })
+    }
+
+    /// From the standard AWS configuration (`AWS_ENDPOINT_URL` for moto) and the Stripe
+    /// settings (`STRIPE_API_BASE`, `STRIPE_API_KEY` or `STRIPE_API_KEY_SECRET_ARN`).
+    pub async fn from_env(tables: TableNames) -> Result<Context, String> {
+        let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+        let store = DynamoStore::new(dynamodb_client(&sdk, None), tables);
+        let stripe = StripeHydrator::from_env()
+            .await
+            .map_err(|e| e.to_string())?;
+        Context::new(store, Arc::new(stripe))
+    }
+
+    pub fn handler(&self, family: Family) -> Option<&Handler> {
+        self.handlers.iter().find(|h| h.config.consumer == family)
+    }
+}

@@ -1,0 +1,53 @@
+//! The operator CLI's commands as library functions (tested against moto and localstripe);
+//! `main.rs` only parses arguments and prints.
+
+pub mod audit;
+pub mod context;
+pub mod replay;
+pub mod state;
+pub mod table;
+
+use std::time::Duration;
+
+use stripe_events_core::Timestamp;
+
+/// `2026-11-01`, `2026-11-01T12:00:00Z`, or a age such as `30m`, `24h`, `7d`.
+pub fn parse_since(s: &str, now: Timestamp) -> Option<Timestamp> {
+    if let Some(t) = Timestamp::parse_iso8601(s) {
+        return Some(t);
+    }
+    if let Some(t) = Timestamp::parse_iso8601(&format!("{s}T00:00:00Z")) {
+        return Some(t);
+    }
+    let (n, unit) = s.split_at(s.len().checked_sub(1)?);
+    let n: u64 = n.parse().ok()?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return None,
+    };
+    let age = Duration::from_secs(secs).as_millis() as i64;
+    Some(Timestamp::from_unix_millis(now.unix_millis() - age))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_accepts_dates_and_ages() {
+        let now = Timestamp::from_unix_seconds(1_000_000);
+        assert_eq!(
+            parse_since("2h", now),
+            Some(Timestamp::from_unix_seconds(1_000_000 - 7200))
+        );
+        assert_eq!(
+            parse_since("1970-01-02", now),
+            Some(Timestamp::from_unix_seconds(86_400))
+        );
+        assert_eq!(parse_since("soon", now), None);
+        assert_eq!(parse_since("", now), None);
+    }
+}

@@ -1,0 +1,152 @@
+//! Replay: route each event as AWS would (the deployed rule files for EventBridge events, the
+//! queue's Lambda for SQS records, the type's family for a direct invocation) and run the
+//! selected handler(s) in process against the configured endpoints.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use stripe_events_consumer::Outcome;
+use stripe_events_core::{parse_invocation, Family, InvocationShape};
+
+use crate::context::Context;
+
+/// One event through one Lambda (or through none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    pub source: String,
+    pub event_id: String,
+    pub event_type: String,
+    /// How it was routed: rule names, `queue:<family>` or `direct`.
+    pub route: String,
+    /// The Lambda that handled it, `-` when nothing did.
+    pub lambda: String,
+    /// The handler's outcome, or why it was not handled (`unrouted`, `unreadable: …`).
+    pub outcome: String,
+}
+
+impl Row {
+    pub fn handled(&self) -> Option<Outcome> {
+        Outcome::ALL
+            .into_iter()
+            .find(|o| o.as_str() == self.outcome)
+    }
+}
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// Replays one input (the contents of one file).
+pub async fn replay_bytes(ctx: &Context, source: &str, bytes: &[u8]) -> Vec<Row> {
+    match serde_json::from_slice(bytes) {
+        Ok(value) => replay_value(ctx, source, value).await,
+        Err(_) => vec![unhandled(source, "", "", "-", "unreadable: not_json")],
+    }
+}
+
+/// Replays one invocation payload.
+pub async fn replay_value(ctx: &Context, source: &str, value: Value) -> Vec<Row> {
+    let invocation = match parse_invocation(value.clone()) {
+        Ok(inv) => inv,
+        Err(e) => {
+            let id = e.event_id.clone().unwrap_or_default();
+            return vec![unhandled(
+                source,
+                &id,
+                "",
+                "-",
+                &format!("unreadable: {}", e.error.code()),
+            )];
+        }
+    };
+    match invocation.shape {
+        InvocationShape::EventBridge => {
+            let routed = match ctx.rules.matching(&value) {
+                Ok(rules) => rules,
+                Err(e) => return vec![unhandled(source, "", "", "-", &format!("rule error: {e}"))],
+            };
+            let (id, typ) = ids(&invocation.records);
+            if routed.is_empty() {
+                return vec![unhandled(source, &id, &typ, "-", "unrouted")];
+            }
+            let mut rows = Vec::new();
+            for rule in routed {
+                rows.extend(run(ctx, source, &rule.name, rule.family, value.clone()).await);
+            }
+            rows
+        }
+        InvocationShape::BareStripeEvent => {
+            let (id, typ) = ids(&invocation.records);
+            match Family::of_event_type(&typ) {
+                Family::None => vec![unhandled(source, &id, &typ, "direct", "unrouted")],
+                family => run(ctx, source, "direct", family, value).await,
+            }
+        }
+        InvocationShape::SqsBatch => {
+            let records = value["Records"].as_array().cloned().unwrap_or_default();
+            let mut rows = Vec::new();
+            for record in records {
+                let family = queue_family(&record).or_else(|| body_family(ctx, &record));
+                let Some(family) = family else {
+                    let id = record["messageId"].as_str().unwrap_or("").to_owned();
+                    rows.push(unhandled(source, &id, "", "-", "unrouted"));
+                    continue;
+                };
+                let route = format!("queue:{family}");
+                rows.extend(run(ctx, source, &route, family, json!({"Records": [record]})).await);
+            }
+            rows
+        }
+    }
+}
+
+fn ids(
+    records: &[Result<stripe_events_core::Delivery, stripe_events_core::RecordError>],
+) -> (String, String) {
+    match records.first() {
+        Some(Ok(d)) => (d.event_id.clone(), d.event_type.clone()),
+        _ => (String::new(), String::new()),
+    }
+}
+
+/// The consumer whose queue an SQS record came from (`…-<family>-queue` / `…-<family>-dlq`).
+fn queue_family(record: &Value) -> Option<Family> {
+    let arn = record["eventSourceARN"].as_str()?;
+    let queue = arn.rsplit(':').next()?;
+    Family::CONSUMERS.into_iter().find(|f| {
+        queue.contains(&format!("-{}-", f.as_str())) || queue.ends_with(&format!("-{}", f.as_str()))
+    })
+}
+
+fn body_family(ctx: &Context, record: &Value) -> Option<Family> {
+    let body: Value = serde_json::from_str(record["body"].as_str()?).ok()?;
+    ctx.rules.matching(&body).ok()?.first().map(|r| r.family)
+}
+
+async fn run(ctx: &Context, source: &str, route: &str, family: Family, payload: Value) -> Vec<Row> {
+    let Some(handler) = ctx.handler(family) else {
+        return vec![unhandled(source, "", "", route, "no handler")];
+    };
+    let report = handler.handle(payload, Instant::now() + DEADLINE).await;
+    report
+        .records
+        .into_iter()
+        .map(|r| Row {
+            source: source.to_owned(),
+            event_id: r.event_id.or(r.sqs_message_id).unwrap_or_default(),
+            event_type: r.event_type.unwrap_or_default(),
+            route: route.to_owned(),
+            lambda: family.as_str().to_owned(),
+            outcome: r.outcome.as_str().to_owned(),
+        })
+        .collect()
+}
+
+fn unhandled(source: &str, id: &str, typ: &str, route: &str, why: &str) -> Row {
+    Row {
+        source: source.to_owned(),
+        event_id: id.to_owned(),
+        event_type: typ.to_owned(),
+        route: route.to_owned(),
+        lambda: "-".to_owned(),
+        outcome: why.to_owned(),
+    }
+}

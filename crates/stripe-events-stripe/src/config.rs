@@ -1,0 +1,306 @@
+//! Where the hydrator's settings come from: the API base, the API key (Secrets Manager in
+//! AWS, an environment variable locally) and the retry budget.
+
+use std::fmt;
+use std::time::Duration;
+
+use hyper::Uri;
+use thiserror::Error;
+
+/// Stripe's production API.
+pub const DEFAULT_API_BASE: &str = "https://api.stripe.com";
+/// API base override (localstripe, a proxy). Default [`DEFAULT_API_BASE`].
+pub const ENV_API_BASE: &str = "STRIPE_API_BASE";
+/// Plain API key, for local runs and tests.
+pub const ENV_API_KEY: &str = "STRIPE_API_KEY";
+/// ARN of the Secrets Manager secret holding the API key (what the Lambdas get). Wins over
+/// [`ENV_API_KEY`] when both are set.
+pub const ENV_API_KEY_SECRET_ARN: &str = "STRIPE_API_KEY_SECRET_ARN";
+/// Optional `Stripe-Version` to pin fetched objects to. Unset: the account's default version,
+/// i.e. the same shape the account's snapshot events carry.
+pub const ENV_API_VERSION: &str = "STRIPE_API_VERSION";
+
+/// A Stripe secret or restricted key. It has no `Display`, and its `Debug` prints only
+/// `sk_…redacted`, so it cannot leak through a log line, an error or a `{:?}`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// Validates the key's form (non-empty, visible ASCII, as an HTTP header needs). The error
+    /// never repeats the value.
+    pub fn new(key: impl Into<String>) -> Result<Self, ConfigError> {
+        let key = key.into();
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(ConfigError::InvalidKey("it is empty"));
+        }
+        if !key.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ConfigError::InvalidKey(
+                "it contains whitespace or non-ASCII characters",
+            ));
+        }
+        if !(key.starts_with("sk_") || key.starts_with("rk_")) {
+            tracing::warn!("the Stripe API key does not start with sk_ or rk_");
+        }
+        Ok(ApiKey(key.to_owned()))
+    }
+
+    /// The key itself, for the `Authorization` header only.
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The redacted form used by `Debug` and in place of the key inside error texts.
+    pub fn redacted(&self) -> &'static str {
+        if self.0.starts_with("rk_") {
+            "rk_…redacted"
+        } else if self.0.starts_with("sk_") {
+            "sk_…redacted"
+        } else {
+            "…redacted"
+        }
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.redacted())
+    }
+}
+
+/// How hard one API request tries. Every wait is additionally bounded by the caller's
+/// deadline: the hydrator never sleeps past it and never starts an attempt after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Total HTTP attempts per request, first one included (async-stripe's
+    /// `RequestStrategy::Retry(n)` decides which outcomes are retried).
+    pub max_attempts: u32,
+    /// Backoff before the first retry; doubles per retry, with jitter in `[d/2, d]`
+    /// (Stripe's SDKs start at 0.5 s).
+    pub initial_backoff: Duration,
+    /// Cap on one backoff, and on a `Retry-After` we are willing to honour.
+    pub max_backoff: Duration,
+    /// Cap on one attempt (connect + response + body), within the deadline.
+    pub attempt_timeout: Duration,
+    /// TCP connect timeout.
+    pub connect_timeout: Duration,
+    /// Deadline per page of [`crate::StripeHydrator::list_events`], which has no caller
+    /// deadline (operator CLI, not a Lambda).
+    pub list_page_budget: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(4),
+            attempt_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(3),
+            list_page_budget: Duration::from_secs(60),
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("no Stripe API key: set {ENV_API_KEY_SECRET_ARN} (Secrets Manager) or {ENV_API_KEY}")]
+    MissingKey,
+    /// The reason never contains the key.
+    #[error("the Stripe API key is unusable: {0}")]
+    InvalidKey(&'static str),
+    #[error("reading the Stripe API key from Secrets Manager secret {arn} failed: {detail}")]
+    Secret { arn: String, detail: String },
+    #[error("invalid {ENV_API_BASE} {base:?}: {reason}")]
+    InvalidBase { base: String, reason: &'static str },
+    #[error("invalid {ENV_API_VERSION} {0:?}: not a header value")]
+    InvalidVersion(String),
+    #[error("cannot set up the TLS client: {0}")]
+    Tls(String),
+}
+
+/// Everything [`crate::StripeHydrator::new`] needs.
+#[derive(Debug, Clone)]
+pub struct StripeConfig {
+    /// `scheme://host[:port][/prefix]`, normalised without a trailing slash.
+    pub api_base: String,
+    pub api_key: ApiKey,
+    /// `Stripe-Version` header; `None` sends none (the account's default version).
+    pub api_version: Option<String>,
+    pub retry: RetryPolicy,
+}
+
+impl StripeConfig {
+    /// A config with the default retry policy and no pinned API version.
+    pub fn new(api_base: &str, api_key: ApiKey) -> Result<Self, ConfigError> {
+        Ok(StripeConfig {
+            api_base: normalise_base(api_base)?,
+            api_key,
+            api_version: None,
+            retry: RetryPolicy::default(),
+        })
+    }
+
+    /// Reads the process environment (see the `ENV_*` constants). With
+    /// `STRIPE_API_KEY_SECRET_ARN` set the key is fetched once from Secrets Manager through
+    /// the standard AWS config chain (which honours `AWS_ENDPOINT_URL`): call this at cold
+    /// start, not per event.
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(|name| std::env::var(name).ok(), None).await
+    }
+
+    /// As [`StripeConfig::from_env`], with the variables looked up through `var` (tests, or a
+    /// caller with its own settings) and an AWS config to reuse (else the default chain is
+    /// loaded when a secret ARN is set). Empty values count as unset.
+    pub async fn from_vars<F>(
+        var: F,
+        aws: Option<&aws_config::SdkConfig>,
+    ) -> Result<Self, ConfigError>
+    where
+        F: Fn(&str) -> Option<String>,
+    {
+        let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        let base = get(ENV_API_BASE).unwrap_or_else(|| DEFAULT_API_BASE.to_owned());
+        let api_key = if let Some(arn) = get(ENV_API_KEY_SECRET_ARN) {
+            let key = key_from_secrets_manager(arn.trim(), aws).await?;
+            tracing::info!(secret_arn = %arn.trim(), key = ?key, "Stripe API key read from Secrets Manager");
+            key
+        } else if let Some(key) = get(ENV_API_KEY) {
+            ApiKey::new(key)?
+        } else {
+            return Err(ConfigError::MissingKey);
+        };
+        let mut config = StripeConfig::new(&base, api_key)?;
+        config.api_version = get(ENV_API_VERSION).map(|v| v.trim().to_owned());
+        Ok(config)
+    }
+}
+
+/// One `GetSecretValue`. The secret holds the bare key (`sk_…`/`rk_…`) or a JSON object with
+/// an `api_key` field.
+async fn key_from_secrets_manager(
+    arn: &str,
+    aws: Option<&aws_config::SdkConfig>,
+) -> Result<ApiKey, ConfigError> {
+    let loaded;
+    let sdk_config = match aws {
+        Some(c) => c,
+        None => {
+            loaded = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .load()
+                .await;
+            &loaded
+        }
+    };
+    let client = aws_sdk_secretsmanager::Client::new(sdk_config);
+    let secret_err = |detail: String| ConfigError::Secret {
+        arn: arn.to_owned(),
+        detail,
+    };
+    let out = client
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|e| {
+            secret_err(aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string())
+        })?;
+    let Some(raw) = out.secret_string() else {
+        return Err(secret_err("the secret has no SecretString".to_owned()));
+    };
+    let raw = raw.trim();
+    if raw.starts_with('{') {
+        let parsed: serde_json::Value = serde_json::from_str(raw)
+            .map_err(|_| secret_err("the secret is neither a bare key nor valid JSON".into()))?;
+        match parsed.get("api_key").and_then(serde_json::Value::as_str) {
+            Some(key) => ApiKey::new(key),
+            None => Err(secret_err(
+                "the secret's JSON has no string field `api_key`".into(),
+            )),
+        }
+    } else {
+        ApiKey::new(raw)
+    }
+}
+
+/// Checks the base URL and drops a trailing slash. Plain `http` is allowed only for loopback
+/// hosts (localstripe, test servers), so the key never crosses a network unencrypted.
+fn normalise_base(base: &str) -> Result<String, ConfigError> {
+    let invalid = |reason| ConfigError::InvalidBase {
+        base: base.to_owned(),
+        reason,
+    };
+    let trimmed = base.trim().trim_end_matches('/');
+    let uri: Uri = trimmed
+        .parse()
+        .map_err(|_| invalid("not an absolute URL"))?;
+    let host = uri.host().ok_or_else(|| invalid("no host"))?;
+    match uri.scheme_str() {
+        Some("https") => {}
+        Some("http") if is_loopback(host) => {}
+        Some("http") => return Err(invalid("plain http is only allowed to a loopback host")),
+        _ => return Err(invalid("the scheme must be https")),
+    }
+    if uri.query().is_some() {
+        return Err(invalid("a query string is not allowed"));
+    }
+    Ok(trimmed.to_owned())
+}
+
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_debug_is_redacted() {
+        let key = ApiKey::new("sk_test_abcdef123456").unwrap();
+        assert_eq!(format!("{key:?}"), "sk_…redacted");
+        let config = StripeConfig::new("https://api.stripe.com/", key).unwrap();
+        let shown = format!("{config:?} {config:#?}");
+        assert!(!shown.contains("abcdef123456"), "{shown}");
+        assert_eq!(config.api_base, "https://api.stripe.com");
+        assert!(matches!(ApiKey::new("  "), Err(ConfigError::InvalidKey(_))));
+        let err = ApiKey::new("sk_test_with space").unwrap_err().to_string();
+        assert!(!err.contains("with space"), "{err}");
+    }
+
+    #[test]
+    fn base_rules() {
+        let key = || ApiKey::new("sk_test_x").unwrap();
+        assert!(StripeConfig::new("http://127.0.0.1:8420", key()).is_ok());
+        assert!(StripeConfig::new("http://localhost:8420/", key()).is_ok());
+        assert!(StripeConfig::new("http://[::1]:8420", key()).is_ok());
+        assert!(StripeConfig::new("http://api.stripe.com", key()).is_err());
+        assert!(StripeConfig::new("ftp://127.0.0.1", key()).is_err());
+        assert!(StripeConfig::new("/v1", key()).is_err());
+        assert_eq!(
+            StripeConfig::new("https://proxy.example/stripe/", key())
+                .unwrap()
+                .api_base,
+            "https://proxy.example/stripe"
+        );
+    }
+
+    #[tokio::test]
+    async fn env_key_and_defaults() {
+        let vars = |name: &str| match name {
+            ENV_API_KEY => Some("sk_test_local".to_owned()),
+            ENV_API_BASE => Some(String::new()),
+            _ => None,
+        };
+        let c = StripeConfig::from_vars(vars, None).await.unwrap();
+        assert_eq!(c.api_base, DEFAULT_API_BASE);
+        assert_eq!(c.api_key.expose(), "sk_test_local");
+        assert_eq!(c.api_version, None);
+        let none = StripeConfig::from_vars(|_| None, None).await;
+        assert!(matches!(none, Err(ConfigError::MissingKey)));
+    }
+}

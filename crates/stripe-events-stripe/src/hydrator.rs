@@ -1,0 +1,667 @@
+//! The Stripe API client behind [`Hydrator`]: one GET per thin event, retried within the
+//! caller's deadline.
+//!
+//! Why not async-stripe's `Client::execute`: it cannot send `Stripe-Context` (its per-request
+//! overrides are only `Stripe-Account`, strategy and timeout); its retry loop sleeps 1 s, 2 s,
+//! 4 s… with no notion of a deadline (only a per-attempt timeout); its error drops the
+//! `Stripe-Should-Retry` header and, for a non-Stripe error body (a proxy's 502 page), the
+//! status too; it gives no hook to count attempts; and it disables connection reuse
+//! (`pool_max_idle_per_host(0)`), so every call of a warm Lambda pays a new TLS handshake.
+//! So the loop is ours, the retry *decision* is async-stripe's
+//! [`RequestStrategy::test`](stripe_client_core::RequestStrategy::test) (Stripe's retryable
+//! statuses plus `Stripe-Should-Retry`), and the transport is the stack async-stripe builds
+//! (hyper-util's client over hyper-rustls with webpki roots and aws-lc-rs), with pooling on.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
+use hyper::header::{HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, USER_AGENT};
+use hyper::http::uri::PathAndQuery;
+use hyper::{Method, Request};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use serde_json::Value;
+use stripe_client_core::{Outcome, RequestStrategy};
+use stripe_events_core::delivery::{Delivery, PayloadStyle};
+use stripe_events_core::hydrate::{v1_path, Fetched, HydrateError, Hydrator};
+use stripe_events_core::Timestamp;
+
+use crate::config::{ApiKey, ConfigError, RetryPolicy, StripeConfig};
+
+/// Larger bodies are refused (the biggest Stripe objects are well under a megabyte).
+const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// A retry is only worth sleeping for if this much time is left for the attempt after it.
+const MIN_ATTEMPT_WINDOW: Duration = Duration::from_millis(100);
+/// Stripe's `types[]` filter takes at most 20 types per request.
+const MAX_TYPES_PER_LIST: usize = 20;
+/// Longest Stripe error message kept in a [`HydrateError`].
+const MAX_ERROR_MESSAGE: usize = 300;
+
+const STRIPE_CONTEXT: HeaderName = HeaderName::from_static("stripe-context");
+const STRIPE_VERSION: HeaderName = HeaderName::from_static("stripe-version");
+const STRIPE_SHOULD_RETRY: &str = "stripe-should-retry";
+
+type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// Fetches Stripe objects for thin events (and snapshot revalidation). Cheap to clone; clones
+/// share the connection pool and the call counter. Build one per Lambda at cold start.
+#[derive(Clone)]
+pub struct StripeHydrator {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: HttpClient,
+    base: String,
+    key: ApiKey,
+    auth: HeaderValue,
+    version: Option<HeaderValue>,
+    user_agent: HeaderValue,
+    policy: RetryPolicy,
+    calls: Arc<AtomicU64>,
+}
+
+impl fmt::Debug for StripeHydrator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StripeHydrator")
+            .field("api_base", &self.inner.base)
+            .field("api_key", &self.inner.key)
+            .field("api_version", &self.inner.version)
+            .field("retry", &self.inner.policy)
+            .field("calls", &self.calls())
+            .finish()
+    }
+}
+
+/// One HTTP attempt's result.
+enum Attempt {
+    Response {
+        status: u16,
+        should_retry: Option<bool>,
+        retry_after: Option<Duration>,
+        request_id: Option<String>,
+        body: Bytes,
+        /// Taken when the response head arrived: the object's version.
+        arrived: Timestamp,
+    },
+    Failed {
+        /// False when the connection could not be made (nothing reached Stripe).
+        sent: bool,
+        detail: String,
+    },
+}
+
+impl StripeHydrator {
+    pub fn new(config: StripeConfig) -> Result<Self, ConfigError> {
+        let StripeConfig {
+            api_base,
+            api_key,
+            api_version,
+            retry,
+        } = config;
+        let mut auth = HeaderValue::try_from(format!("Bearer {}", api_key.expose()))
+            .map_err(|_| ConfigError::InvalidKey("not usable as a header value"))?;
+        auth.set_sensitive(true);
+        let version = api_version
+            .map(|v| HeaderValue::try_from(v.as_str()).map_err(|_| ConfigError::InvalidVersion(v)))
+            .transpose()?;
+        let user_agent = HeaderValue::from_static(concat!(
+            "stripe-events/",
+            env!("CARGO_PKG_VERSION"),
+            " (async-stripe-client-core 1.0.0-rc.10)"
+        ));
+
+        let mut connector = HttpConnector::new();
+        connector.enforce_http(false);
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(retry.connect_timeout));
+        // An explicit provider: the process default can be ambiguous when several rustls
+        // crypto backends end up in one binary.
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_webpki_roots(rustls::crypto::aws_lc_rs::default_provider())
+            .map_err(|e| ConfigError::Tls(e.to_string()))?
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(connector);
+        let http = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(8)
+            .build(https);
+
+        Ok(StripeHydrator {
+            inner: Arc::new(Inner {
+                http,
+                base: api_base,
+                key: api_key,
+                auth,
+                version,
+                user_agent,
+                policy: retry,
+                calls: Arc::new(AtomicU64::new(0)),
+            }),
+        })
+    }
+
+    /// [`StripeConfig::from_env`] then [`StripeHydrator::new`]: the Lambda cold-start path.
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        Self::new(StripeConfig::from_env().await?)
+    }
+
+    /// HTTP requests sent to Stripe so far (retries included; attempts that could not even
+    /// connect are not counted, nothing reached Stripe).
+    pub fn calls(&self) -> u64 {
+        self.inner.calls.load(Ordering::Relaxed)
+    }
+
+    /// The counter behind [`StripeHydrator::calls`], for a benchmark or metrics exporter.
+    pub fn call_counter(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.inner.calls)
+    }
+
+    /// GETs an API path (`/v1/…` or `/v2/…`, query allowed) and returns the JSON object, with
+    /// the retry and error rules of [`Hydrator::fetch`]. `stripe_context` is sent as the
+    /// `Stripe-Context` header.
+    pub async fn get(
+        &self,
+        path: &str,
+        stripe_context: Option<&str>,
+        deadline: Instant,
+    ) -> Result<Fetched, HydrateError> {
+        let path = checked_api_path(path)?;
+        let (object, fetched_at) = self.get_json(path, stripe_context, deadline).await?;
+        Ok(Fetched { object, fetched_at })
+    }
+
+    /// Every event created at or after `since`, of the given types (all types when empty),
+    /// through `GET /v1/events` (`limit=100`, following `has_more`/`starting_after`). Stripe
+    /// keeps events for 30 days. Returned oldest first. More than 20 types are split into
+    /// several listings (Stripe's limit); a single type is sent as `type=` (same meaning, and
+    /// localstripe knows only that form). Each page gets `retry.list_page_budget`.
+    pub async fn list_events(
+        &self,
+        since: Timestamp,
+        types: &[String],
+    ) -> Result<Vec<Value>, HydrateError> {
+        let mut unique: Vec<&str> = Vec::new();
+        for t in types {
+            if !unique.contains(&t.as_str()) {
+                unique.push(t);
+            }
+        }
+        let groups: Vec<&[&str]> = if unique.is_empty() {
+            vec![&[]]
+        } else {
+            unique.chunks(MAX_TYPES_PER_LIST).collect()
+        };
+        let mut all = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for group in groups {
+            let mut filter = format!("created%5Bgte%5D={}&limit=100", since.unix_seconds());
+            match group {
+                [] => {}
+                [one] => {
+                    filter.push_str("&type=");
+                    filter.push_str(&encode(one));
+                }
+                many => {
+                    for t in many {
+                        filter.push_str("&types%5B%5D=");
+                        filter.push_str(&encode(t));
+                    }
+                }
+            }
+            let mut listed = self.list_pages(&filter).await?;
+            // Stripe lists newest first.
+            listed.reverse();
+            for event in listed {
+                let id = event.get("id").and_then(Value::as_str).map(str::to_owned);
+                if id.is_none_or(|id| seen.insert(id)) {
+                    all.push(event);
+                }
+            }
+        }
+        all.sort_by_key(|e| e.get("created").and_then(Value::as_i64).unwrap_or(0));
+        Ok(all)
+    }
+
+    async fn list_pages(&self, filter: &str) -> Result<Vec<Value>, HydrateError> {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let path = match &after {
+                None => format!("/v1/events?{filter}"),
+                Some(id) => format!("/v1/events?{filter}&starting_after={}", encode(id)),
+            };
+            let now = Instant::now();
+            let deadline = now
+                .checked_add(self.inner.policy.list_page_budget)
+                .unwrap_or(now + Duration::from_secs(3600));
+            let (page, _) = self.get_json(&path, None, deadline).await?;
+            let Some(data) = page.get("data").and_then(Value::as_array) else {
+                return Err(HydrateError::Permanent(
+                    "GET /v1/events: response has no `data` array".into(),
+                ));
+            };
+            let has_more = page
+                .get("has_more")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            let last = data
+                .last()
+                .and_then(|e| e.get("id"))
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            out.extend(data.iter().cloned());
+            if !has_more {
+                return Ok(out);
+            }
+            match last {
+                Some(id) if after.as_deref() != Some(id.as_str()) => after = Some(id),
+                _ => {
+                    return Err(HydrateError::Permanent(
+                        "GET /v1/events: has_more without a new last id (pagination stalled)"
+                            .into(),
+                    ))
+                }
+            }
+        }
+    }
+
+    /// The retry loop. `path` is a checked API path.
+    async fn get_json(
+        &self,
+        path: &str,
+        stripe_context: Option<&str>,
+        deadline: Instant,
+    ) -> Result<(Value, Timestamp), HydrateError> {
+        let inner = &self.inner;
+        let uri = format!("{}{}", inner.base, path);
+        let context = stripe_context
+            .map(|c| {
+                HeaderValue::try_from(c).map_err(|_| {
+                    HydrateError::Permanent(format!(
+                        "Stripe-Context {c:?} is not a valid header value"
+                    ))
+                })
+            })
+            .transpose()?;
+        // Retry(n): no idempotency key (none is needed for GET), no built-in sleep; the
+        // decision of what to retry is async-stripe's, the waiting is bounded here.
+        let strategy = RequestStrategy::Retry(inner.policy.max_attempts.max(1));
+        let mut tries: u32 = 0;
+        let mut last_status: Option<u16> = None;
+        let mut last_should_retry: Option<bool> = None;
+        let mut last_retry_after: Option<Duration> = None;
+        let mut last_error =
+            HydrateError::Transient(format!("GET {path}: deadline reached before any attempt"));
+        loop {
+            if let Outcome::Stop = strategy.test(last_status, last_should_retry, tries) {
+                return Err(last_error);
+            }
+            if tries > 0 {
+                let delay = self.backoff(tries, last_retry_after);
+                let resume = Instant::now().checked_add(delay + MIN_ATTEMPT_WINDOW);
+                if resume.is_none_or(|at| at > deadline) {
+                    tracing::warn!(path, tries, "no time left for another Stripe attempt");
+                    return Err(with_note(last_error, "no time left to retry"));
+                }
+                tokio::time::sleep(delay).await;
+            }
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(with_note(last_error, "deadline reached"));
+            }
+            let budget = remaining.min(inner.policy.attempt_timeout);
+            tries += 1;
+            tracing::debug!(path, attempt = tries, "GET Stripe");
+            let attempt =
+                match tokio::time::timeout(budget, self.attempt(&uri, context.as_ref())).await {
+                    Ok(a) => a,
+                    Err(_) => Attempt::Failed {
+                        sent: true,
+                        detail: format!("no response within {budget:?}"),
+                    },
+                };
+            let (status, should_retry, retry_after, request_id, body, arrived) = match attempt {
+                Attempt::Failed { sent, detail } => {
+                    if sent {
+                        inner.calls.fetch_add(1, Ordering::Relaxed);
+                    }
+                    tracing::warn!(path, attempt = tries, error = %detail, "Stripe request failed");
+                    last_error = HydrateError::Transient(format!("GET {path}: {detail}"));
+                    last_status = None;
+                    last_should_retry = None;
+                    last_retry_after = None;
+                    continue;
+                }
+                Attempt::Response {
+                    status,
+                    should_retry,
+                    retry_after,
+                    request_id,
+                    body,
+                    arrived,
+                } => {
+                    inner.calls.fetch_add(1, Ordering::Relaxed);
+                    (status, should_retry, retry_after, request_id, body, arrived)
+                }
+            };
+            if (200..300).contains(&status) {
+                return match serde_json::from_slice::<Value>(&body) {
+                    Ok(v @ Value::Object(_)) => Ok((v, arrived)),
+                    _ => Err(HydrateError::Transient(format!(
+                        "GET {path}: HTTP {status} with a body that is not a JSON object"
+                    ))),
+                };
+            }
+            let detail = self.describe(path, status, &body, request_id.as_deref());
+            match status {
+                404 => return Err(HydrateError::NotFound(detail)),
+                401 | 403 => {
+                    // A bad or under-privileged key: transient, so events wait in the retry
+                    // path for the key to be fixed instead of being dropped.
+                    tracing::error!(
+                        path,
+                        status,
+                        request_id = request_id.as_deref(),
+                        "Stripe rejected the API key (fix the key in Secrets Manager); the event will be retried"
+                    );
+                    return Err(HydrateError::Transient(detail));
+                }
+                _ => {}
+            }
+            let transient =
+                matches!(status, 408 | 409 | 424 | 429 | 500..=599) || should_retry == Some(true);
+            tracing::warn!(
+                path,
+                status,
+                attempt = tries,
+                should_retry,
+                request_id = request_id.as_deref(),
+                "Stripe error response"
+            );
+            last_error = if transient {
+                HydrateError::Transient(detail)
+            } else {
+                HydrateError::Permanent(detail)
+            };
+            last_status = Some(status);
+            last_should_retry = should_retry;
+            last_retry_after = retry_after;
+        }
+    }
+
+    /// One GET, body included (the caller bounds it with a timeout).
+    async fn attempt(&self, uri: &str, context: Option<&HeaderValue>) -> Attempt {
+        let inner = &self.inner;
+        let mut builder = Request::builder()
+            .method(Method::GET)
+            .uri(uri)
+            .header(AUTHORIZATION, inner.auth.clone())
+            .header(USER_AGENT, inner.user_agent.clone())
+            .header(ACCEPT, HeaderValue::from_static("application/json"));
+        if let Some(v) = &inner.version {
+            builder = builder.header(STRIPE_VERSION, v.clone());
+        }
+        if let Some(c) = context {
+            builder = builder.header(STRIPE_CONTEXT, c.clone());
+        }
+        let request = match builder.body(Full::new(Bytes::new())) {
+            Ok(r) => r,
+            Err(e) => {
+                return Attempt::Failed {
+                    sent: false,
+                    detail: format!("cannot build the request: {e}"),
+                }
+            }
+        };
+        let response = match inner.http.request(request).await {
+            Ok(r) => r,
+            Err(e) => {
+                return Attempt::Failed {
+                    sent: !e.is_connect(),
+                    detail: error_chain(&e),
+                }
+            }
+        };
+        let arrived = Timestamp::now();
+        let status = response.status().as_u16();
+        let headers = response.headers();
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let should_retry = header(STRIPE_SHOULD_RETRY).and_then(|v| v.trim().parse::<bool>().ok());
+        let retry_after = header("retry-after")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let request_id = header("request-id").map(str::to_owned);
+        match Limited::new(response.into_body(), MAX_BODY_BYTES)
+            .collect()
+            .await
+        {
+            Ok(collected) => Attempt::Response {
+                status,
+                should_retry,
+                retry_after,
+                request_id,
+                body: collected.to_bytes(),
+                arrived,
+            },
+            Err(e) => Attempt::Failed {
+                sent: true,
+                detail: format!("HTTP {status}, reading the body failed: {e}"),
+            },
+        }
+    }
+
+    /// Exponential backoff with jitter in `[d/2, d]`; a `Retry-After` up to `max_backoff`
+    /// lengthens it.
+    fn backoff(&self, tries: u32, retry_after: Option<Duration>) -> Duration {
+        let policy = &self.inner.policy;
+        let exp = tries.saturating_sub(1).min(16);
+        let full = policy
+            .initial_backoff
+            .saturating_mul(1u32 << exp)
+            .min(policy.max_backoff);
+        let half = full / 2;
+        let jitter = half.mul_f64(jitter_fraction());
+        let delay = half + jitter;
+        match retry_after {
+            Some(ra) if ra <= policy.max_backoff => delay.max(ra),
+            _ => delay,
+        }
+    }
+
+    /// `GET /v1/x: HTTP 429 rate_limit_error (code): message [request req_…]`, with the key
+    /// masked should Stripe (or a fake) ever echo it.
+    fn describe(&self, path: &str, status: u16, body: &[u8], request_id: Option<&str>) -> String {
+        let err = serde_json::from_slice::<Value>(body)
+            .ok()
+            .and_then(|v| v.get("error").cloned());
+        let field = |name: &str| {
+            err.as_ref()
+                .and_then(|e| e.get(name))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let mut out = format!("GET {path}: HTTP {status}");
+        if let Some(t) = field("type") {
+            out.push(' ');
+            out.push_str(&t);
+        }
+        if let Some(c) = field("code") {
+            out.push_str(&format!(" ({c})"));
+        }
+        if let Some(m) = field("message") {
+            let m: String = m.chars().take(MAX_ERROR_MESSAGE).collect();
+            out.push_str(": ");
+            out.push_str(&m);
+        }
+        if let Some(id) = request_id {
+            out.push_str(&format!(" [request {id}]"));
+        }
+        let key = self.inner.key.expose();
+        if !key.is_empty() && out.contains(key) {
+            out = out.replace(key, self.inner.key.redacted());
+        }
+        out
+    }
+}
+
+impl Hydrator for StripeHydrator {
+    /// `GET related_object.url` for v2 thin notifications (with `Stripe-Context` when the
+    /// event has a context); the v1 retrieve path of `object_type` + `id` for the note's thin
+    /// shape and for snapshot revalidation.
+    async fn fetch(&self, delivery: &Delivery, deadline: Instant) -> Result<Fetched, HydrateError> {
+        let path = request_path(delivery)?;
+        let (object, fetched_at) = self
+            .get_json(&path, delivery.stripe_context.as_deref(), deadline)
+            .await?;
+        Ok(Fetched { object, fetched_at })
+    }
+}
+
+/// The API path to GET for a delivery.
+fn request_path(delivery: &Delivery) -> Result<String, HydrateError> {
+    let object = &delivery.object;
+    if delivery.style == PayloadStyle::ThinV2 {
+        if let Some(url) = &object.url {
+            return checked_api_path(url).map(str::to_owned);
+        }
+    }
+    let id = &object.id;
+    if id.is_empty()
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(HydrateError::Permanent(format!(
+            "object id {id:?} is not a Stripe id"
+        )));
+    }
+    v1_path(&object.object_type, id).ok_or_else(|| {
+        HydrateError::Permanent(format!(
+            "no API path for object type `{}`",
+            object.object_type
+        ))
+    })
+}
+
+/// Only relative `/v1/…` or `/v2/…` paths: an event must not be able to send our key to
+/// another host or an odd path.
+fn checked_api_path(path: &str) -> Result<&str, HydrateError> {
+    let bad = |why: &str| HydrateError::Permanent(format!("object url {path:?} {why}"));
+    if !(path.starts_with("/v1/") || path.starts_with("/v2/")) {
+        return Err(bad("is not a relative /v1/ or /v2/ API path"));
+    }
+    let parsed: PathAndQuery = path.parse().map_err(|_| bad("is not a valid path"))?;
+    if parsed
+        .path()
+        .split('/')
+        .any(|segment| segment == ".." || segment == ".")
+        || path.contains('#')
+    {
+        return Err(bad("has dot segments or a fragment"));
+    }
+    Ok(path)
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters pass).
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A uniform fraction in `[0, 1)` from std's randomly keyed hasher (no rand dependency).
+fn jitter_fraction() -> f64 {
+    use std::hash::BuildHasher;
+    let h = std::collections::hash_map::RandomState::new().hash_one(Instant::now());
+    (h >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// The error and its causes (hyper-util's top-level message alone is just "client error").
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+fn with_note(err: HydrateError, note: &str) -> HydrateError {
+    match err {
+        HydrateError::Transient(m) => HydrateError::Transient(format!("{m} ({note})")),
+        HydrateError::NotFound(m) => HydrateError::NotFound(m),
+        HydrateError::Permanent(m) => HydrateError::Permanent(m),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_paths_are_relative_and_clean() {
+        assert!(checked_api_path("/v1/subscriptions/sub_1").is_ok());
+        assert!(checked_api_path("/v2/core/accounts/acct_1?include=x").is_ok());
+        for bad in [
+            "https://evil.example/v1/customers/cus_1",
+            "//evil.example/v1/x",
+            "/v1/../admin",
+            "/v1/customers/cus 1",
+            "v1/customers/cus_1",
+            "/v3/x",
+        ] {
+            assert!(
+                matches!(checked_api_path(bad), Err(HydrateError::Permanent(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn query_encoding() {
+        assert_eq!(
+            encode("customer.subscription.created"),
+            "customer.subscription.created"
+        );
+        assert_eq!(encode("a b&c[]"), "a%20b%26c%5B%5D");
+    }
+
+    #[test]
+    fn backoff_is_bounded_and_jittered() {
+        let config =
+            StripeConfig::new("http://127.0.0.1:1", ApiKey::new("sk_test_x").expect("key"))
+                .expect("config");
+        let h = StripeHydrator::new(config).expect("hydrator");
+        for tries in 1..40 {
+            let d = h.backoff(tries, None);
+            assert!(d <= Duration::from_secs(4), "{d:?}");
+            assert!(d >= Duration::from_millis(250), "{d:?}");
+        }
+        assert_eq!(
+            h.backoff(1, Some(Duration::from_secs(3))),
+            Duration::from_secs(3)
+        );
+        // A Retry-After beyond the cap is not honoured (the deadline decides instead).
+        assert!(h.backoff(1, Some(Duration::from_secs(60))) <= Duration::from_millis(500));
+        let f = jitter_fraction();
+        assert!((0.0..1.0).contains(&f));
+    }
+}
