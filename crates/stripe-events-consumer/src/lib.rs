@@ -297,11 +297,10 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
                 Err(HydrateError::Transient(why)) => {
                     return Processed::because(Outcome::FailedTransient, why)
                 }
+                // Not marked done: the same event may still arrive as a snapshot by another
+                // path, which must apply. The audit already holds this delivery.
                 Err(e @ (HydrateError::NotFound(_) | HydrateError::Permanent(_))) => {
-                    return match self.store.mark_done(&audit, true, "unfetchable").await {
-                        Ok(_) => Processed::because(Outcome::FailedPermanent, e),
-                        Err(se) => store_failure(se),
-                    };
+                    return Processed::because(Outcome::FailedPermanent, e)
                 }
             }
         } else {

@@ -213,6 +213,44 @@ impl DynamoStore {
             .map(|_| ())
     }
 
+    /// Marks an event done without state writes (all of them were stale), recording the
+    /// delivery unless already recorded. `AlreadyDone` when another delivery got there first.
+    async fn mark_done(
+        &self,
+        audit: &DeliveryAudit,
+        delivery_recorded: bool,
+        outcome: &'static str,
+    ) -> Result<Prior, StoreError> {
+        let mut e = dedupe_update(audit, !delivery_recorded, Some(outcome));
+        let cond = not_done_condition(&mut e);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.dedupe)
+            .set_key(Some(self.dedupe_key(&audit.key)))
+            .update_expression(e.expression())
+            .condition_expression(cond)
+            .set_expression_attribute_names(Some(e.names))
+            .set_expression_attribute_values(Some(e.values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Prior::New),
+            Err(SdkError::ServiceError(se))
+                if matches!(
+                    se.err(),
+                    UpdateItemError::ConditionalCheckFailedException(_)
+                ) =>
+            {
+                if !delivery_recorded {
+                    self.record_delivery(audit).await?;
+                }
+                Ok(Prior::AlreadyDone)
+            }
+            Err(err) => Err(StoreError::from_sdk(err)),
+        }
+    }
+
     // ---- reads, for the operator CLI and tests ----
 
     pub async fn dedupe_record(&self, key: &str) -> Result<Option<Map<String, Value>>, StoreError> {
@@ -403,41 +441,5 @@ impl EventStore for DynamoStore {
         Err(StoreError::Transient(
             "transaction conflicts persisted; retry the event".into(),
         ))
-    }
-
-    async fn mark_done(
-        &self,
-        audit: &DeliveryAudit,
-        delivery_recorded: bool,
-        outcome: &'static str,
-    ) -> Result<Prior, StoreError> {
-        let mut e = dedupe_update(audit, !delivery_recorded, Some(outcome));
-        let cond = not_done_condition(&mut e);
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.tables.dedupe)
-            .set_key(Some(self.dedupe_key(&audit.key)))
-            .update_expression(e.expression())
-            .condition_expression(cond)
-            .set_expression_attribute_names(Some(e.names))
-            .set_expression_attribute_values(Some(e.values))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Prior::New),
-            Err(SdkError::ServiceError(se))
-                if matches!(
-                    se.err(),
-                    UpdateItemError::ConditionalCheckFailedException(_)
-                ) =>
-            {
-                if !delivery_recorded {
-                    self.record_delivery(audit).await?;
-                }
-                Ok(Prior::AlreadyDone)
-            }
-            Err(err) => Err(StoreError::from_sdk(err)),
-        }
     }
 }

@@ -102,15 +102,6 @@ pub trait EventStore: Send + Sync {
         &self,
         commit: &Commit,
     ) -> impl Future<Output = Result<CommitOutcome, StoreError>> + Send;
-
-    /// Marks an event done without state writes (e.g. a 404 for an object that no longer
-    /// exists and cannot be fetched). Returns `Duplicate` if it was done already.
-    fn mark_done(
-        &self,
-        audit: &DeliveryAudit,
-        delivery_recorded: bool,
-        outcome: &'static str,
-    ) -> impl Future<Output = Result<Prior, StoreError>> + Send;
 }
 
 /// Fields every state item gets from its version, in addition to the projection's.

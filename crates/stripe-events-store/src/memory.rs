@@ -141,21 +141,4 @@ impl EventStore for MemoryStore {
         mark(&mut t, &c.audit, if applied { "applied" } else { "stale" });
         Ok(outcome)
     }
-
-    async fn mark_done(
-        &self,
-        audit: &DeliveryAudit,
-        delivery_recorded: bool,
-        outcome: &'static str,
-    ) -> Result<Prior, StoreError> {
-        let mut t = self.lock()?;
-        if !delivery_recorded {
-            record(&mut t, audit);
-        }
-        if is_done(&t, &audit.key) {
-            return Ok(Prior::AlreadyDone);
-        }
-        mark(&mut t, audit, outcome);
-        Ok(Prior::New)
-    }
 }

@@ -1,0 +1,234 @@
+//! The CLI's commands against moto and localstripe (through `make test`): replay outcomes
+//! for every fixture folder, thin events hydrated from localstripe, the migration audit,
+//! backfill from localstripe's `/v1/events`, and the state the application reads.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use serde_json::Value;
+use stripe_events_cli::audit::{classify, Seen};
+use stripe_events_cli::context::Context;
+use stripe_events_cli::replay::{replay_bytes, replay_value, Row};
+use stripe_events_cli::state::{customer_state, customers_of_user};
+use stripe_events_core::Timestamp;
+use stripe_events_store::testkit::{fresh_tables, local_endpoint, sdk_config_for};
+use stripe_events_store::{dynamodb_client, DynamoStore};
+use stripe_events_stripe::StripeHydrator;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+async fn context() -> Context {
+    let endpoint = local_endpoint().unwrap_or_else(|e| panic!("{e}"));
+    let client = dynamodb_client(&sdk_config_for(&endpoint).await, None);
+    let tables = fresh_tables(&client).await.expect("tables");
+    let stripe = StripeHydrator::from_env()
+        .await
+        .unwrap_or_else(|e| panic!("Stripe settings (run through make test): {e}"));
+    Context::new(DynamoStore::new(client, tables), Arc::new(stripe)).expect("context")
+}
+
+async fn replay(ctx: &Context, rel: &str) -> Vec<Row> {
+    let path = repo().join(rel);
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    replay_bytes(ctx, rel, &bytes).await
+}
+
+fn summary(rows: &[Row]) -> Vec<(String, String, String)> {
+    rows.iter()
+        .map(|r| (r.route.clone(), r.lambda.clone(), r.outcome.clone()))
+        .collect()
+}
+
+fn triple(route: &str, lambda: &str, outcome: &str) -> (String, String, String) {
+    (route.into(), lambda.into(), outcome.into())
+}
+
+#[tokio::test]
+async fn replay_routes_like_eventbridge_and_reports_outcomes() {
+    let ctx = context().await;
+    assert_eq!(
+        summary(&replay(&ctx, "fixtures/partner-snapshot/subscription-created.json").await),
+        [triple("partner-subscription", "subscription", "applied")]
+    );
+    // The same Stripe event forwarded by the webhook Lambda: a duplicate.
+    assert_eq!(
+        summary(&replay(&ctx, "fixtures/webhook/subscription-created.json").await),
+        [triple("webhook-subscription", "subscription", "duplicate")]
+    );
+    assert_eq!(
+        summary(&replay(&ctx, "fixtures/ignored/product-created.json").await),
+        [triple("-", "-", "unrouted")]
+    );
+    let invalid = replay(&ctx, "fixtures/invalid/truncated.json").await;
+    assert_eq!(invalid[0].outcome, "unreadable: not_json");
+    // SQS: each record goes to its queue's Lambda; the bad ones are reported, not dropped.
+    let sqs = replay(&ctx, "fixtures/sqs/partial-failure.json").await;
+    assert!(
+        sqs.iter().any(|r| r.outcome == "failed_permanent"),
+        "{sqs:?}"
+    );
+    assert!(
+        sqs.iter()
+            .any(|r| r.outcome == "applied" || r.outcome == "duplicate"),
+        "{sqs:?}"
+    );
+    // A bare event is a direct invocation of its family's Lambda.
+    let bare = replay(&ctx, "fixtures/bare/snapshot-subscription-updated.json").await;
+    assert_eq!(bare[0].route, "direct");
+    assert_eq!(bare[0].lambda, "subscription");
+}
+
+/// Runs the seed script (creates a customer, plan and subscription in localstripe and writes
+/// thin events referencing them) and returns its summary.
+fn seed(out: &Path, user_id: &str) -> Value {
+    let python = repo().join(".venv/bin/python");
+    let output = Command::new(python)
+        .arg(repo().join("infra/local/seed_localstripe.py"))
+        .arg(out)
+        .arg(user_id)
+        .output()
+        .expect("run seed_localstripe.py");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("seed summary")
+}
+
+#[tokio::test]
+async fn thin_events_hydrate_from_localstripe_once_and_then_dedupe() {
+    let ctx = context().await;
+    let dir = std::env::temp_dir().join(format!("stripe-events-seed-{}", std::process::id()));
+    let seeded = seed(&dir, "user_thin_1");
+    let customer = seeded["customer"].as_str().expect("customer id");
+    let before = ctx.stripe.calls();
+    let mut first = Vec::new();
+    for name in seeded["events"].as_array().expect("events") {
+        let name = name.as_str().expect("file name");
+        let bytes = std::fs::read(dir.join(name)).expect("event file");
+        first.extend(replay_bytes(&ctx, name, &bytes).await);
+    }
+    assert!(first.iter().all(|r| r.outcome == "applied"), "{first:?}");
+    assert_eq!(
+        ctx.stripe.calls() - before,
+        first.len() as u64,
+        "one Stripe call per thin event"
+    );
+
+    let state = customer_state(&ctx.store, customer).await.expect("state");
+    let profile = state
+        .profile
+        .clone()
+        .expect("profile hydrated from localstripe");
+    assert_eq!(profile["email"], "ada@example.com");
+    assert_eq!(profile["user_id"], "user_thin_1");
+    assert_eq!(state.subscriptions.len(), 1);
+    assert_eq!(state.subscriptions[0]["status"], "active");
+    assert!(
+        state.subscriptions[0]["plan_id"].as_str().is_some(),
+        "2017 shape: plan on the subscription"
+    );
+    assert!(
+        state.entitlement.entitled,
+        "an active subscription entitles: {:?}",
+        state.entitlement
+    );
+    assert_eq!(
+        customers_of_user(&ctx.store, "user_thin_1")
+            .await
+            .expect("gsi"),
+        [customer]
+    );
+
+    let before = ctx.stripe.calls();
+    for name in seeded["events"].as_array().expect("events") {
+        let bytes = std::fs::read(dir.join(name.as_str().expect("name"))).expect("event file");
+        let again = replay_bytes(&ctx, "again", &bytes).await;
+        assert_eq!(again[0].outcome, "duplicate");
+    }
+    assert_eq!(ctx.stripe.calls(), before, "duplicates cost no Stripe call");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn audit_classifies_paths() {
+    let ctx = context().await;
+    for rel in [
+        "fixtures/partner-snapshot/invoice-paid.json",
+        "fixtures/webhook/invoice-paid.json",
+        "fixtures/webhook/payment-method-attached.json",
+        "fixtures/partner-snapshot/charge-succeeded.json",
+    ] {
+        replay(&ctx, rel).await;
+    }
+    let records = ctx.store.dedupe_records().await.expect("scan");
+    let entries: Vec<_> = records.iter().map(classify).collect();
+    let seen = |t: &str| entries.iter().find(|e| e.event_type == t).map(|e| e.seen);
+    assert_eq!(seen("invoice.paid"), Some(Seen::Both));
+    assert_eq!(
+        seen("payment_method.attached"),
+        Some(Seen::WebhookOnly),
+        "the partner source missed it"
+    );
+    assert_eq!(seen("charge.succeeded"), Some(Seen::PartnerOnly));
+    let both = entries.iter().find(|e| e.seen == Seen::Both).expect("both");
+    assert!(
+        both.partner_delay_ms.is_some_and(|d| d <= 0),
+        "partner came first here: {both:?}"
+    );
+}
+
+#[tokio::test]
+async fn backfill_applies_localstripe_events_and_is_safe_to_rerun() {
+    let ctx = context().await;
+    let since = Timestamp::from_unix_millis(Timestamp::now().unix_millis() - 2_000);
+    let dir = std::env::temp_dir().join(format!("stripe-events-backfill-{}", std::process::id()));
+    let seeded = seed(&dir, "user_backfill_1");
+    let customer = seeded["customer"].as_str().expect("customer");
+    // localstripe rejects `types[]`, so list everything (a single type works too, as `type=`).
+    let events = ctx
+        .stripe
+        .list_events(since, &[])
+        .await
+        .expect("list events");
+    let wanted = ["customer.created", "customer.subscription.created"];
+    let ours: Vec<Value> = events
+        .into_iter()
+        .filter(|e| wanted.iter().any(|t| e["type"] == *t))
+        .filter(|e| {
+            let o = &e["data"]["object"];
+            o["id"] == customer || o["customer"] == customer
+        })
+        .collect();
+    assert_eq!(
+        ours.len(),
+        2,
+        "customer.created and customer.subscription.created"
+    );
+    let one_type = ctx
+        .stripe
+        .list_events(since, &["customer.created".to_owned()])
+        .await
+        .expect("list one type");
+    assert!(!one_type.is_empty() && one_type.iter().all(|e| e["type"] == "customer.created"));
+    for event in &ours {
+        let rows = replay_value(&ctx, "backfill", event.clone()).await;
+        assert_eq!(rows[0].outcome, "applied", "{rows:?}");
+        assert_eq!(rows[0].route, "direct");
+    }
+    for event in &ours {
+        let rows = replay_value(&ctx, "backfill", event.clone()).await;
+        assert_eq!(
+            rows[0].outcome, "duplicate",
+            "re-running a backfill changes nothing"
+        );
+    }
+    let state = customer_state(&ctx.store, customer).await.expect("state");
+    assert!(state.profile.is_some());
+    assert_eq!(state.subscriptions.len(), 1);
+    let _ = std::fs::remove_dir_all(dir);
+}
