@@ -51,7 +51,7 @@ bench: venv
 	crates/stripe-events-bench/run.sh
 
 demo: venv
-	$(STACK) run -- $(CARGO) run --quiet --release -p stripe-events-cli --bin stripe-events -- demo
+	$(STACK) run -- infra/local/demo.sh
 
 package: venv
 	infra/local/package.sh $(FUNCTIONS)
