@@ -232,3 +232,138 @@ async fn backfill_applies_localstripe_events_and_is_safe_to_rerun() {
     assert_eq!(state.subscriptions.len(), 1);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// DELETEs an object in localstripe (stdlib Python, the same auth the seed script uses).
+fn localstripe_delete(path: &str) {
+    let script = r#"
+import base64, os, sys, urllib.request
+auth = "Basic " + base64.b64encode((os.environ["STRIPE_API_KEY"] + ":").encode()).decode()
+req = urllib.request.Request(os.environ["STRIPE_API_BASE"] + sys.argv[1], method="DELETE", headers={"Authorization": auth})
+urllib.request.urlopen(req, timeout=10).read()
+"#;
+    let status = Command::new(repo().join(".venv/bin/python"))
+        .args(["-c", script, path])
+        .status()
+        .expect("python");
+    assert!(status.success(), "DELETE {path}");
+}
+
+fn handler_for(
+    ctx: &Context,
+    family: stripe_events_core::Family,
+    revalidate: &[&str],
+) -> stripe_events_consumer::Consumer<DynamoStore, Arc<StripeHydrator>> {
+    let mut config = ctx.handler(family).expect("handler").config.clone();
+    config.revalidate_types = revalidate.iter().map(|t| t.to_string()).collect();
+    stripe_events_consumer::Consumer {
+        config,
+        store: ctx.store.clone(),
+        hydrator: ctx.stripe.clone(),
+    }
+}
+
+#[tokio::test]
+async fn revalidated_snapshot_types_are_fetched_and_others_are_not() {
+    let ctx = context().await;
+    let dir = std::env::temp_dir().join(format!("stripe-events-reval-{}", std::process::id()));
+    let seeded = seed(&dir, "user_reval_1");
+    let (customer, sub) = (
+        seeded["customer"].as_str().expect("c"),
+        seeded["subscription"].as_str().expect("s"),
+    );
+    // A snapshot whose payload says past_due; the API (localstripe) says active.
+    let event = serde_json::json!({
+        "id": format!("evt_reval_{}", std::process::id()), "object": "event",
+        "type": "customer.subscription.updated", "created": Timestamp::now().unix_seconds(),
+        "data": {"object": {"id": sub, "object": "subscription", "customer": customer, "status": "past_due"}}
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let plain = handler_for(&ctx, stripe_events_core::Family::Subscription, &[]);
+    let before = ctx.stripe.calls();
+    let report = plain.handle(event.clone(), deadline).await;
+    assert_eq!(
+        report.records[0].outcome,
+        stripe_events_consumer::Outcome::Applied
+    );
+    assert_eq!(
+        ctx.stripe.calls(),
+        before,
+        "snapshots are not fetched by default"
+    );
+    let state = customer_state(&ctx.store, customer).await.expect("state");
+    assert_eq!(state.subscriptions[0]["status"], "past_due");
+
+    let revalidating = handler_for(
+        &ctx,
+        stripe_events_core::Family::Subscription,
+        &["customer.subscription.updated"],
+    );
+    let mut newer = event.clone();
+    newer["id"] = Value::from(format!("evt_reval2_{}", std::process::id()));
+    let report = revalidating.handle(newer, deadline).await;
+    assert_eq!(
+        report.records[0].outcome,
+        stripe_events_consumer::Outcome::Applied
+    );
+    assert_eq!(
+        ctx.stripe.calls(),
+        before + 1,
+        "one fetch for the revalidated type"
+    );
+    let state = customer_state(&ctx.store, customer).await.expect("state");
+    assert_eq!(
+        state.subscriptions[0]["status"], "active",
+        "the API's current state wins"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn thin_deletion_of_a_gone_object_is_recorded_as_the_deletion() {
+    let ctx = context().await;
+    let dir = std::env::temp_dir().join(format!("stripe-events-del-{}", std::process::id()));
+    let seeded = seed(&dir, "user_deleted_1");
+    let customer = seeded["customer"].as_str().expect("customer").to_owned();
+    // The profile exists first (hydrated from the thin customer.updated).
+    let bytes = std::fs::read(dir.join("thin-note-customer-updated.json")).expect("event");
+    assert_eq!(
+        replay_bytes(&ctx, "update", &bytes).await[0].outcome,
+        "applied"
+    );
+    localstripe_delete(&format!("/v1/customers/{customer}"));
+    let deleted = serde_json::json!({
+        "source": "aws.partner/stripe.com/ed_test_x", "detail-type": "customer.deleted",
+        "detail": {"id": format!("evt_del_{}", std::process::id()), "type": "customer.deleted",
+                   "created": Timestamp::now().unix_seconds(),
+                   "data": {"object": {"id": customer, "object": "customer"}}}
+    });
+    let rows = replay_value(&ctx, "deleted", deleted).await;
+    assert_eq!(
+        rows[0].outcome, "applied",
+        "404 on a *.deleted event is the deletion: {rows:?}"
+    );
+    let state = customer_state(&ctx.store, &customer).await.expect("state");
+    let profile = state.profile.expect("profile kept");
+    assert_eq!(profile["deleted"], true);
+    assert_eq!(
+        profile["email"], "ada@example.com",
+        "the final state is kept"
+    );
+
+    // A 404 on a non-deletion event is permanent, and is not marked done.
+    let unknown = serde_json::json!({
+        "source": "aws.partner/stripe.com/ed_test_x", "detail-type": "customer.updated",
+        "detail": {"id": format!("evt_gone_{}", std::process::id()), "type": "customer.updated",
+                   "created": Timestamp::now().unix_seconds(),
+                   "data": {"object": {"id": "cus_doesnotexist", "object": "customer"}}}
+    });
+    assert_eq!(
+        replay_value(&ctx, "gone", unknown.clone()).await[0].outcome,
+        "failed_permanent"
+    );
+    assert_eq!(
+        replay_value(&ctx, "gone", unknown).await[0].outcome,
+        "failed_permanent"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
