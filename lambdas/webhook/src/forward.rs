@@ -1,0 +1,303 @@
+//! Putting a verified Stripe event onto the custom bus.
+//!
+//! The entry is `Source = "stripe.webhook"`, `DetailType = "Stripe Webhook Event"`,
+//! `Detail` = the webhook body unchanged. An entry at or over EventBridge's 256 KB limit
+//! (measured as AWS does: UTF-8 bytes of Source + DetailType + Detail + Resources, plus 14
+//! for Time; we set neither Time nor Resources) is replaced by a reference the consumers
+//! hydrate from the Stripe API, so a large event is never dropped.
+
+use std::future::Future;
+
+use serde_json::{json, Map, Value};
+use stripe_events_core::{Delivery, PayloadStyle};
+use thiserror::Error;
+
+pub const SOURCE: &str = "stripe.webhook";
+pub const DETAIL_TYPE: &str = "Stripe Webhook Event";
+/// EventBridge's entry limit: "The total entry size must be less than 256KB".
+pub const MAX_ENTRY_BYTES: usize = 256 * 1024;
+
+/// One PutEvents entry (the bus name belongs to the forwarder).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BusEntry {
+    pub source: &'static str,
+    pub detail_type: &'static str,
+    pub detail: String,
+    /// X-Ray trace header of the invocation, passed through to EventBridge.
+    pub trace_header: Option<String>,
+}
+
+impl BusEntry {
+    pub fn new(detail: String) -> Self {
+        BusEntry {
+            source: SOURCE,
+            detail_type: DETAIL_TYPE,
+            detail,
+            trace_header: None,
+        }
+    }
+
+    /// The entry size as EventBridge computes it ("Calculating PutEvents event entry size":
+    /// Time 14 bytes if set, then the UTF-8 bytes of Source, DetailType, Detail and each
+    /// Resource). `TraceHeader` is not counted.
+    pub fn size(&self) -> usize {
+        self.source.len() + self.detail_type.len() + self.detail.len()
+    }
+
+    pub fn fits(&self) -> bool {
+        self.size() < MAX_ENTRY_BYTES
+    }
+}
+
+/// What was put on the bus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forwarded {
+    /// The webhook body itself.
+    Event,
+    /// A reference to hydrate from the Stripe API (the event was too large).
+    Reference,
+}
+
+impl Forwarded {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Forwarded::Event => "event",
+            Forwarded::Reference => "reference",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum EntryError {
+    #[error("even the reference entry is {size} bytes, over EventBridge's limit")]
+    ReferenceTooLarge { size: usize },
+    #[error("the event body is not a JSON object")]
+    NotAnObject,
+}
+
+/// The entry for a verified, parsed event: the body unchanged when it fits, else a reference.
+pub fn entry_for(body: &str, delivery: &Delivery) -> Result<(BusEntry, Forwarded), EntryError> {
+    let whole = BusEntry::new(body.to_owned());
+    if whole.fits() {
+        return Ok((whole, Forwarded::Event));
+    }
+    let event: Value = serde_json::from_str(body).map_err(|_| EntryError::NotAnObject)?;
+    let Value::Object(event) = event else {
+        return Err(EntryError::NotAnObject);
+    };
+    let reference = BusEntry::new(reference_detail(&event, delivery).to_string());
+    if !reference.fits() {
+        return Err(EntryError::ReferenceTooLarge {
+            size: reference.size(),
+        });
+    }
+    Ok((reference, Forwarded::Reference))
+}
+
+/// The reference for an oversized event. Snapshot events (and the note's thin shape) become
+/// the note's thin shape `{id, object: "event", type, created, livemode, api_version,
+/// data: {object: {id, object}}}`, which the consumers hydrate by `data.object`; ids and
+/// `created` are copied unchanged so dedupe keys and ordering stay those of the event. A thin
+/// v2 notification keeps its own shape minus anything beyond the reference fields.
+pub fn reference_detail(event: &Map<String, Value>, delivery: &Delivery) -> Value {
+    let field = |k: &str| event.get(k).cloned().unwrap_or(Value::Null);
+    if delivery.style == PayloadStyle::ThinV2 {
+        let mut out = Map::new();
+        for key in [
+            "id",
+            "object",
+            "type",
+            "created",
+            "livemode",
+            "context",
+            "snapshot_event",
+        ] {
+            if let Some(v) = event.get(key) {
+                out.insert(key.to_owned(), v.clone());
+            }
+        }
+        let mut related = Map::new();
+        related.insert("id".into(), json!(delivery.object.id));
+        related.insert("type".into(), json!(delivery.object.object_type));
+        if let Some(url) = &delivery.object.url {
+            related.insert("url".into(), json!(url));
+        }
+        out.insert("related_object".into(), Value::Object(related));
+        return Value::Object(out);
+    }
+    let object_id = event
+        .get("data")
+        .and_then(|d| d.get("object"))
+        .and_then(|o| o.get("id"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    json!({
+        "id": field("id"),
+        "object": "event",
+        "type": field("type"),
+        "created": field("created"),
+        "livemode": event.get("livemode").cloned().unwrap_or(Value::Bool(false)),
+        "api_version": field("api_version"),
+        "data": {"object": {"id": object_id, "object": delivery.object.object_type}},
+    })
+}
+
+/// Why EventBridge did not take the entry. Every variant means "not on the bus": the
+/// webhook answers 500 so Stripe retries.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ForwardError {
+    /// The call failed (network, throttling after retries, access denied, no such bus, …).
+    #[error("PutEvents call failed: {0}")]
+    Call(String),
+    /// The call succeeded but the entry was not ingested.
+    #[error("PutEvents rejected the entry: {code}: {message}")]
+    EntryFailed { code: String, message: String },
+}
+
+/// Puts one entry on the bus. Returns EventBridge's event id when it reports one.
+pub trait Forwarder: Send + Sync {
+    fn put(
+        &self,
+        entry: &BusEntry,
+    ) -> impl Future<Output = Result<Option<String>, ForwardError>> + Send;
+}
+
+/// The real forwarder: PutEvents on one bus.
+#[derive(Debug, Clone)]
+pub struct EventBridgeForwarder {
+    client: aws_sdk_eventbridge::Client,
+    bus_name: String,
+}
+
+impl EventBridgeForwarder {
+    pub fn new(client: aws_sdk_eventbridge::Client, bus_name: impl Into<String>) -> Self {
+        EventBridgeForwarder {
+            client,
+            bus_name: bus_name.into(),
+        }
+    }
+
+    pub fn bus_name(&self) -> &str {
+        &self.bus_name
+    }
+}
+
+impl Forwarder for EventBridgeForwarder {
+    async fn put(&self, entry: &BusEntry) -> Result<Option<String>, ForwardError> {
+        use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+        let request_entry = PutEventsRequestEntry::builder()
+            .event_bus_name(&self.bus_name)
+            .source(entry.source)
+            .detail_type(entry.detail_type)
+            .detail(&entry.detail)
+            .set_trace_header(entry.trace_header.clone())
+            .build();
+        let out = self
+            .client
+            .put_events()
+            .entries(request_entry)
+            .send()
+            .await
+            .map_err(|e| {
+                ForwardError::Call(aws_sdk_eventbridge::error::DisplayErrorContext(&e).to_string())
+            })?;
+        let result = out.entries().first();
+        let entry_error = result.and_then(|r| r.error_code());
+        if out.failed_entry_count() != 0 || entry_error.is_some() {
+            return Err(ForwardError::EntryFailed {
+                code: entry_error.unwrap_or("unknown").to_owned(),
+                message: result
+                    .and_then(|r| r.error_message())
+                    .unwrap_or_default()
+                    .to_owned(),
+            });
+        }
+        Ok(result.and_then(|r| r.event_id()).map(str::to_owned))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stripe_events_core::parse_bytes;
+
+    fn delivery(body: &str) -> Delivery {
+        parse_bytes(body.as_bytes())
+            .unwrap()
+            .records
+            .remove(0)
+            .unwrap()
+    }
+
+    #[test]
+    fn size_counts_source_detail_type_and_detail_bytes() {
+        let e = BusEntry::new("{\"k\":\"é\"}".into());
+        // 9 ASCII bytes plus a 2-byte é: bytes, not chars.
+        assert_eq!(e.size(), 14 + 20 + 10);
+        let limit_detail = MAX_ENTRY_BYTES - SOURCE.len() - DETAIL_TYPE.len();
+        assert!(BusEntry::new("x".repeat(limit_detail - 1)).fits());
+        assert!(!BusEntry::new("x".repeat(limit_detail)).fits());
+    }
+
+    #[test]
+    fn small_events_go_unchanged() {
+        let body = r#"{"id":"evt_1","object":"event","type":"invoice.paid","created":1700000000,
+            "data":{"object":{"id":"in_1","object":"invoice","total":100}}}"#;
+        let (entry, how) = entry_for(body, &delivery(body)).unwrap();
+        assert_eq!(how, Forwarded::Event);
+        assert_eq!(entry.detail, body);
+    }
+
+    #[test]
+    fn large_snapshot_becomes_the_notes_thin_shape() {
+        let filler = "a".repeat(MAX_ENTRY_BYTES);
+        let body = json!({"id": "evt_big", "object": "event", "type": "invoice.updated",
+            "created": 1_700_000_001, "livemode": true, "api_version": "2024-09-30.acacia",
+            "pending_webhooks": 1,
+            "data": {"object": {"id": "in_big", "object": "invoice", "memo": filler}}})
+        .to_string();
+        let d = delivery(&body);
+        let (entry, how) = entry_for(&body, &d).unwrap();
+        assert_eq!(how, Forwarded::Reference);
+        let detail: Value = serde_json::from_str(&entry.detail).unwrap();
+        assert_eq!(
+            detail,
+            json!({"id": "evt_big", "object": "event", "type": "invoice.updated",
+                   "created": 1_700_000_001, "livemode": true, "api_version": "2024-09-30.acacia",
+                   "data": {"object": {"id": "in_big", "object": "invoice"}}})
+        );
+        let r = delivery(&entry.detail);
+        assert_eq!(r.style, PayloadStyle::ThinNote);
+        assert_eq!(r.event_id, "evt_big");
+        assert_eq!(r.created, d.created);
+        assert_eq!(r.family, d.family);
+    }
+
+    #[test]
+    fn large_thin_v2_keeps_its_reference_fields() {
+        let body = json!({"id": "evt_t", "object": "v2.core.event", "type": "v1.invoice.paid",
+            "created": "2026-03-07T18:27:56.000Z", "livemode": false, "context": null,
+            "related_object": {"id": "in_1", "type": "invoice", "url": "/v1/invoices/in_1",
+                               "junk": "b".repeat(MAX_ENTRY_BYTES)},
+            "snapshot_event": "evt_s", "reason": {"x": 1}})
+        .to_string();
+        let (entry, how) = entry_for(&body, &delivery(&body)).unwrap();
+        assert_eq!(how, Forwarded::Reference);
+        let r = delivery(&entry.detail);
+        assert_eq!(r.style, PayloadStyle::ThinV2);
+        assert_eq!(r.dedupe_key(), "evt_s");
+        assert_eq!(r.object.url.as_deref(), Some("/v1/invoices/in_1"));
+    }
+
+    #[test]
+    fn absurd_ids_are_reported_not_dropped_silently() {
+        let body =
+            json!({"id": "x".repeat(MAX_ENTRY_BYTES), "object": "event", "type": "invoice.paid",
+            "created": 1, "data": {"object": {"id": "in_1", "object": "invoice", "f": 1}}})
+            .to_string();
+        assert!(matches!(
+            entry_for(&body, &delivery(&body)),
+            Err(EntryError::ReferenceTooLarge { .. })
+        ));
+    }
+}

@@ -1,0 +1,275 @@
+//! The request → response logic, independent of the Lambda runtime and of AWS: verify the
+//! signature over the raw body, check the body is one Stripe event, put it on the bus.
+//!
+//! | outcome | status |
+//! |---|---|
+//! | forwarded (EventBridge accepted the entry, FailedEntryCount 0) | 200 |
+//! | missing / malformed / stale / future / non-matching signature, undecodable body | 400 `{"error":"invalid signature"}` |
+//! | signed body that is not one Stripe event | 400 `{"error":"invalid payload"}` |
+//! | PutEvents failed or reported a failed entry; event too large even as a reference | 500 |
+
+use serde_json::Value;
+use stripe_events_core::{parse_bytes, Delivery, InvocationShape, Timestamp};
+
+use crate::forward::{entry_for, EntryError, ForwardError, Forwarded, Forwarder};
+use crate::http::{self, HttpResponse};
+use crate::secrets::SecretStore;
+use crate::signature::{self, SignatureError};
+
+/// What happened to one request (logged, and mapped to the response).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Forwarded {
+        event_id: String,
+        event_type: String,
+        forwarded: Forwarded,
+        entry_bytes: usize,
+        eventbridge_id: Option<String>,
+    },
+    /// Not shown to be from Stripe.
+    Unauthenticated { reason: &'static str },
+    /// Signed, but not one Stripe event.
+    InvalidPayload {
+        reason: &'static str,
+        event_id: Option<String>,
+    },
+    /// Stripe's event, not on the bus: Stripe must retry.
+    NotForwarded {
+        reason: &'static str,
+        event_id: String,
+        event_type: String,
+        error: String,
+    },
+}
+
+impl Outcome {
+    pub fn response(&self) -> HttpResponse {
+        match self {
+            Outcome::Forwarded { .. } => HttpResponse::accepted(),
+            Outcome::Unauthenticated { .. } => HttpResponse::invalid_signature(),
+            Outcome::InvalidPayload { .. } => HttpResponse::invalid_payload(),
+            Outcome::NotForwarded { .. } => HttpResponse::internal_error(),
+        }
+    }
+
+    /// The snake_case reason code (`forwarded` on success).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Outcome::Forwarded { .. } => "forwarded",
+            Outcome::Unauthenticated { reason }
+            | Outcome::InvalidPayload { reason, .. }
+            | Outcome::NotForwarded { reason, .. } => reason,
+        }
+    }
+
+    fn log(&self, body_bytes: usize) {
+        match self {
+            Outcome::Forwarded {
+                event_id,
+                event_type,
+                forwarded,
+                entry_bytes,
+                eventbridge_id,
+            } => tracing::info!(
+                outcome = "forwarded",
+                status = 200,
+                event_id = %event_id,
+                event_type = %event_type,
+                forwarded_as = forwarded.as_str(),
+                entry_bytes,
+                body_bytes,
+                eventbridge_id = eventbridge_id.as_deref().unwrap_or_default(),
+                "webhook event forwarded to EventBridge"
+            ),
+            Outcome::Unauthenticated { reason } => tracing::warn!(
+                outcome = "rejected",
+                status = 400,
+                reason = *reason,
+                body_bytes,
+                "webhook request rejected: signature not verified"
+            ),
+            Outcome::InvalidPayload { reason, event_id } => tracing::warn!(
+                outcome = "rejected",
+                status = 400,
+                reason = *reason,
+                event_id = event_id.as_deref().unwrap_or_default(),
+                body_bytes,
+                "signed webhook body is not a Stripe event"
+            ),
+            Outcome::NotForwarded {
+                reason,
+                event_id,
+                event_type,
+                error,
+            } => tracing::error!(
+                outcome = "forward_failed",
+                status = 500,
+                reason = *reason,
+                event_id = %event_id,
+                event_type = %event_type,
+                error = %error,
+                body_bytes,
+                "webhook event not forwarded; Stripe will retry"
+            ),
+        }
+    }
+}
+
+pub struct WebhookHandler<F> {
+    secrets: SecretStore,
+    tolerance_seconds: i64,
+    forwarder: F,
+}
+
+impl<F: Forwarder> WebhookHandler<F> {
+    pub fn new(secrets: SecretStore, tolerance_seconds: i64, forwarder: F) -> Self {
+        WebhookHandler {
+            secrets,
+            tolerance_seconds,
+            forwarder,
+        }
+    }
+
+    pub fn forwarder(&self) -> &F {
+        &self.forwarder
+    }
+
+    /// Handles one Function URL / HTTP API request now.
+    pub async fn handle(&self, request: &Value) -> HttpResponse {
+        self.process(request, Timestamp::now().unix_seconds(), None)
+            .await
+            .response()
+    }
+
+    /// Handles one request at unix time `now`; `trace_header` is the invocation's X-Ray
+    /// trace id, passed on to EventBridge. Logs the outcome.
+    pub async fn process(&self, request: &Value, now: i64, trace_header: Option<&str>) -> Outcome {
+        let (outcome, body_bytes) = self.decide(request, now, trace_header).await;
+        outcome.log(body_bytes);
+        outcome
+    }
+
+    async fn decide(
+        &self,
+        request: &Value,
+        now: i64,
+        trace_header: Option<&str>,
+    ) -> (Outcome, usize) {
+        let body = match http::raw_body(request) {
+            Ok(body) => body,
+            Err(_) => {
+                return (
+                    Outcome::Unauthenticated {
+                        reason: "undecodable_body",
+                    },
+                    0,
+                )
+            }
+        };
+        let size = body.len();
+        if let Err(e) = self
+            .verify(&body, http::header(request, signature::HEADER_NAME), now)
+            .await
+        {
+            return (Outcome::Unauthenticated { reason: e.code() }, size);
+        }
+        let delivery = match read_event(&body) {
+            Ok(d) => d,
+            Err(outcome) => return (outcome, size),
+        };
+        (self.forward(&body, delivery, trace_header).await, size)
+    }
+
+    async fn verify(
+        &self,
+        body: &[u8],
+        header: Option<&str>,
+        now: i64,
+    ) -> Result<i64, SignatureError> {
+        let secrets = self.secrets.current();
+        match signature::verify(body, header, &secrets, self.tolerance_seconds, now) {
+            Err(SignatureError::Mismatch) => match self.secrets.reload_if_due().await {
+                Some(fresh) => signature::verify(body, header, &fresh, self.tolerance_seconds, now),
+                None => Err(SignatureError::Mismatch),
+            },
+            other => other,
+        }
+    }
+
+    async fn forward(
+        &self,
+        body: &[u8],
+        delivery: Delivery,
+        trace_header: Option<&str>,
+    ) -> Outcome {
+        let not_forwarded = |reason: &'static str, error: String| Outcome::NotForwarded {
+            reason,
+            event_id: delivery.event_id.clone(),
+            event_type: delivery.event_type.clone(),
+            error,
+        };
+        // parse_bytes accepted it, so it is UTF-8 JSON; checked again rather than assumed.
+        let Ok(text) = std::str::from_utf8(body) else {
+            return Outcome::InvalidPayload {
+                reason: "not_utf8",
+                event_id: Some(delivery.event_id.clone()),
+            };
+        };
+        let (mut entry, forwarded) = match entry_for(text, &delivery) {
+            Ok(x) => x,
+            Err(e @ EntryError::ReferenceTooLarge { .. }) => {
+                return not_forwarded("entry_too_large", e.to_string())
+            }
+            Err(EntryError::NotAnObject) => {
+                return Outcome::InvalidPayload {
+                    reason: "not_an_object",
+                    event_id: Some(delivery.event_id.clone()),
+                }
+            }
+        };
+        if forwarded == Forwarded::Reference {
+            tracing::warn!(
+                event_id = %delivery.event_id,
+                event_type = %delivery.event_type,
+                body_bytes = body.len(),
+                "event over EventBridge's entry limit: forwarding a reference for consumers to hydrate"
+            );
+        }
+        entry.trace_header = trace_header.filter(|t| !t.is_empty()).map(str::to_owned);
+        match self.forwarder.put(&entry).await {
+            Ok(eventbridge_id) => Outcome::Forwarded {
+                entry_bytes: entry.size(),
+                event_id: delivery.event_id,
+                event_type: delivery.event_type,
+                forwarded,
+                eventbridge_id,
+            },
+            Err(e) => {
+                let reason = match e {
+                    ForwardError::Call(_) => "put_events_failed",
+                    ForwardError::EntryFailed { .. } => "put_events_entry_failed",
+                };
+                not_forwarded(reason, e.to_string())
+            }
+        }
+    }
+}
+
+/// The body must be exactly one bare Stripe event (snapshot, thin v2 or the note's thin
+/// shape): not an EventBridge envelope, not an SQS batch.
+fn read_event(body: &[u8]) -> Result<Delivery, Outcome> {
+    let invalid = |reason: &'static str, event_id: Option<String>| Outcome::InvalidPayload {
+        reason,
+        event_id,
+    };
+    let invocation = parse_bytes(body).map_err(|e| invalid(e.error.code(), e.event_id))?;
+    if invocation.shape != InvocationShape::BareStripeEvent {
+        return Err(invalid("not_a_bare_stripe_event", None));
+    }
+    let mut records = invocation.records.into_iter();
+    match (records.next(), records.next()) {
+        (Some(Ok(delivery)), None) => Ok(delivery),
+        (Some(Err(e)), None) => Err(invalid(e.error.code(), e.event_id)),
+        _ => Err(invalid("not_a_bare_stripe_event", None)),
+    }
+}

@@ -1,0 +1,79 @@
+//! Lambda entry point: configuration from the environment and AWS clients once per cold
+//! start, then one [`WebhookHandler`] call per request. Logs are JSON lines (tracing);
+//! `RUST_LOG` sets the level (default `info`).
+
+use std::sync::Arc;
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+use tracing_subscriber::EnvFilter;
+use webhook::secrets::RELOAD_MIN_INTERVAL;
+use webhook::{
+    Config, EventBridgeForwarder, HttpResponse, SecretSource, SecretStore, SecretsManagerLoader,
+    WebhookHandler,
+};
+
+fn init_tracing() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .flatten_event(true)
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_target(false)
+        .with_ansi(false)
+        .init();
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    init_tracing();
+    let config = Config::from_lookup(|k| std::env::var(k).ok()).inspect_err(|e| {
+        tracing::error!(outcome = "init_failed", error = %e, "invalid configuration");
+    })?;
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+
+    let (secrets, secret_origin) = match config.secret_source {
+        SecretSource::Inline(secrets) => (SecretStore::fixed(secrets), "env"),
+        SecretSource::SecretsManager { secret_id } => {
+            let loader =
+                SecretsManagerLoader::new(aws_sdk_secretsmanager::Client::new(&sdk), secret_id);
+            let initial = loader.load_now().await.inspect_err(|e| {
+                tracing::error!(outcome = "init_failed", error = %e, "cannot load the webhook secret");
+            })?;
+            (
+                SecretStore::reloadable(initial, Box::new(loader), RELOAD_MIN_INTERVAL),
+                "secrets_manager",
+            )
+        }
+    };
+    tracing::info!(
+        event_bus = %config.event_bus_name,
+        secret_origin,
+        secrets = secrets.current().len(),
+        tolerance_seconds = config.tolerance_seconds,
+        "webhook ready"
+    );
+
+    let forwarder = EventBridgeForwarder::new(
+        aws_sdk_eventbridge::Client::new(&sdk),
+        config.event_bus_name,
+    );
+    let handler = Arc::new(WebhookHandler::new(
+        secrets,
+        config.tolerance_seconds,
+        forwarder,
+    ));
+
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let handler = Arc::clone(&handler);
+        async move {
+            let trace = event.context.xray_trace_id.clone();
+            let now = stripe_events_core::Timestamp::now().unix_seconds();
+            let outcome = handler.process(&event.payload, now, trace.as_deref()).await;
+            Ok::<HttpResponse, Error>(outcome.response())
+        }
+    }))
+    .await
+}
