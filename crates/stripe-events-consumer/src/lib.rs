@@ -3,6 +3,7 @@
 //! one CloudWatch EMF line per invocation. Plain logic over the `EventStore` and `Hydrator`
 //! traits; `main.rs` of each Lambda only wires the real clients.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -205,43 +206,30 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
         let outcome = p.outcome.as_str();
         let detail = p.detail.as_deref().unwrap_or("");
         let sqs_message_id = d.path.sqs_message_id.as_deref().unwrap_or("");
+        // One line per event, with the same fields at every level.
+        macro_rules! log_event {
+            ($level:expr, $message:literal) => {
+                tracing::event!(
+                    $level,
+                    event_id,
+                    event_type,
+                    path,
+                    style,
+                    consumer,
+                    outcome,
+                    duration_us,
+                    sqs_message_id,
+                    detail,
+                    $message
+                )
+            };
+        }
         match p.outcome {
-            Outcome::FailedTransient => tracing::error!(
-                event_id,
-                event_type,
-                path,
-                style,
-                consumer,
-                outcome,
-                duration_us,
-                sqs_message_id,
-                detail,
-                "event will be retried"
-            ),
-            Outcome::FailedPermanent => tracing::warn!(
-                event_id,
-                event_type,
-                path,
-                style,
-                consumer,
-                outcome,
-                duration_us,
-                sqs_message_id,
-                detail,
-                "event acknowledged without effect"
-            ),
-            _ => tracing::info!(
-                event_id,
-                event_type,
-                path,
-                style,
-                consumer,
-                outcome,
-                duration_us,
-                sqs_message_id,
-                detail,
-                "event processed"
-            ),
+            Outcome::FailedTransient => log_event!(tracing::Level::ERROR, "event will be retried"),
+            Outcome::FailedPermanent => {
+                log_event!(tracing::Level::WARN, "event acknowledged without effect")
+            }
+            _ => log_event!(tracing::Level::INFO, "event processed"),
         }
         RecordReport {
             outcome: p.outcome,
@@ -286,13 +274,13 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
                 Err(e) => return store_failure(e),
             }
             match self.hydrator.fetch(d, deadline).await {
-                Ok(Fetched { object, fetched_at }) => (object, fetched_at, true),
+                Ok(Fetched { object, fetched_at }) => (Cow::Owned(object), fetched_at, true),
                 Err(HydrateError::NotFound(why)) if d.is_deletion() => {
                     // The deletion the event announces: record it as such.
                     let stub =
                         json!({"id": d.object.id, "object": d.object.object_type, "deleted": true});
                     tracing::info!(event_id = %d.event_id, detail = %why, "object gone; recording the deletion");
-                    (stub, Timestamp::now(), true)
+                    (Cow::Owned(stub), Timestamp::now(), true)
                 }
                 Err(HydrateError::Transient(why)) => {
                     return Processed::because(Outcome::FailedTransient, why)
@@ -305,7 +293,7 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
             }
         } else {
             match &d.data_object {
-                Some(object) => (object.clone(), d.created, false),
+                Some(object) => (Cow::Borrowed(object), d.created, false),
                 None => {
                     return Processed::because(
                         Outcome::FailedPermanent,
