@@ -10,7 +10,9 @@ use std::time::Instant;
 use serde_json::{json, Value};
 use stripe_events_core::hydrate::{Fetched, HydrateError, Hydrator};
 use stripe_events_core::project::{self, Projection};
-use stripe_events_core::{parse_invocation, Delivery, InvocationShape, Timestamp, Version};
+use stripe_events_core::{
+    parse_invocation, Delivery, InvocationShape, RecordError, Timestamp, Version,
+};
 use stripe_events_store::{
     Commit, CommitOutcome, DeliveryAudit, EventStore, Prior, StoreError, VersionedWrite,
 };
@@ -136,58 +138,37 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
     /// Handles one invocation payload of any shape the core parses. `deadline` bounds the
     /// Stripe retries (the Lambda's remaining time minus a margin).
     pub async fn handle(&self, payload: Value, deadline: Instant) -> InvocationReport {
-        let consumer = self.config.consumer.as_str();
-        let invocation = match parse_invocation(payload) {
-            Ok(inv) => inv,
-            Err(e) => {
-                tracing::warn!(
-                    event_id = e.event_id.as_deref().unwrap_or(""),
-                    consumer,
-                    outcome = Outcome::FailedPermanent.as_str(),
-                    error_code = e.error.code(),
-                    error = %e.error,
-                    "unreadable invocation acknowledged"
-                );
-                return InvocationReport {
-                    shape: None,
-                    records: vec![RecordReport {
-                        outcome: Outcome::FailedPermanent,
-                        event_id: e.event_id,
-                        event_type: None,
-                        sqs_message_id: None,
-                        detail: Some(e.error.to_string()),
-                    }],
-                };
-            }
+        // An unreadable payload is reported like an unreadable SQS record: one failed record.
+        let (shape, parsed) = match parse_invocation(payload) {
+            Ok(inv) => (Some(inv.shape), inv.records),
+            Err(e) => (None, vec![Err(e)]),
         };
-        let mut records = Vec::with_capacity(invocation.records.len());
-        for record in invocation.records {
-            let report = match record {
+        let mut records = Vec::with_capacity(parsed.len());
+        for record in parsed {
+            records.push(match record {
                 Ok(delivery) => self.process_logged(&delivery, deadline).await,
-                Err(e) => {
-                    tracing::warn!(
-                        event_id = e.event_id.as_deref().unwrap_or(""),
-                        sqs_message_id = e.sqs_message_id.as_deref().unwrap_or(""),
-                        consumer,
-                        outcome = Outcome::FailedPermanent.as_str(),
-                        error_code = e.error.code(),
-                        error = %e.error,
-                        "unreadable record"
-                    );
-                    RecordReport {
-                        outcome: Outcome::FailedPermanent,
-                        event_id: e.event_id,
-                        event_type: None,
-                        sqs_message_id: e.sqs_message_id,
-                        detail: Some(e.error.to_string()),
-                    }
-                }
-            };
-            records.push(report);
+                Err(e) => self.unreadable(e),
+            });
         }
-        InvocationReport {
-            shape: Some(invocation.shape),
-            records,
+        InvocationReport { shape, records }
+    }
+
+    fn unreadable(&self, e: RecordError) -> RecordReport {
+        tracing::warn!(
+            event_id = e.event_id.as_deref().unwrap_or(""),
+            sqs_message_id = e.sqs_message_id.as_deref().unwrap_or(""),
+            consumer = self.config.consumer.as_str(),
+            outcome = Outcome::FailedPermanent.as_str(),
+            error_code = e.error.code(),
+            error = %e.error,
+            "unreadable input acknowledged"
+        );
+        RecordReport {
+            outcome: Outcome::FailedPermanent,
+            event_id: e.event_id,
+            event_type: None,
+            sqs_message_id: e.sqs_message_id,
+            detail: Some(e.error.to_string()),
         }
     }
 
