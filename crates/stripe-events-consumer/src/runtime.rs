@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use aws_config::BehaviorVersion;
 use lambda_runtime::{service_fn, LambdaEvent};
-use serde_json::Value;
+use stripe_events_core::prune::PrunedPayload;
 use stripe_events_core::{Family, Timestamp};
 use stripe_events_store::{dynamodb_client, DynamoStore};
 use stripe_events_stripe::StripeHydrator;
@@ -48,11 +48,12 @@ pub async fn run(consumer: Family) -> Result<(), lambda_runtime::Error> {
         store,
         hydrator,
     });
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+    // The payload is parsed pruned: only the fields the pipeline reads are built (prune.rs).
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<PrunedPayload>| {
         let handler = handler.clone();
         async move {
             let deadline = deadline_of(&event.context);
-            let report = handler.handle(event.payload, deadline).await;
+            let report = handler.handle(event.payload.0, deadline).await;
             // EMF must be a bare JSON line on stdout for CloudWatch to extract the metrics.
             let counts = report.counts();
             println!(

@@ -9,6 +9,7 @@ pub mod family;
 pub mod hydrate;
 pub mod parse;
 pub mod project;
+pub mod prune;
 pub mod rules;
 pub mod timestamp;
 pub mod version;

@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 use crate::delivery::{Delivery, DeliveryPath, ObjectRef, PayloadStyle, SourcePath};
 use crate::error::ParseError;
 use crate::family::Family;
+use crate::prune::parse_pruned;
 use crate::timestamp::Timestamp;
 
 const PARTNER_SOURCE_PREFIX: &str = "aws.partner/stripe.com/";
@@ -53,9 +54,10 @@ pub struct Invocation {
     pub records: Vec<Result<Delivery, RecordError>>,
 }
 
-/// Parses raw bytes (e.g. a file or an HTTP body).
+/// Parses raw bytes (e.g. a file or an HTTP body), keeping of each object only what the
+/// pipeline reads (`prune.rs`).
 pub fn parse_bytes(bytes: &[u8]) -> Result<Invocation, RecordError> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+    let value: Value = parse_pruned(bytes).map_err(|e| {
         RecordError::new(ParseError::NotJson {
             detail: e.to_string(),
         })
@@ -120,7 +122,7 @@ fn parse_sqs_record(record: Value) -> Result<Delivery, RecordError> {
     let Some(message_id) = message_id.clone() else {
         return Err(with_id(ParseError::MissingField { field: "messageId" }));
     };
-    let inner: Value = serde_json::from_str(&body).map_err(|e| {
+    let inner: Value = parse_pruned(body.as_bytes()).map_err(|e| {
         with_id(ParseError::SqsBodyNotJson {
             detail: e.to_string(),
         })
