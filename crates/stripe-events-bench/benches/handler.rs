@@ -1,0 +1,211 @@
+//! Handler cost on one core, on the production path of `runtime.rs`: JSON bytes →
+//! `PrunedPayload` (what `lambda_runtime` deserializes `LambdaEvent<PrunedPayload>` with) →
+//! `Consumer::handle` (detect → dedupe → hydrate → project → commit) over `MemoryStore` and an
+//! in-memory hydrator (`FixtureHydrator`: parses the stored object per fetch, no network). No tracing subscriber, except in `*_logged`, which installs
+//! the Lambda's JSON log format writing to a sink.
+//!
+//! `*_new` cases give every iteration a new Stripe event id and a later `created` (set up
+//! outside the timed part), so each is applied; `*_duplicate` sends one already-applied
+//! payload again. Results: target/criterion/handler/<case>/new/estimates.json (time per
+//! payload; the batch holds 10 events). `make bench` prints them per event.
+
+use std::time::{Duration, Instant};
+
+use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use serde_json::Value;
+use stripe_events_bench::{fixture, uniquify, FixtureHydrator};
+use stripe_events_consumer::{Consumer, ConsumerConfig, InvocationReport};
+use stripe_events_core::prune::{parse_pruned, PrunedPayload};
+use stripe_events_core::Family;
+use stripe_events_store::{MemoryStore, TableNames};
+
+type BenchConsumer = Consumer<MemoryStore, FixtureHydrator>;
+
+fn consumer(family: Family) -> BenchConsumer {
+    Consumer {
+        config: ConsumerConfig {
+            consumer: family,
+            tables: TableNames::for_prefix("bench"),
+            dedupe_ttl_days: 30,
+            revalidate_types: vec![],
+        },
+        store: MemoryStore::new(),
+        hydrator: FixtureHydrator::from_snapshot_fixtures(),
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+fn handle(rt: &tokio::runtime::Runtime, c: &BenchConsumer, bytes: &[u8]) -> InvocationReport {
+    let payload: PrunedPayload = serde_json::from_slice(bytes).expect("payload JSON");
+    rt.block_on(c.handle(payload.0, Instant::now() + Duration::from_secs(10)))
+}
+
+fn outcomes(r: &InvocationReport) -> String {
+    r.counts()
+        .iter()
+        .map(|(o, n)| format!("{o}:{n}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+struct Case {
+    name: &'static str,
+    fixture: &'static str,
+    family: Family,
+    events: u64,
+}
+
+const CASES: [Case; 3] = [
+    Case {
+        name: "snapshot_10kb",
+        fixture: "partner-snapshot/subscription-large.json",
+        family: Family::Subscription,
+        events: 1,
+    },
+    Case {
+        name: "thin",
+        fixture: "partner-thin/subscription-created.json",
+        family: Family::Subscription,
+        events: 1,
+    },
+    Case {
+        name: "sqs_batch10",
+        fixture: "sqs/batch-10.json",
+        family: Family::Subscription,
+        events: 10,
+    },
+];
+
+fn new_events(c: &mut Criterion, case: &Case, suffix: &str, logged: bool) {
+    let rt = runtime();
+    let consumer = consumer(case.family);
+    let template = fixture(case.fixture);
+    let mut n = 0u64;
+    let mut next_payload = move || {
+        n += 1;
+        let mut v = template.clone();
+        uniquify(&mut v, n);
+        serde_json::to_vec(&v).expect("serialise")
+    };
+    // What one new payload does (printed once, so the figures can be read correctly).
+    let probe = handle(&rt, &consumer, &next_payload());
+    eprintln!("{}{suffix}: one payload → {}", case.name, outcomes(&probe));
+    let mut run = |c: &mut Criterion| {
+        let mut group = c.benchmark_group("handler");
+        group.throughput(Throughput::Elements(case.events));
+        group.bench_function(format!("{}{suffix}", case.name), |b| {
+            b.iter_batched(
+                &mut next_payload,
+                |bytes| black_box(handle(&rt, &consumer, &bytes)),
+                BatchSize::SmallInput,
+            )
+        });
+        group.finish();
+    };
+    if logged {
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_target(false)
+            .with_writer(std::io::sink)
+            .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+            .finish();
+        tracing::subscriber::with_default(subscriber, || run(c));
+    } else {
+        run(c);
+    }
+}
+
+fn duplicates(c: &mut Criterion, case: &Case) {
+    let rt = runtime();
+    let consumer = consumer(case.family);
+    let bytes = serde_json::to_vec(&fixture(case.fixture)).expect("serialise");
+    let first = handle(&rt, &consumer, &bytes);
+    let again = handle(&rt, &consumer, &bytes);
+    eprintln!(
+        "{}_duplicate: first delivery → {}, again → {}",
+        case.name,
+        outcomes(&first),
+        outcomes(&again)
+    );
+    let mut group = c.benchmark_group("handler");
+    group.throughput(Throughput::Elements(case.events));
+    group.bench_function(format!("{}_duplicate", case.name), |b| {
+        b.iter(|| black_box(handle(&rt, &consumer, &bytes)))
+    });
+    group.finish();
+}
+
+/// Where the time of a 10 KB snapshot goes: the payload parse alone, pruned (what the
+/// runtime does) and, for comparison, into a full `serde_json::Value`.
+fn attribution(c: &mut Criterion) {
+    let bytes = serde_json::to_vec(&fixture(CASES[0].fixture)).expect("serialise");
+    let mut group = c.benchmark_group("handler");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("snapshot_10kb_parse_pruned", |b| {
+        b.iter(|| {
+            black_box(serde_json::from_slice::<PrunedPayload>(black_box(&bytes)).expect("JSON"))
+        })
+    });
+    group.bench_function("snapshot_10kb_parse_full_value", |b| {
+        b.iter(|| black_box(serde_json::from_slice::<Value>(black_box(&bytes)).expect("JSON")))
+    });
+    group.finish();
+}
+
+/// `Consumer::handle` alone, as the runtime calls it: the payload arrives as the pruned
+/// `Value` (parsed just before, outside the timed part: one input per batch so it is as
+/// cache-warm as in the runtime), a new event each iteration. Freeing the payload is timed
+/// (the handler consumes it).
+fn from_value(c: &mut Criterion) {
+    let rt = runtime();
+    let consumer = consumer(CASES[0].family);
+    let template = fixture(CASES[0].fixture);
+    let mut n = 1_000_000u64;
+    let mut group = c.benchmark_group("handler");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("snapshot_10kb_new_from_value", |b| {
+        b.iter_batched(
+            || {
+                n += 1;
+                let mut v = template.clone();
+                uniquify(&mut v, n);
+                parse_pruned(&serde_json::to_vec(&v).expect("serialise")).expect("pruned")
+            },
+            |payload| {
+                black_box(
+                    rt.block_on(consumer.handle(payload, Instant::now() + Duration::from_secs(10))),
+                )
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
+fn handler(c: &mut Criterion) {
+    attribution(c);
+    from_value(c);
+    for case in &CASES {
+        new_events(c, case, "_new", false);
+        duplicates(c, case);
+    }
+    new_events(c, &CASES[0], "_new_logged", true);
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(50)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+    targets = handler
+}
+criterion_main!(benches);
