@@ -144,7 +144,8 @@ fn duplicates(c: &mut Criterion, case: &Case) {
 }
 
 /// Where the time of a 10 KB snapshot goes: the payload parse alone, pruned (what the
-/// runtime does) and, for comparison, into a full `serde_json::Value`.
+/// runtime does), and for comparison into nothing (the JSON floor) and into a full
+/// `serde_json::Value`.
 fn attribution(c: &mut Criterion) {
     let bytes = serde_json::to_vec(&fixture(CASES[0].fixture)).expect("serialise");
     let mut group = c.benchmark_group("handler");
@@ -152,6 +153,15 @@ fn attribution(c: &mut Criterion) {
     group.bench_function("snapshot_10kb_parse_pruned", |b| {
         b.iter(|| {
             black_box(serde_json::from_slice::<PrunedPayload>(black_box(&bytes)).expect("JSON"))
+        })
+    });
+    // The floor of any serde_json-based handler: tokenising and validating the bytes while
+    // keeping nothing.
+    group.bench_function("snapshot_10kb_parse_ignored", |b| {
+        b.iter(|| {
+            black_box(
+                serde_json::from_slice::<serde::de::IgnoredAny>(black_box(&bytes)).expect("JSON"),
+            )
         })
     });
     group.bench_function("snapshot_10kb_parse_full_value", |b| {

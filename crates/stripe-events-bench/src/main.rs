@@ -700,7 +700,7 @@ async fn roundtrips(command: &str) -> Vec<Value> {
     uniquify(&mut large, 1);
     rows.push(
         probe
-            .run("snapshot 10 KB (3 items), new", one, &subs, large)
+            .run("snapshot 10 KB (6 items), new", one, &subs, large)
             .await,
     );
     let mut invoice = fixture("partner-snapshot/invoice-paid.json");
@@ -903,7 +903,7 @@ fn cold_rows(t: &mut Table, f: &Value) {
     );
 }
 
-const HANDLER_CASES: [(&str, &str, u64); 10] = [
+const HANDLER_CASES: [(&str, &str, u64); 11] = [
     (
         "snapshot_10kb_new",
         "snapshot 10 KB, new: JSON bytes in (runtime's pruned parse + handler)",
@@ -917,6 +917,11 @@ const HANDLER_CASES: [(&str, &str, u64); 10] = [
     (
         "snapshot_10kb_parse_pruned",
         "of which: bytes → PrunedPayload (lambda_runtime's step)",
+        1,
+    ),
+    (
+        "snapshot_10kb_parse_ignored",
+        "floor: bytes → serde::de::IgnoredAny (JSON validated, nothing kept)",
         1,
     ),
     (
