@@ -142,16 +142,19 @@ const OBJECT_FIELDS: Keep = Keep::Fields(&[
 ]);
 
 impl Keep {
-    fn child(self, key: &str) -> Option<Keep> {
+    fn child(self, key: &[u8]) -> Option<Keep> {
         match self {
             Keep::All => Some(Keep::All),
-            Keep::Envelope if key == "data" => Some(Keep::Data),
+            Keep::Envelope if key == b"data" => Some(Keep::Data),
             Keep::Envelope => Some(Keep::Envelope),
-            Keep::Data if key == "object" => Some(OBJECT_FIELDS),
+            Keep::Data if key == b"object" => Some(OBJECT_FIELDS),
             Keep::Data => Some(Keep::All),
             // A linear scan measured faster than a binary search here (most keys differ
             // from most names in the first byte).
-            Keep::Fields(fields) => fields.iter().find(|(n, _)| *n == key).map(|(_, k)| *k),
+            Keep::Fields(fields) => fields
+                .iter()
+                .find(|(n, _)| n.as_bytes() == key)
+                .map(|(_, k)| *k),
         }
     }
 }
@@ -187,8 +190,10 @@ impl<'de> DeserializeSeed<'de> for Keep {
 
 struct KeepVisitor(Keep);
 
-/// A map key, borrowed from the input when it has no escapes.
-struct Key<'de>(Cow<'de, str>);
+/// A map key as raw bytes, borrowed from the input when it has no escapes. Read as bytes so
+/// that the keys of skipped fields are not UTF-8 validated (serde_json skips string values
+/// without validating them either); a kept key is validated when it is stored.
+struct Key<'de>(Cow<'de, [u8]>);
 
 impl<'de> Deserialize<'de> for Key<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -198,14 +203,20 @@ impl<'de> Deserialize<'de> for Key<'de> {
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a string key")
             }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+            fn visit_borrowed_bytes<E: de::Error>(self, v: &'de [u8]) -> Result<Key<'de>, E> {
                 Ok(Key(Cow::Borrowed(v)))
             }
+            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_vec())))
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v.as_bytes())))
+            }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v.to_owned())))
+                Ok(Key(Cow::Owned(v.as_bytes().to_vec())))
             }
         }
-        d.deserialize_str(KeyVisitor)
+        d.deserialize_bytes(KeyVisitor)
     }
 }
 
@@ -257,8 +268,10 @@ impl<'de> Visitor<'de> for KeepVisitor {
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             match self.0.child(&key) {
                 Some(keep) => {
+                    let key = String::from_utf8(key.into_owned())
+                        .map_err(|_| de::Error::custom("a key is not valid UTF-8"))?;
                     let v = map.next_value_seed(keep)?;
-                    out.insert(key.into_owned(), v);
+                    out.insert(key, v);
                 }
                 None => {
                     map.next_value::<IgnoredAny>()?;

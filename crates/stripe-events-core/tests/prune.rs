@@ -104,3 +104,19 @@ fn pruning_drops_unread_fields_and_keeps_references() {
     assert_eq!(object["status"], "paid");
     assert_eq!(v["detail"]["data"]["previous_attributes"]["anything"], 1);
 }
+
+#[test]
+fn keys_are_matched_after_unescaping_and_kept_keys_must_be_utf8() {
+    // `st\u0061tus` is `status`: kept, under its unescaped name.
+    let escaped = br#"{"id":"evt_1","type":"invoice.paid","created":1,
+        "data":{"object":{"id":"in_1","object":"invoice","st\u0061tus":"paid","x\u00e9":1}}}"#;
+    let v = parse_pruned(escaped).expect("parse");
+    assert_eq!(v["data"]["object"]["status"], "paid");
+    assert!(v["data"]["object"].get("xé").is_none());
+
+    // Invalid UTF-8 in a kept key (the envelope keeps every key) is an error, as in serde_json.
+    let mut bad = br#"{"id":"evt_1","#.to_vec();
+    bad.extend_from_slice(b"\"k\xff\":1}");
+    assert!(parse_pruned(&bad).is_err());
+    assert!(serde_json::from_slice::<Value>(&bad).is_err());
+}

@@ -1,0 +1,71 @@
+//! Shared by the three consumer crates' `tests/runtime_api.rs` (included with `#[path]`, as
+//! only a crate's own tests can reach its binary through `CARGO_BIN_EXE_<name>`).
+//!
+//! The built binary is started as the Lambda service starts a `provided.al2023` bootstrap
+//! (Runtime API emulator on 127.0.0.1, the Lambda environment, the local stack's AWS/Stripe
+//! settings) against fresh tables in moto. It must apply a fixture, answer its redelivery as a
+//! duplicate, acknowledge garbage without an error, and keep running. Needs the local stack
+//! (`make test` runs under `infra/local/stack.sh`).
+
+use std::time::Duration;
+
+use lambda_runtime_emulator::process::FunctionCommand;
+use lambda_runtime_emulator::Emulator;
+use serde_json::{json, Value};
+use stripe_events_store::testkit::{fresh_tables, local_endpoint, sdk_config_for};
+use stripe_events_store::{dynamodb_client, DynamoStore};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// Runs `binary` (function `ai-nexus-dev-stripe-<function>`) through the three invocations
+/// above and returns the store it wrote to, for the caller's assertions on the state.
+pub async fn applies_dedupes_and_acknowledges(
+    binary: &str,
+    function: &str,
+    fixture: &str,
+) -> DynamoStore {
+    let path = format!("{}/../../fixtures/{fixture}", env!("CARGO_MANIFEST_DIR"));
+    let event = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let endpoint = local_endpoint().unwrap_or_else(|e| panic!("{e}"));
+    let client = dynamodb_client(&sdk_config_for(&endpoint).await, None);
+    let tables = fresh_tables(&client).await.expect("fresh tables in moto");
+    let emulator = Emulator::start().await.expect("runtime API emulator");
+    let stripe_key = std::env::var("STRIPE_API_KEY").unwrap_or_else(|_| "sk_test_emulated".into());
+    let mut process = FunctionCommand::new(
+        binary,
+        &emulator,
+        &format!("ai-nexus-dev-stripe-{function}"),
+    )
+    .env("BILLING_TABLE", &tables.billing)
+    .env("DEDUPE_TABLE", &tables.dedupe)
+    .env("STRIPE_API_KEY", stripe_key)
+    .env("AWS_REGION", "us-east-2")
+    .env_remove("TABLE_PREFIX")
+    .env_remove("STRIPE_API_KEY_SECRET_ARN")
+    .spawn()
+    .expect("spawn the binary");
+    process
+        .wait_ready_or_explain(&emulator, WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    let mut invoke = async |payload: Vec<u8>| -> Value {
+        let body = process
+            .invoke_for_response(&emulator, payload, WAIT)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        serde_json::from_slice(&body).expect("JSON response")
+    };
+    assert_eq!(
+        invoke(event.clone()).await,
+        json!({"outcomes": {"applied": 1}})
+    );
+    assert_eq!(invoke(event).await, json!({"outcomes": {"duplicate": 1}}));
+    // Not an event: acknowledged (no retry), never a crash of the process.
+    assert_eq!(
+        invoke(b"{\"hello\":\"world\"}".to_vec()).await,
+        json!({"outcomes": {"failed_permanent": 1}})
+    );
+    process.kill().await.expect("kill");
+    DynamoStore::new(client, tables)
+}
