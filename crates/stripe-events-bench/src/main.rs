@@ -16,11 +16,6 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use hmac::{Hmac, KeyInit, Mac};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use lambda_runtime_emulator::process::{FunctionCommand, Output};
 use lambda_runtime_emulator::{Emulator, EmulatorConfig, Outcome as Answer};
 use serde_json::{json, Value};
@@ -30,6 +25,7 @@ use stripe_events_consumer::{Consumer, ConsumerConfig};
 use stripe_events_core::Family;
 use stripe_events_store::testkit::{fresh_tables, local_endpoint, sdk_config_for};
 use stripe_events_store::{dynamodb_client, DynamoStore, RequestCounter, TableNames};
+use stripe_events_stripe::testkit::LocalStripe;
 use stripe_events_stripe::StripeHydrator;
 
 #[derive(Parser)]
@@ -466,62 +462,6 @@ async fn coldstart(name: &str, path: &Path, run: &Run<'_>) -> Value {
 // ---------------------------------------------------------------------------------------
 // Round trips
 
-struct LocalStripe {
-    base: String,
-    key: String,
-    http: Client<HttpConnector, Full<Bytes>>,
-}
-
-impl LocalStripe {
-    fn from_env() -> LocalStripe {
-        let var = |k: &str| {
-            std::env::var(k)
-                .unwrap_or_else(|_| panic!("{k} is not set: run under infra/local/stack.sh"))
-        };
-        LocalStripe {
-            base: var("STRIPE_API_BASE").trim_end_matches('/').to_owned(),
-            key: var("STRIPE_API_KEY"),
-            http: Client::builder(TokioExecutor::new()).build_http(),
-        }
-    }
-
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Value {
-        let body = form
-            .iter()
-            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-            .collect::<Vec<_>>()
-            .join("&");
-        let request = hyper::Request::post(format!("{}{path}", self.base))
-            .header("authorization", format!("Bearer {}", self.key))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(Full::new(Bytes::from(body)))
-            .expect("request");
-        let response = self.http.request(request).await.expect("localstripe");
-        let status = response.status();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        let value: Value = serde_json::from_slice(&bytes).expect("localstripe JSON");
-        assert!(status.is_success(), "POST {path}: {status} {value}");
-        value
-    }
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 type LiveConsumer = Consumer<DynamoStore, Arc<StripeHydrator>>;
 
 fn live_consumer(
@@ -612,40 +552,16 @@ async fn roundtrips(command: &str) -> Vec<Value> {
     };
 
     // Objects the thin events point to, in localstripe (free plan: no card needed).
-    let ls = LocalStripe::from_env();
-    let customer = ls
-        .post(
-            "/v1/customers",
-            &[
-                ("email", "bench@example.com"),
-                ("metadata[user_id]", "bench_user"),
-            ],
-        )
-        .await;
-    let cus_id = customer["id"].as_str().expect("customer id").to_owned();
-    let product = ls
-        .post("/v1/products", &[("name", "Bench"), ("type", "service")])
-        .await;
-    let plan = ls
-        .post(
-            "/v1/plans",
-            &[
-                ("amount", "0"),
-                ("currency", "usd"),
-                ("interval", "month"),
-                ("product", product["id"].as_str().expect("product id")),
-            ],
-        )
-        .await;
-    let sub = ls
-        .post(
-            "/v1/subscriptions",
-            &[
-                ("customer", &cus_id),
-                ("items[0][plan]", plan["id"].as_str().expect("plan id")),
-            ],
-        )
-        .await;
+    let local = LocalStripe::from_env().unwrap_or_else(|e| panic!("{e}"));
+    let created = local
+        .subscription("bench@example.com", "bench_user")
+        .await
+        .unwrap_or_else(|e| panic!("localstripe: {e}"));
+    let cus_id = created.customer["id"]
+        .as_str()
+        .expect("customer id")
+        .to_owned();
+    let sub = created.subscription;
     let sub_id = sub["id"].as_str().expect("subscription id").to_owned();
     let tag = std::process::id();
 

@@ -82,8 +82,7 @@ pub fn project(
         "invoice" => invoice(id, object),
         "payment_intent" => payment_intent(id, object),
         "charge" => charge(id, object),
-        "refund" => refund(id, object),
-        "dispute" => dispute(id, object),
+        kind @ ("refund" | "dispute") => charge_child(kind, id, object),
         "invoice_payment" => invoice_payment(id, object),
         "customer" => customer(id, object, deleted_event),
         "payment_method" => payment_method(id, object, previous),
@@ -280,8 +279,9 @@ fn charge(id: &str, o: &Value) -> StateWrite {
     pay_item("charge", id, o, f, None)
 }
 
-fn refund(id: &str, o: &Value) -> StateWrite {
-    let mut f = payment_common("refund", id, o);
+/// Refunds and disputes: the same fields, filed under the charge they belong to.
+fn charge_child(kind: &str, id: &str, o: &Value) -> StateWrite {
+    let mut f = payment_common(kind, id, o);
     f.insert("status".into(), json!(str_at(o, "status")));
     f.insert("amount".into(), json!(int_at(o, "amount")));
     f.insert("reason".into(), json!(str_at(o, "reason")));
@@ -291,21 +291,7 @@ fn refund(id: &str, o: &Value) -> StateWrite {
         json!(id_at(o, "payment_intent")),
     );
     let parent = id_at(o, "charge").map(|c| format!("CHARGE#{c}"));
-    pay_item("refund", id, o, f, parent)
-}
-
-fn dispute(id: &str, o: &Value) -> StateWrite {
-    let mut f = payment_common("dispute", id, o);
-    f.insert("status".into(), json!(str_at(o, "status")));
-    f.insert("amount".into(), json!(int_at(o, "amount")));
-    f.insert("reason".into(), json!(str_at(o, "reason")));
-    f.insert("charge_id".into(), json!(id_at(o, "charge")));
-    f.insert(
-        "payment_intent_id".into(),
-        json!(id_at(o, "payment_intent")),
-    );
-    let parent = id_at(o, "charge").map(|c| format!("CHARGE#{c}"));
-    pay_item("dispute", id, o, f, parent)
+    pay_item(kind, id, o, f, parent)
 }
 
 fn invoice_payment(id: &str, o: &Value) -> StateWrite {

@@ -573,7 +573,7 @@ fn checked_api_path(path: &str) -> Result<&str, HydrateError> {
 }
 
 /// Percent-encodes a query value (RFC 3986 unreserved characters pass).
-fn encode(s: &str) -> String {
+pub(crate) fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {

@@ -14,6 +14,7 @@
 
 pub mod config;
 pub mod hydrator;
+pub mod testkit;
 
 pub use config::{
     ApiKey, ConfigError, RetryPolicy, StripeConfig, DEFAULT_API_BASE, ENV_API_BASE, ENV_API_KEY,

@@ -15,7 +15,7 @@ use stripe_events_core::Timestamp;
 use stripe_events_stripe::StripeHydrator;
 
 fn localstripe_hydrator() -> (LocalStripe, StripeHydrator) {
-    let ls = LocalStripe::from_env();
+    let ls = local_stripe();
     let h = hydrator(&ls.base, &ls.key, fast_policy());
     (ls, h)
 }
@@ -58,7 +58,7 @@ fn assert_subscription_write(w: &StateWrite, customer: &Value, plan: &Value, sub
 #[tokio::test]
 async fn thin_v2_subscription_is_fetched_once_and_projects() {
     let (ls, h) = localstripe_hydrator();
-    let (customer, plan, sub) = ls.subscription("user_v2").await;
+    let (customer, plan, sub) = local_subscription(&ls, "user_v2").await;
     let id = sub["id"].as_str().unwrap();
     let d = delivery(thin_v2(
         "v1.customer.subscription.created",
@@ -80,7 +80,7 @@ async fn thin_v2_subscription_is_fetched_once_and_projects() {
 #[tokio::test]
 async fn note_thin_subscription_and_customer_are_fetched_by_type_and_id() {
     let (ls, h) = localstripe_hydrator();
-    let (customer, plan, sub) = ls.subscription("user_note").await;
+    let (customer, plan, sub) = local_subscription(&ls, "user_note").await;
 
     let d = delivery(note_thin(
         "customer.subscription.updated",
@@ -113,7 +113,7 @@ async fn note_thin_subscription_and_customer_are_fetched_by_type_and_id() {
 #[tokio::test]
 async fn snapshot_revalidation_fetches_the_current_object() {
     let (ls, h) = localstripe_hydrator();
-    let (customer, _, _) = ls.subscription("user_snap").await;
+    let (customer, _, _) = local_subscription(&ls, "user_snap").await;
     let mut stale = customer.clone();
     stale["email"] = json!("old@example.com");
     let d = delivery(snapshot("customer.updated", stale));
@@ -156,7 +156,7 @@ async fn unknown_object_type_is_permanent() {
 
 #[tokio::test]
 async fn a_rejected_key_is_transient() {
-    let ls = LocalStripe::from_env();
+    let ls = local_stripe();
     // localstripe accepts any `sk_…` key and rejects anything else with 401.
     let h = hydrator(&ls.base, "rk_test_not_accepted", fast_policy());
     let d = delivery(note_thin("customer.updated", "customer", "cus_any"));
@@ -186,7 +186,8 @@ async fn list_events_finds_events_since_a_time() {
     let (ls, h) = localstripe_hydrator();
     let customer = ls
         .post("/v1/customers", &[("email", "backfill@example.com")])
-        .await;
+        .await
+        .unwrap();
     let created = customer["created"].as_i64().unwrap();
     let since = Timestamp::from_unix_seconds(created);
 
@@ -230,7 +231,8 @@ async fn list_events_follows_pagination_past_100() {
     for _ in 0..105 {
         let c = ls
             .post("/v1/customers", &[("email", "many@example.com")])
-            .await;
+            .await
+            .unwrap();
         ids.push(c["id"].clone());
     }
     let since = Timestamp::from_unix_seconds(start.unix_seconds());

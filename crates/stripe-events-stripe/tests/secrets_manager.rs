@@ -111,10 +111,10 @@ async fn a_missing_secret_is_a_config_error_naming_the_arn() {
 #[tokio::test]
 async fn from_env_uses_the_plain_key_locally() {
     // The stack exports STRIPE_API_BASE/STRIPE_API_KEY and no secret ARN.
-    let ls = LocalStripe::from_env();
+    let ls = local_stripe();
     assert!(std::env::var(ENV_API_KEY_SECRET_ARN).is_err());
     let h = StripeHydrator::from_env().await.unwrap();
-    let (_, _, sub) = ls.subscription("user_env").await;
+    let (_, _, sub) = local_subscription(&ls, "user_env").await;
     let d = delivery(note_thin(
         "customer.subscription.created",
         "subscription",

@@ -1,16 +1,11 @@
-//! Shared test helpers: event builders, a scripted fake Stripe HTTP server, and a small
-//! localstripe client for creating objects.
+//! Shared test helpers: event builders and a scripted fake Stripe HTTP server (the
+//! localstripe client is `stripe_events_stripe::testkit`).
 #![allow(dead_code)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 use stripe_events_core::delivery::Delivery;
 use stripe_events_core::parse_invocation;
@@ -274,90 +269,18 @@ pub fn closed_port_base() -> String {
     format!("http://127.0.0.1:{port}")
 }
 
-/// Creates objects in localstripe (form-encoded POSTs, like Stripe's v1 API).
-pub struct LocalStripe {
-    pub base: String,
-    pub key: String,
-    http: Client<HttpConnector, Full<Bytes>>,
+pub use stripe_events_stripe::testkit::LocalStripe;
+
+/// localstripe from the stack's environment, or a panic saying how to run the test.
+pub fn local_stripe() -> LocalStripe {
+    LocalStripe::from_env().unwrap_or_else(|e| panic!("{e}"))
 }
 
-impl LocalStripe {
-    pub fn from_env() -> Self {
-        LocalStripe {
-            base: require_env("STRIPE_API_BASE")
-                .trim_end_matches('/')
-                .to_owned(),
-            key: require_env("STRIPE_API_KEY"),
-            http: Client::builder(TokioExecutor::new()).build_http(),
-        }
-    }
-
-    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Value {
-        let body = form
-            .iter()
-            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-            .collect::<Vec<_>>()
-            .join("&");
-        let request = hyper::Request::post(format!("{}{path}", self.base))
-            .header("authorization", format!("Bearer {}", self.key))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(Full::new(Bytes::from(body)))
-            .unwrap();
-        let response = self.http.request(request).await.unwrap();
-        let status = response.status();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let value: Value = serde_json::from_slice(&bytes).unwrap();
-        assert!(status.is_success(), "POST {path}: {status} {value}");
-        value
-    }
-
-    /// A customer with `metadata.user_id`, a product, a monthly plan and an active
-    /// subscription to it (localstripe's 2017 shape: top-level `plan` and period).
-    pub async fn subscription(&self, user_id: &str) -> (Value, Value, Value) {
-        let customer = self
-            .post(
-                "/v1/customers",
-                &[
-                    ("email", "hydrate@example.com"),
-                    ("metadata[user_id]", user_id),
-                ],
-            )
-            .await;
-        let product = self
-            .post("/v1/products", &[("name", "Pro"), ("type", "service")])
-            .await;
-        let plan = self
-            .post(
-                "/v1/plans",
-                &[
-                    ("amount", "0"),
-                    ("currency", "usd"),
-                    ("interval", "month"),
-                    ("product", product["id"].as_str().unwrap()),
-                ],
-            )
-            .await;
-        let subscription = self
-            .post(
-                "/v1/subscriptions",
-                &[
-                    ("customer", customer["id"].as_str().unwrap()),
-                    ("items[0][plan]", plan["id"].as_str().unwrap()),
-                ],
-            )
-            .await;
-        (customer, plan, subscription)
-    }
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+/// `(customer, plan, subscription)` created in localstripe for a test.
+pub async fn local_subscription(ls: &LocalStripe, user_id: &str) -> (Value, Value, Value) {
+    let created = ls
+        .subscription("hydrate@example.com", user_id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    (created.customer, created.plan, created.subscription)
 }
