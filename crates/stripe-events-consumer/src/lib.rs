@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 use stripe_events_core::hydrate::{Fetched, HydrateError, Hydrator};
-use stripe_events_core::project::{self, Projection};
+use stripe_events_core::project::{self, Projection, StateWrite};
 use stripe_events_core::{
     parse_invocation, Delivery, InvocationShape, RecordError, Timestamp, Version,
 };
@@ -236,6 +236,21 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
         }
     }
 
+    /// Files writes whose event does not name their owner where the object is already
+    /// stored; one lookup each, and only for such writes (a detached payment method fetched
+    /// for a thin event). Never stored before: they stay in their own partition.
+    async fn file_unfiled(&self, writes: &mut [StateWrite]) -> Result<(), StoreError> {
+        for w in writes.iter_mut().filter(|w| w.is_unfiled()) {
+            let Some(object_id) = w.object_id() else {
+                continue;
+            };
+            if let Some(pk) = self.store.locate(object_id, &w.sk).await? {
+                w.pk = pk;
+            }
+        }
+        Ok(())
+    }
+
     async fn process(&self, d: &Delivery, deadline: Instant) -> Processed {
         let base_type = d.base_type();
         if !project::handles(self.config.consumer, base_type) {
@@ -283,11 +298,15 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
                 }
             }
         };
-        let writes = match project::project(base_type, &object, d.previous_attributes.as_ref()) {
+        let mut writes = match project::project(base_type, &object, d.previous_attributes.as_ref())
+        {
             Ok(Projection::Items(items)) => items,
             Ok(Projection::Ignored(why)) => return Processed::because(Outcome::Ignored, why),
             Err(e) => return Processed::because(Outcome::FailedPermanent, e),
         };
+        if let Err(e) = self.file_unfiled(&mut writes).await {
+            return store_failure(e);
+        }
         let version = Version::new(at, base_type, &object, &d.event_id);
         let commit = Commit {
             audit,

@@ -10,7 +10,7 @@
 //! | subscription | `CUSTOMER#cus_…` | `SUBSCRIPTION#sub_…` |
 //! | subscription schedule | `CUSTOMER#cus_…` | `SCHEDULE#sub_sched_…` |
 //! | invoice, payment intent, charge, refund, dispute, invoice payment | `CUSTOMER#cus_…` (else the parent object) | `PAY#<created, 10 digits>#<object>#<id>` |
-//! | payment method | `CUSTOMER#cus_…` | `PAYMENT_METHOD#pm_…` |
+//! | payment method | `CUSTOMER#cus_…` (`UNFILED#pm_…` while no customer is known) | `PAYMENT_METHOD#pm_…` |
 //! | discount, tax id | `CUSTOMER#cus_…` | `DISCOUNT#di_…`, `TAX_ID#txi_…` |
 //!
 //! Every item carries `object_id` (GSI `by_object_id`); profiles carry `user_id` from
@@ -29,6 +29,21 @@ pub struct StateWrite {
     pub sk: String,
     pub fields: Map<String, Value>,
     pub kind: WriteKind,
+}
+
+/// The partition of an item whose owner the event does not name (`UNFILED#<object id>`).
+pub const UNFILED_PK_PREFIX: &str = "UNFILED#";
+
+impl StateWrite {
+    /// The event does not say whose item this is (a detached payment method fetched for a
+    /// thin event): it belongs where the object is already stored, if anywhere.
+    pub fn is_unfiled(&self) -> bool {
+        self.pk.starts_with(UNFILED_PK_PREFIX)
+    }
+
+    pub fn object_id(&self) -> Option<&str> {
+        self.fields.get("object_id").and_then(Value::as_str)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -382,13 +397,17 @@ fn customer(id: &str, o: &Value, deleted_event: bool) -> StateWrite {
 
 fn payment_method(id: &str, o: &Value, previous: Option<&Value>) -> StateWrite {
     let customer = id_at(o, "customer");
-    // A detached method names its former customer only in `previous_attributes`.
+    // A detached method names its former customer only in `previous_attributes`; a fetched
+    // one (thin event) not at all: its write is unfiled and the consumer files it where the
+    // method is already stored (`StateWrite::is_unfiled`).
     let owner = customer.or_else(|| previous.and_then(|p| id_at(p, "customer")));
     let card = o.get("card").filter(|c| c.is_object());
     let mut f = Map::new();
     f.insert("object_type".into(), json!("payment_method"));
     f.insert("object_id".into(), json!(id));
-    f.insert("customer_id".into(), json!(owner));
+    if let Some(owner) = owner {
+        f.insert("customer_id".into(), json!(owner));
+    }
     f.insert("attached".into(), json!(customer.is_some()));
     f.insert("type".into(), json!(str_at(o, "type")));
     f.insert("brand".into(), json!(card.and_then(|c| str_at(c, "brand"))));
@@ -404,7 +423,7 @@ fn payment_method(id: &str, o: &Value, previous: Option<&Value>) -> StateWrite {
     StateWrite {
         pk: owner
             .map(customer_pk)
-            .unwrap_or_else(|| format!("PAYMENT_METHOD#{id}")),
+            .unwrap_or_else(|| format!("{UNFILED_PK_PREFIX}{id}")),
         sk: format!("PAYMENT_METHOD#{id}"),
         fields: f,
         kind: WriteKind::Versioned,

@@ -16,7 +16,7 @@ use stripe_events_core::project::WriteKind;
 use crate::attr::{item_to_json, n, s, to_attr};
 use crate::schema::{self, TableNames};
 use crate::{
-    version_fields, Commit, CommitOutcome, DeliveryAudit, EventStore, Prior, StoreError,
+    filed_pk, version_fields, Commit, CommitOutcome, DeliveryAudit, EventStore, Prior, StoreError,
     VersionedWrite,
 };
 
@@ -356,6 +356,26 @@ impl DynamoStore {
 }
 
 impl EventStore for DynamoStore {
+    async fn locate(&self, object_id: &str, sk: &str) -> Result<Option<String>, StoreError> {
+        let page = self
+            .client
+            .query()
+            .table_name(&self.tables.billing)
+            .index_name(schema::OBJECT_INDEX)
+            .key_condition_expression("#k = :v")
+            .expression_attribute_names("#k", schema::OBJECT_INDEX_KEY)
+            .expression_attribute_values(":v", s(object_id))
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        let keys = page.items().iter().filter_map(|item| {
+            let pk = item.get(schema::BILLING_PK)?.as_s().ok()?;
+            let sk = item.get(schema::BILLING_SK)?.as_s().ok()?;
+            Some((pk.as_str(), sk.as_str()))
+        });
+        Ok(filed_pk(keys, sk))
+    }
+
     async fn record_delivery(&self, audit: &DeliveryAudit) -> Result<Prior, StoreError> {
         let e = dedupe_update(audit, true, None);
         let out = self

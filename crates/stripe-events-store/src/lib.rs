@@ -15,7 +15,7 @@
 use std::future::Future;
 
 use serde_json::Value;
-use stripe_events_core::project::StateWrite;
+use stripe_events_core::project::{StateWrite, UNFILED_PK_PREFIX};
 use stripe_events_core::{Family, Timestamp, Version};
 
 pub mod attr;
@@ -102,6 +102,26 @@ pub trait EventStore: Send + Sync {
         &self,
         commit: &Commit,
     ) -> impl Future<Output = Result<CommitOutcome, StoreError>> + Send;
+
+    /// The partition (pk) where the state item of `object_id` with sort key `sk` is filed,
+    /// if one exists outside the unfiled partitions. One round trip; used only for writes
+    /// whose event does not name their owner.
+    fn locate(
+        &self,
+        object_id: &str,
+        sk: &str,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+}
+
+/// The filed partition among items found for an object (unfiled ones are fallbacks).
+pub(crate) fn filed_pk<'a>(
+    items: impl IntoIterator<Item = (&'a str, &'a str)>,
+    sk: &str,
+) -> Option<String> {
+    items
+        .into_iter()
+        .find(|(pk, item_sk)| *item_sk == sk && !pk.starts_with(UNFILED_PK_PREFIX))
+        .map(|(pk, _)| pk.to_owned())
 }
 
 /// Fields every state item gets from its version, in addition to the projection's.

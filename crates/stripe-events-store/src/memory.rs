@@ -6,7 +6,9 @@ use std::sync::Mutex;
 
 use serde_json::{Map, Value};
 
-use crate::{version_fields, Commit, CommitOutcome, DeliveryAudit, EventStore, Prior, StoreError};
+use crate::{
+    filed_pk, version_fields, Commit, CommitOutcome, DeliveryAudit, EventStore, Prior, StoreError,
+};
 use stripe_events_core::project::WriteKind;
 use stripe_events_core::{Timestamp, Version};
 
@@ -80,6 +82,18 @@ fn is_done(t: &Tables, key: &str) -> bool {
 }
 
 impl EventStore for MemoryStore {
+    async fn locate(&self, object_id: &str, sk: &str) -> Result<Option<String>, StoreError> {
+        let t = self.lock()?;
+        let keys = t
+            .state
+            .iter()
+            .filter(|(_, (_, item))| {
+                item.get("object_id").and_then(Value::as_str) == Some(object_id)
+            })
+            .map(|((pk, sk), _)| (pk.as_str(), sk.as_str()));
+        Ok(filed_pk(keys, sk))
+    }
+
     async fn record_delivery(&self, audit: &DeliveryAudit) -> Result<Prior, StoreError> {
         let mut t = self.lock()?;
         Ok(if record(&mut t, audit) {
