@@ -23,12 +23,7 @@ type BenchConsumer = Consumer<MemoryStore, FixtureHydrator>;
 
 fn consumer(family: Family) -> BenchConsumer {
     Consumer {
-        config: ConsumerConfig {
-            consumer: family,
-            tables: TableNames::for_prefix("bench"),
-            dedupe_ttl_days: 30,
-            revalidate_types: vec![],
-        },
+        config: ConsumerConfig::new(family, TableNames::for_prefix("bench")),
         store: MemoryStore::new(),
         hydrator: FixtureHydrator::from_snapshot_fixtures(),
     }

@@ -471,12 +471,7 @@ fn live_consumer(
     hydrator: &Arc<StripeHydrator>,
 ) -> LiveConsumer {
     Consumer {
-        config: ConsumerConfig {
-            consumer: family,
-            tables: tables.clone(),
-            dedupe_ttl_days: 30,
-            revalidate_types: vec![],
-        },
+        config: ConsumerConfig::new(family, tables.clone()),
         store: DynamoStore::new(client.clone(), tables.clone()),
         hydrator: Arc::clone(hydrator),
     }

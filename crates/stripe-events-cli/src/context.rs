@@ -7,7 +7,6 @@ use aws_config::BehaviorVersion;
 use stripe_events_consumer::{Consumer, ConsumerConfig};
 use stripe_events_core::rules::RuleSet;
 use stripe_events_core::Family;
-use stripe_events_store::schema::DEFAULT_DEDUPE_TTL_DAYS;
 use stripe_events_store::{dynamodb_client, DynamoStore, TableNames};
 use stripe_events_stripe::StripeHydrator;
 
@@ -26,12 +25,7 @@ impl Context {
         let handlers = Family::CONSUMERS
             .iter()
             .map(|&consumer| Consumer {
-                config: ConsumerConfig {
-                    consumer,
-                    tables: store.tables().clone(),
-                    dedupe_ttl_days: DEFAULT_DEDUPE_TTL_DAYS,
-                    revalidate_types: Vec::new(),
-                },
+                config: ConsumerConfig::new(consumer, store.tables().clone()),
                 store: store.clone(),
                 hydrator: stripe.clone(),
             })

@@ -23,6 +23,16 @@ pub struct ConsumerConfig {
 }
 
 impl ConsumerConfig {
+    /// The default settings for these tables: dedupe TTL 30 days, no revalidation.
+    pub fn new(consumer: Family, tables: TableNames) -> ConsumerConfig {
+        ConsumerConfig {
+            consumer,
+            tables,
+            dedupe_ttl_days: DEFAULT_DEDUPE_TTL_DAYS,
+            revalidate_types: Vec::new(),
+        }
+    }
+
     /// Reads `BILLING_TABLE`, `DEDUPE_TABLE` (or `TABLE_PREFIX` for both),
     /// `DEDUPE_TTL_DAYS` (default 30) and `REVALIDATE_TYPES` (comma-separated).
     pub fn from_env(
