@@ -226,10 +226,6 @@ impl Emulator {
         self.addr.to_string()
     }
 
-    pub fn config(&self) -> &EmulatorConfig {
-        &self.shared.config
-    }
-
     /// Queues one event; the function gets it from its next `next` call.
     pub fn enqueue(&self, payload: impl Into<Bytes>) -> PendingInvocation {
         let n = self.shared.seq.fetch_add(1, Ordering::Relaxed);
@@ -288,11 +284,6 @@ impl Emulator {
     /// `next` requests received so far.
     pub fn next_requests(&self) -> u64 {
         self.shared.next_requests.load(Ordering::Relaxed)
-    }
-
-    /// Events queued and not yet handed out.
-    pub fn queued(&self) -> usize {
-        lock(&self.shared.queue).len()
     }
 }
 

@@ -167,10 +167,6 @@ pub struct FunctionProcess {
 }
 
 impl FunctionProcess {
-    pub fn pid(&self) -> Option<u32> {
-        self.pid
-    }
-
     pub fn spawned_at(&self) -> Instant {
         self.spawned_at
     }
