@@ -4,6 +4,31 @@
 # Packages: `cargo lambda build --release --arm64 --output-format zip` writes
 # target/lambda/<binary>/bootstrap.zip; binary names must equal the map keys.
 
+# Billing-day sizing of the consumers (README "Billing-day bursts", `make simulate-burst`).
+# Every thin event is one Stripe GET. The rate one consumer may send is the smaller of
+#   - Stripe's per-endpoint limit (var.stripe_read_rate_limit, 25/s: all of a consumer's
+#     thin events hit the same retrieve endpoint, e.g. GET /v1/subscriptions/{id}), and
+#   - its third of the consumers' share of the account-wide limit (0.75 x 100/s / 3 = 25/s
+#     in live mode: the three consumers run at once on billing day, and a quarter of the
+#     account limit stays for the product's own Stripe calls; in a sandbox, 25/s x 0.75 / 3
+#     = 6.25/s).
+# Little's law then gives the concurrency that sustains that rate: slots = rate x time a
+# thin event holds a slot (>= the Stripe fetch latency; the DynamoDB write and the runtime
+# overhead only lengthen it, so the real request rate stays below the limit). Rounded down,
+# at least 1: 25/s x 0.2 s = 5 per consumer, 15 reserved in all. Snapshot events (no Stripe
+# call, ~10 ms) drain at ~500/s through the same 5 slots. Events beyond the reserved
+# concurrency are throttled and wait in Lambda's async queue (retried for up to
+# var.lambda_async_max_event_age_seconds), they are not lost; unreserved, hundreds of
+# concurrent fetches turn into a 429 storm, and an event whose three invocations all meet
+# 429s ends in the DLQ (the simulation shows both).
+locals {
+  consumer_stripe_rate = min(
+    var.stripe_read_rate_limit,
+    var.stripe_account_rate_limit * var.stripe_consumers_account_share / length(local.consumers),
+  )
+  consumer_reserved_concurrency = max(1, floor(local.consumer_stripe_rate * var.stripe_fetch_latency_ms / 1000))
+}
+
 resource "aws_cloudwatch_log_group" "lambda" {
   for_each = local.function_names
 
@@ -30,7 +55,7 @@ resource "aws_lambda_function" "this" {
 
   memory_size                    = var.lambda_memory_mb
   timeout                        = each.value.timeout
-  reserved_concurrent_executions = lookup(var.reserved_concurrency, each.key, -1)
+  reserved_concurrent_executions = lookup(var.reserved_concurrency, each.key, each.value.kind == "consumer" ? local.consumer_reserved_concurrency : -1)
 
   # Environment variables are encrypted at rest with the stack key. Lambda decrypts them
   # through a grant it creates when the function is deployed (the deploying principal needs

@@ -67,6 +67,7 @@ locals {
     STRIPE_WEBHOOK_SECRET_ARN   = aws_secretsmanager_secret.stripe_webhook_secret.arn
     SIGNATURE_TOLERANCE_SECONDS = tostring(var.signature_tolerance_seconds)
     RUST_LOG                    = var.log_level
+    WEBHOOK_ROUTE               = split(" ", local.webhook_route_key)[1]
   }
   function_environment = merge(local.consumer_environment, { webhook = local.webhook_environment })
 

@@ -120,9 +120,58 @@ variable "webhook_timeout_seconds" {
 }
 
 variable "reserved_concurrency" {
-  description = "Optional reserved concurrency per function (keys: subscription, payment, customer, webhook). Absent key or -1 = unreserved. Reserving needs an account concurrency quota above the 100-unit unreserved floor, which new accounts (quota 10) do not have."
+  description = "Explicit reserved concurrency per function (keys: subscription, payment, customer, webhook), overriding the billing-day sizing. Consumers without a key get the concurrency derived from the Stripe limits below (lambda.tf, README \"Billing-day bursts\"); the webhook without a key, or any function set to -1, is unreserved. Reserving needs an account concurrency quota above the 100-unit unreserved floor plus the sum reserved, which new accounts (quota 10) do not have."
   type        = map(number)
   default     = {}
+}
+
+# Billing-day sizing (README "Billing-day bursts"; the burst simulation, `make simulate-burst`,
+# reads these defaults from this file). Each thin event costs one Stripe GET; on the first of
+# the month tens of thousands arrive within minutes, so each consumer's reserved concurrency
+# is sized to Stripe's rate limits by Little's law: concurrency = rate x latency.
+
+variable "stripe_read_rate_limit" {
+  description = "Stripe requests/s one consumer may send: Stripe's per-endpoint limit (25/s unless the endpoint is noted otherwise, docs.stripe.com/rate-limits). GET /v1/subscriptions/{id} is one endpoint whatever the id, so a consumer's thin events all share it. Lower it for a sandbox account (25/s account-wide)."
+  type        = number
+  default     = 25
+
+  validation {
+    condition     = var.stripe_read_rate_limit > 0
+    error_message = "stripe_read_rate_limit must be positive (requests per second)."
+  }
+}
+
+variable "stripe_account_rate_limit" {
+  description = "Stripe's global limit for the whole account in requests/s: 100 in live mode, 25 in a sandbox (docs.stripe.com/rate-limits). Shared by the three consumers and everything else using the same Stripe account."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.stripe_account_rate_limit > 0
+    error_message = "stripe_account_rate_limit must be positive (requests per second)."
+  }
+}
+
+variable "stripe_consumers_account_share" {
+  description = "Fraction of stripe_account_rate_limit the three consumers together may use during a burst; the rest stays for the product's own Stripe calls (checkout, portal, dashboards). 0.75 x 100/s / 3 consumers = 25/s each, the per-endpoint limit."
+  type        = number
+  default     = 0.75
+
+  validation {
+    condition     = var.stripe_consumers_account_share > 0 && var.stripe_consumers_account_share <= 1
+    error_message = "stripe_consumers_account_share must be in (0, 1]."
+  }
+}
+
+variable "stripe_fetch_latency_ms" {
+  description = "Typical (p50) duration of one Stripe retrieve from the Lambda's region, in ms: the time a thin event holds a concurrency slot. 200 ms is an estimate, not a measurement from this stack (see README \"Billing-day bursts\"): measure it (`curl -w '%%{time_total}'` from the region, or the consumers' logs) and set it. Erring low is the safe side: a slower Stripe only slows the drain."
+  type        = number
+  default     = 200
+
+  validation {
+    condition     = var.stripe_fetch_latency_ms > 0
+    error_message = "stripe_fetch_latency_ms must be positive."
+  }
 }
 
 variable "log_level" {
