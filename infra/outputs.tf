@@ -62,3 +62,8 @@ output "kms_key_arn" {
   description = "Customer managed key protecting the stack's data at rest."
   value       = aws_kms_key.stripe.arn
 }
+
+output "consumer_reserved_concurrency" {
+  description = "Reserved concurrency of each consumer (billing-day sizing from the Stripe limits, or the var.reserved_concurrency override; -1 = unreserved)."
+  value       = { for k, fn in aws_lambda_function.this : k => fn.reserved_concurrent_executions if local.functions[k].kind == "consumer" }
+}
