@@ -9,11 +9,11 @@ resource "aws_cloudwatch_event_bus" "stripe" {
 }
 
 # Partner buses. A partner event source can only be attached to a partner bus whose name
-# is exactly the source's name (DESIGN.md section 2 fact 3), so the partner rules live on
-# these buses, not on the custom bus. Create only once the source exists in EventBridge
-# (README). One bus per source: stripe_partner_event_source_name plus any
-# additional_stripe_partner_event_source_names (e.g. the thin destination next to the
-# snapshot one).
+# is exactly the source's name (AWS CreateEventBus; docs/stripe-and-eventbridge-facts.md),
+# so the partner rules live on these buses, not on the custom bus. Create only once the
+# source exists in EventBridge (README). One bus per source: stripe_partner_event_source_name
+# plus any additional_stripe_partner_event_source_names (e.g. the thin destination next to
+# the snapshot one).
 resource "aws_cloudwatch_event_bus" "partner" {
   for_each = local.partner_buses
 

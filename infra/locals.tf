@@ -8,8 +8,9 @@ locals {
   partition  = data.aws_partition.current.partition
   region     = var.aws_region
 
-  # Rule families (DESIGN.md section 3). Each family has one consumer Lambda, one webhook
-  # rule on the custom bus, one partner rule on the partner bus and one DLQ.
+  # Rule families (docs/architecture.md; crates/stripe-events-core/src/family.rs decides).
+  # Each family has one consumer Lambda, one webhook rule on the custom bus, one partner
+  # rule on the partner bus and one DLQ.
   families = toset(["subscription", "payment", "customer"])
 
   # The one map that drives the four Lambda functions (function, role, log group, alarms).

@@ -21,7 +21,7 @@ variable "aws_region" {
 }
 
 # ---------------------------------------------------------------------------
-# Stripe partner event source (names kept exactly from the setup note)
+# Stripe partner event source (established variable names, kept unchanged)
 # ---------------------------------------------------------------------------
 
 variable "enable_stripe_partner_events" {
@@ -42,7 +42,7 @@ variable "stripe_partner_event_source_name" {
 }
 
 variable "additional_stripe_partner_event_source_names" {
-  description = "Further Stripe partner event sources to wire the same way (used only when enable_stripe_partner_events = true). The setup note creates two destinations, snapshot and thin; each has its own partner event source, and each source needs its own partner bus of the same name, so the second one goes here. Each gets the same three partner rules, archive and monitoring rule."
+  description = "Further Stripe partner event sources to wire the same way (used only when enable_stripe_partner_events = true). Stripe snapshot and thin destinations can run side by side; each has its own partner event source, and each source needs its own partner bus of the same name, so the second one goes here. Each gets the same three partner rules, archive and monitoring rule."
   type        = list(string)
   default     = []
 

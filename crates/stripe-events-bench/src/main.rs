@@ -656,7 +656,7 @@ async fn roundtrips(command: &str) -> Vec<Value> {
             )
             .await,
     );
-    // The setup note's thin shape: data.object {id, object} → GET /v1/customers/{id}.
+    // The legacy thin reference: data.object {id, object} → GET /v1/customers/{id}.
     let mut note = fixture("note-thin/customer-updated.json");
     note["detail"]["id"] = Value::from(format!("evt_bench_note_{tag}"));
     note["detail"]["data"]["object"]["id"] = Value::from(cus_id.clone());

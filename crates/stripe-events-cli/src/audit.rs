@@ -1,6 +1,6 @@
 //! The migration audit: from the dedupe records, which events each path delivered. During the
 //! webhook → partner migration, an event seen only by webhook is one the partner source missed
-//! (the note's "monitor for any missed events").
+//! (the "confirm no missed events" step of docs/operations.md).
 
 use std::collections::BTreeMap;
 

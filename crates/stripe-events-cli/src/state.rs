@@ -1,5 +1,5 @@
 //! The billing state the application reads: one Query on the customer's partition
-//! (DESIGN.md §5), with the entitlement derived from the subscription items.
+//! (docs/architecture.md#tables), with the entitlement derived from the subscription items.
 
 use serde_json::{json, Map, Value};
 use stripe_events_core::entitlement::{entitlement, Entitlement};

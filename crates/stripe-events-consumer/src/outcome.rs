@@ -3,7 +3,7 @@ use std::fmt;
 
 use serde_json::{json, Value};
 
-/// What happened to one delivery (DESIGN.md §4).
+/// What happened to one delivery (docs/architecture.md, processing contract).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Outcome {
     Applied,

@@ -44,7 +44,7 @@ pub enum PayloadStyle {
     Snapshot,
     /// A v2 event notification (`object: "v2.core.event"`, `related_object`).
     ThinV2,
-    /// The setup note's thin shape: `data.object` holding only `id` and `object`.
+    /// The legacy thin reference: `data.object` holding only `id` and `object`.
     ThinNote,
 }
 
@@ -105,7 +105,7 @@ impl Delivery {
         base_event_type(&self.event_type)
     }
 
-    /// DESIGN.md §4: the snapshot id; for thin, `snapshot_event` when present so the snapshot
+    /// The dedupe key: the snapshot id; for thin, `snapshot_event` when present so the snapshot
     /// and thin deliveries of one change share a key.
     pub fn dedupe_key(&self) -> &str {
         self.snapshot_event.as_deref().unwrap_or(&self.event_id)

@@ -1,4 +1,4 @@
-//! Which Lambda owns an event type (DESIGN.md §3). This is the one place that decides; the
+//! Which Lambda owns an event type (docs/architecture.md). This is the one place that decides; the
 //! EventBridge rule files in `infra/rules/` are tested to agree with it.
 
 use std::fmt;

@@ -41,7 +41,7 @@ pub trait Hydrator: Send + Sync {
     ) -> impl Future<Output = Result<Fetched, HydrateError>> + Send;
 }
 
-/// The v1 API path of an object the note's thin shape names by type and id. `None` for types
+/// The v1 API path of an object the legacy thin reference names by type and id. `None` for types
 /// with no retrieve endpoint we use.
 pub fn v1_path(object_type: &str, id: &str) -> Option<String> {
     let collection = match object_type {

@@ -1,6 +1,6 @@
 //! The Stripe event model shared by every Lambda: where a delivery came from (partner
-//! source, webhook forwarder, SQS, bare), its payload style (snapshot, thin v2, the note's
-//! thin shape), its family (which Lambda owns it) and its dedupe key.
+//! source, webhook forwarder, SQS, bare), its payload style (snapshot, thin v2, the legacy
+//! thin reference), its family (which Lambda owns it) and its dedupe key.
 
 pub mod delivery;
 pub mod entitlement;

@@ -196,7 +196,7 @@ fn parse_eventbridge(mut map: Map<String, Value>) -> Result<Delivery, RecordErro
             destination_id: destination_id.to_owned(),
         }
     } else if detail.get("source").and_then(Value::as_str) == Some(WEBHOOK_SOURCE) {
-        // The setup note's forwarder marked webhook events inside the detail.
+        // An older forwarder marked webhook events inside the detail.
         SourcePath::Webhook
     } else {
         return Err(RecordError {

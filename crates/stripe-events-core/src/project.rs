@@ -1,8 +1,8 @@
-//! Projections: plain functions from a Stripe object (any API version's shape, DESIGN.md
-//! §2.7) to billing state items. They read only the fields they need and tolerate the rest.
+//! Projections: plain functions from a Stripe object (any API version's shape, see
+//! docs/stripe-and-eventbridge-facts.md) to billing state items. They read only the fields they need and tolerate the rest.
 //! Snapshot objects and objects fetched from the API go through the same functions.
 //!
-//! Table layout (`<prefix>-stripe-billing`, DESIGN.md §5):
+//! Table layout (`<prefix>-stripe-billing`, docs/architecture.md#tables):
 //!
 //! | item | pk | sk |
 //! |---|---|---|

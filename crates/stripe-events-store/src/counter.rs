@@ -1,5 +1,5 @@
 //! Counts DynamoDB requests at the client (an SDK interceptor), per operation, so tests and
-//! benchmarks can assert the round trips of DESIGN.md §4 on the production client.
+//! benchmarks can assert the round trips per event (see `lib.rs`) on the production client.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

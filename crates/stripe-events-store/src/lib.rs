@@ -1,4 +1,4 @@
-//! Exactly-once effect on DynamoDB (DESIGN.md §4): the dedupe/audit record and the billing
+//! Exactly-once effect on DynamoDB (docs/architecture.md): the dedupe/audit record and the billing
 //! state writes of a new event commit in one `TransactWriteItems`, guarded so that a
 //! duplicate changes nothing and an older event never replaces newer state.
 //!

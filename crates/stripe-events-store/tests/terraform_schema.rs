@@ -1,5 +1,5 @@
 //! Reads the Terraform as text (the AWS provider cannot be downloaded here, so `terraform
-//! validate` cannot run) and checks it agrees with the code: the note's names, the partner
+//! validate` cannot run) and checks it agrees with the code: the established names, the partner
 //! toggle and its validation, table keys from `schema.rs`, rule patterns from the rule files,
 //! the environment the binaries read, and one function/log group/role per `lambdas/` crate.
 

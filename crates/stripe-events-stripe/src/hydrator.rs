@@ -516,8 +516,8 @@ impl StripeHydrator {
 
 impl Hydrator for StripeHydrator {
     /// `GET related_object.url` for v2 thin notifications (with `Stripe-Context` when the
-    /// event has a context); the v1 retrieve path of `object_type` + `id` for the note's thin
-    /// shape and for snapshot revalidation.
+    /// event has a context); the v1 retrieve path of `object_type` + `id` for the legacy thin
+    /// reference and for snapshot revalidation.
     async fn fetch(&self, delivery: &Delivery, deadline: Instant) -> Result<Fetched, HydrateError> {
         let path = request_path(delivery)?;
         let (object, fetched_at) = self

@@ -1,8 +1,8 @@
-//! Hydration of thin Stripe events from the Stripe API (DESIGN.md §2.2).
+//! Hydration of thin Stripe events from the Stripe API (docs/stripe-and-eventbridge-facts.md).
 //!
 //! [`StripeHydrator`] implements [`stripe_events_core::hydrate::Hydrator`]: a v2 thin
 //! notification is fetched with `GET related_object.url` (plus `Stripe-Context` when the event
-//! has a context), the note's thin shape and snapshot revalidation with the v1 retrieve path of
+//! has a context), the legacy thin reference and snapshot revalidation with the v1 retrieve path of
 //! the object type. 429/5xx are retried within the caller's deadline, honouring
 //! `Stripe-Should-Retry`; 401/403 are transient (events wait for a fixed key); 404 is
 //! `NotFound`; other 4xx are permanent. [`StripeHydrator::calls`] counts the HTTP requests

@@ -12,8 +12,8 @@ use serde_json::Value;
 use stripe_events_core::hydrate::Hydrator;
 use stripe_events_core::project::{project, Projection};
 
-/// Same lookup as `fixtures/generate.py`: `$STRIPE_OPENAPI_FIXTURES`, then the shared
-/// reference folder next to the repository, then `/work/shared/reference`.
+/// `$STRIPE_OPENAPI_FIXTURES` (the variable `fixtures/generate.py` reads), else the fallback
+/// paths below (outside the repository).
 fn fixtures3() -> Value {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let candidates: Vec<PathBuf> = std::env::var_os("STRIPE_OPENAPI_FIXTURES")

@@ -1,5 +1,5 @@
 //! The customer Lambda: every input shape the core parses, handled by the shared consumer
-//! pipeline for the customer family (DESIGN.md §3).
+//! pipeline for the customer family (see `Family::of_event_type`).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

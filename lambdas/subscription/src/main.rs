@@ -1,5 +1,5 @@
 //! The subscription Lambda: every input shape the core parses, handled by the shared consumer
-//! pipeline for the subscription family (DESIGN.md §3).
+//! pipeline for the subscription family (see `Family::of_event_type`).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

@@ -94,8 +94,8 @@ pub fn entry_for(body: &str, delivery: &Delivery) -> Result<(BusEntry, Forwarded
     Ok((reference, Forwarded::Reference))
 }
 
-/// The reference for an oversized event. Snapshot events (and the note's thin shape) become
-/// the note's thin shape `{id, object: "event", type, created, livemode, api_version,
+/// The reference for an oversized event. Snapshot events (and legacy thin references) become
+/// the legacy thin reference `{id, object: "event", type, created, livemode, api_version,
 /// data: {object: {id, object}}}`, which the consumers hydrate by `data.object`; ids and
 /// `created` are copied unchanged so dedupe keys and ordering stay those of the event. A thin
 /// v2 notification keeps its own shape minus anything beyond the reference fields.

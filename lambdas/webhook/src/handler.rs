@@ -255,8 +255,8 @@ impl<F: Forwarder> WebhookHandler<F> {
     }
 }
 
-/// The body must be exactly one bare Stripe event (snapshot, thin v2 or the note's thin
-/// shape): not an EventBridge envelope, not an SQS batch.
+/// The body must be exactly one bare Stripe event (snapshot, thin v2 or the legacy thin
+/// reference): not an EventBridge envelope, not an SQS batch.
 fn read_event(body: &[u8]) -> Result<Delivery, Outcome> {
     let invalid = |reason: &'static str, event_id: Option<String>| Outcome::InvalidPayload {
         reason,

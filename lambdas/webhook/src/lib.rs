@@ -1,4 +1,4 @@
-//! The Stripe webhook endpoint (DESIGN.md §1, §2.9): verify `Stripe-Signature` over the raw
+//! The Stripe webhook endpoint (docs/architecture.md): verify `Stripe-Signature` over the raw
 //! body, check the body is one Stripe event, put it on the custom EventBridge bus as
 //! `stripe.webhook` / `Stripe Webhook Event`, answer 200 only once EventBridge took it.
 //!

@@ -1,4 +1,4 @@
-//! Stripe webhook signatures (DESIGN.md §2.9), as plain functions.
+//! Stripe webhook signatures (docs/stripe-and-eventbridge-facts.md), as plain functions.
 //!
 //! Header: `t=<unix seconds>,v1=<hex>[,v1=<hex>…][,v0=<hex>]`. The signed payload is
 //! `"{t}.{raw body}"`, the MAC is HMAC-SHA256 keyed with the whole `whsec_…` string (as

@@ -187,7 +187,7 @@ async fn each_family_lands_in_exactly_its_queue() {
     assert_eq!(partner_msgs, 0);
 
     // Details are the webhook bodies unchanged, except the oversized one, which arrives as
-    // the note's thin reference; consumers read every one of them as a webhook delivery.
+    // the legacy thin reference; consumers read every one of them as a webhook delivery.
     for messages in landed.values() {
         for m in messages {
             let id = m["detail"]["id"].as_str().unwrap();

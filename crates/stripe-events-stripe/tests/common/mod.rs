@@ -52,7 +52,7 @@ pub fn delivery(payload: Value) -> Delivery {
     invocation.records.remove(0).expect("record parses")
 }
 
-/// A partner-delivered v2 thin notification (DESIGN.md §2.2).
+/// A partner-delivered v2 thin notification (`related_object`, ISO `created`).
 pub fn thin_v2(
     event_type: &str,
     object_type: &str,
@@ -86,7 +86,7 @@ pub fn thin_v2(
     })
 }
 
-/// The setup note's thin shape: `data.object` is only `{id, object}`, and the note's
+/// The legacy thin reference: `data.object` is only `{id, object}`, with the literal
 /// `detail-type: "Stripe Event"`.
 pub fn note_thin(event_type: &str, object_type: &str, id: &str) -> Value {
     json!({
