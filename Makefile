@@ -10,12 +10,14 @@ FUNCTIONS := subscription payment customer webhook
 FUNCTION ?=
 EVENT ?=
 
-.PHONY: help venv test test-rust lint fmt fmt-check tf-check bench demo package deploy invoke clean
+.PHONY: help venv test test-rust lint fmt fmt-check tf-check bench demo package deploy invoke clean simulate-burst burst-local
 
 help:
 	@echo "make demo                      the main job on the local stack (moto + localstripe)"
 	@echo "make test                      every check and test (fmt, clippy, terraform fmt, checkov, cargo test)"
 	@echo "make bench                     benchmarks: cold start, handler cost, round trips, sizes"
+	@echo "make simulate-burst            billing-day burst model with the Terraform defaults (no services)"
+	@echo "make burst-local               the real subscription binary through a 5/s Stripe limiter (local stack)"
 	@echo "make package                   target/lambda/<fn>/bootstrap.zip for every function"
 	@echo "make deploy FUNCTION=<fn>      package and update one function's code"
 	@echo "make invoke FUNCTION=<fn> EVENT=<fixture>   run one Lambda locally against the stack"
@@ -49,6 +51,15 @@ test: fmt-check lint tf-check test-rust
 
 bench: venv
 	crates/stripe-events-bench/run.sh
+
+# Billing-day bursts (infra/README.md): the model, fed from infra/variables.tf...
+simulate-burst:
+	$(CARGO) run --release -q -p burst-sim
+
+# ...and the real consumer binary, scaled down: a few hundred thin events through a 5 req/s
+# limiting proxy in front of localstripe (a smaller variant runs in `make test`).
+burst-local: venv
+	$(STACK) run -- $(CARGO) test -p subscription --test burst -- --ignored --nocapture
 
 demo: venv
 	$(STACK) run -- infra/local/demo.sh
