@@ -1,11 +1,25 @@
-# One execution role per function, least privilege:
-#   consumers: item-level DynamoDB actions on the two tables only (+ Query on the billing
-#              table and its GSIs), GetSecretValue on the API key secret only, SendMessage
-#              on their own DLQ only, own log group, X-Ray.
-#   webhook:   PutEvents on the custom bus only, GetSecretValue on the webhook secret only,
-#              own log group, X-Ray.
+# One execution role per function. Every action is one the function's code issues (or one the
+# Lambda service issues with the role on the function's behalf: logs, X-Ray, DLQ, redrive);
+# the table in infra/README.md ("IAM: every action and its call site") names each call site,
+# and crates/stripe-events-store/tests/terraform_schema.rs fails if a grant widens.
+#   consumers: UpdateItem on the dedupe table (own `<consumer>#` keys only) and the billing
+#              table, Query on the by_object_id GSI (customer consumer only),
+#              GetSecretValue on the API key secret, SendMessage on their own DLQ, own log
+#              group, X-Ray.
+#   webhook:   PutEvents on the custom bus, GetSecretValue on the webhook secret, own log
+#              group, X-Ray. The bus policy (bus_policy.tf) makes it the only publisher of
+#              source "stripe.webhook".
 # KMS use is limited to the stack key and, through kms:ViaService, to the services that
 # need it on the function's behalf.
+
+locals {
+  # Consumers whose code queries the billing table's by_object_id GSI: DynamoStore::locate
+  # (crates/stripe-events-store/src/dynamo.rs), called by Consumer::file_unfiled for writes
+  # whose event names no owner. Only payment_method writes can be unfiled
+  # (stripe-events-core project.rs), and payment_method.* events are the customer family's.
+  # The Terraform test checks both facts; a family that starts filing writes joins here.
+  object_index_consumers = toset(["customer"])
+}
 
 data "aws_iam_policy_document" "lambda_assume" {
   statement {
@@ -36,32 +50,49 @@ resource "aws_iam_role" "lambda" {
 data "aws_iam_policy_document" "consumer" {
   for_each = local.consumers
 
-  # TransactWriteItems / TransactGetItems are not IAM actions: a transaction is authorized
-  # per contained operation (Put -> PutItem, Update -> UpdateItem, ConditionCheck ->
-  # ConditionCheckItem, Get -> GetItem). DeleteItem, BatchWriteItem and Scan are not granted:
-  # deleted customers / canceled subscriptions are kept with their final status.
+  # TransactWriteItems is not an IAM action: a transaction is authorized per contained
+  # operation (Update -> UpdateItem, Put -> PutItem, ConditionCheck -> ConditionCheckItem,
+  # ...). The code's transactions (DynamoStore::try_commit) hold Update items only, and its
+  # other writes are UpdateItem (mark_done, record_delivery). Asking for ALL_OLD, through
+  # ReturnValues or ReturnValuesOnConditionCheckFailure, is part of UpdateItem: no GetItem.
+  # The reads of DynamoStore (dedupe_record, state_item, partition, by_index,
+  # dedupe_records: GetItem/Query/Scan) serve the operator CLI and tests, never a Lambda,
+  # so no consumer gets them. No PutItem, DeleteItem, BatchWriteItem or Scan either.
+
+  # Dedupe/audit records: pk = "<consumer>#<event key>" (Delivery::consumer_dedupe_key), and
+  # each.key is that consumer's name, so a consumer can only touch its own records.
   statement {
-    sid = "BillingAndDedupeItems"
-    actions = [
-      "dynamodb:GetItem",
-      "dynamodb:BatchGetItem",
-      "dynamodb:PutItem",
-      "dynamodb:UpdateItem",
-      "dynamodb:ConditionCheckItem",
-    ]
-    resources = [
-      aws_dynamodb_table.events.arn,
-      aws_dynamodb_table.billing.arn,
-    ]
+    sid       = "OwnDedupeRecords"
+    actions   = ["dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.events.arn]
+
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = ["${each.key}#*"]
+    }
   }
 
+  # Billing state: no LeadingKeys condition, on purpose. The billing pk is not family-scoped:
+  # a customer's partition (CUSTOMER#cus_...) holds its profile (customer consumer), its
+  # subscriptions (subscription consumer) and its invoices/payments (payment consumer), and
+  # items without a customer sit under their own or their parent's id (INVOICE#..., CHARGE#...,
+  # UNFILED#pm_...). Any pattern that lets each consumer write its items matches the others'
+  # partitions too, so the grant stays table-wide, UpdateItem only, version-guarded in code.
   statement {
-    sid     = "BillingQuery"
-    actions = ["dynamodb:Query"]
-    resources = [
-      aws_dynamodb_table.billing.arn,
-      "${aws_dynamodb_table.billing.arn}/index/*",
-    ]
+    sid       = "BillingStateUpdates"
+    actions   = ["dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.billing.arn]
+  }
+
+  # EventStore::locate: Query on the by_object_id GSI only (not the table, not by_user_id).
+  dynamic "statement" {
+    for_each = contains(local.object_index_consumers, each.key) ? [1] : []
+    content {
+      sid       = "LocateByObjectId"
+      actions   = ["dynamodb:Query"]
+      resources = ["${aws_dynamodb_table.billing.arn}/index/by_object_id"]
+    }
   }
 
   statement {

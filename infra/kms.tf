@@ -34,7 +34,10 @@ resource "aws_kms_key" "stripe" {
           "kms:Describe*",
         ]
         Resource = "*"
+        # aws:SourceAccount: only on behalf of this account (confused deputy), in addition to
+        # the encryption context naming this account's own log groups.
         Condition = {
+          StringEquals = { "aws:SourceAccount" = local.account_id }
           ArnLike = {
             "kms:EncryptionContext:aws:logs:arn" = concat(
               values(local.lambda_log_group_arns),
