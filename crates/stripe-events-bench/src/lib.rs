@@ -121,8 +121,8 @@ impl Hydrator for FixtureHydrator {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let bytes = self
             .objects
-            .get(&d.object.id)
-            .ok_or_else(|| HydrateError::NotFound(d.object.id.clone()))?;
+            .get(d.object_id())
+            .ok_or_else(|| HydrateError::NotFound(d.object_id().to_owned()))?;
         let object = serde_json::from_slice(bytes)
             .map_err(|e| HydrateError::Permanent(format!("stored object: {e}")))?;
         Ok(Fetched {

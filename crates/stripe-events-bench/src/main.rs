@@ -255,9 +255,9 @@ fn signed_request(body: &str) -> Vec<u8> {
     mac.update(format!("{t}.{body}").as_bytes());
     let sig = hex::encode(mac.finalize().into_bytes());
     serde_json::to_vec(&json!({
-        "version": "2.0", "routeKey": "$default", "rawPath": "/", "rawQueryString": "",
+        "version": "2.0", "routeKey": "POST /stripe/webhook", "rawPath": "/stripe/webhook", "rawQueryString": "",
         "headers": {"content-type": "application/json", "stripe-signature": format!("t={t},v1={sig}")},
-        "requestContext": {"http": {"method": "POST", "path": "/"}},
+        "requestContext": {"http": {"method": "POST", "path": "/stripe/webhook"}},
         "body": body, "isBase64Encoded": false
     }))
     .expect("serialise")

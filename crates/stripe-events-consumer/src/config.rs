@@ -20,7 +20,13 @@ pub struct ConsumerConfig {
     /// Snapshot event types (base, without `v1.`) whose object is re-fetched from the API
     /// anyway, like stripe-sync-engine's `revalidateObjectsViaStripeApi`.
     pub revalidate_types: Vec<String>,
+    /// How far ahead of this clock an event's `created` (or a fetched version) may be before
+    /// it is refused as impossible.
+    pub max_future_skew_seconds: i64,
 }
+
+/// One hour: far beyond any real clock skew, far below a frozen item's cost.
+pub const DEFAULT_MAX_FUTURE_SKEW_SECONDS: i64 = 3600;
 
 impl ConsumerConfig {
     /// The default settings for these tables: dedupe TTL 30 days, no revalidation.
@@ -30,11 +36,13 @@ impl ConsumerConfig {
             tables,
             dedupe_ttl_days: DEFAULT_DEDUPE_TTL_DAYS,
             revalidate_types: Vec::new(),
+            max_future_skew_seconds: DEFAULT_MAX_FUTURE_SKEW_SECONDS,
         }
     }
 
     /// Reads `BILLING_TABLE`, `DEDUPE_TABLE` (or `TABLE_PREFIX` for both),
-    /// `DEDUPE_TTL_DAYS` (default 30) and `REVALIDATE_TYPES` (comma-separated).
+    /// `DEDUPE_TTL_DAYS` (default 30), `REVALIDATE_TYPES` (comma-separated) and
+    /// `MAX_FUTURE_SKEW_SECONDS` (default 3600).
     pub fn from_env(
         consumer: Family,
         var: impl Fn(&str) -> Option<String>,
@@ -72,11 +80,25 @@ impl ConsumerConfig {
             .map(|t| t.trim().trim_start_matches("v1.").to_owned())
             .filter(|t| !t.is_empty())
             .collect();
+        let max_future_skew_seconds = match var("MAX_FUTURE_SKEW_SECONDS").filter(|v| !v.is_empty())
+        {
+            None => DEFAULT_MAX_FUTURE_SKEW_SECONDS,
+            Some(v) => match v.parse::<i64>() {
+                Ok(s) if s >= 0 => s,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: "MAX_FUTURE_SKEW_SECONDS",
+                        reason: format!("{v:?} is not a whole number of seconds >= 0"),
+                    })
+                }
+            },
+        };
         Ok(ConsumerConfig {
             consumer,
             tables,
             dedupe_ttl_days,
             revalidate_types,
+            max_future_skew_seconds,
         })
     }
 }

@@ -125,6 +125,22 @@ impl Processed {
     }
 }
 
+/// Bounds a store call by the invocation's deadline: a DynamoDB that accepts the
+/// connection and never answers must give a retryable error before the Lambda times out.
+/// Dropping the call is safe: a commit either happened whole or not at all, and the retry
+/// finds out which.
+async fn within<T>(
+    deadline: Instant,
+    call: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    match tokio::time::timeout_at(deadline.into(), call).await {
+        Ok(result) => result,
+        Err(_) => Err(StoreError::Transient(
+            "no answer from DynamoDB before the invocation deadline".to_owned(),
+        )),
+    }
+}
+
 fn store_failure(e: StoreError) -> Processed {
     let outcome = if e.is_transient() {
         Outcome::FailedTransient
@@ -228,7 +244,7 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
             consumer: self.config.consumer,
             event_id: d.event_id.clone(),
             event_type: d.base_type().to_owned(),
-            object_id: d.object.id.clone(),
+            object_id: d.object_id().to_owned(),
             event_created: d.created,
             path: d.audit_path(),
             received_at: now,
@@ -251,6 +267,24 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
         Ok(())
     }
 
+    /// A time further ahead than the allowed clock skew cannot be a real Stripe event or
+    /// fetch: applying it would make every later real event `stale` for good.
+    fn refuse_future(&self, at: Timestamp, what: &str) -> Option<Processed> {
+        let limit = Timestamp::now()
+            .unix_millis()
+            .saturating_add(self.config.max_future_skew_seconds.saturating_mul(1000));
+        (at.unix_millis() > limit).then(|| {
+            Processed::because(
+                Outcome::FailedPermanent,
+                format!(
+                    "{what} {} is more than {} s in the future; not applied",
+                    at.to_rfc3339(),
+                    self.config.max_future_skew_seconds
+                ),
+            )
+        })
+    }
+
     async fn process(&self, d: &Delivery, deadline: Instant) -> Processed {
         let base_type = d.base_type();
         if !project::handles(self.config.consumer, base_type) {
@@ -259,12 +293,18 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
                 format!("{base_type} is not a {} event", self.config.consumer),
             );
         }
+        let Some(object_ref) = &d.object else {
+            return Processed::because(Outcome::FailedPermanent, "the event names no object");
+        };
+        if let Some(refused) = self.refuse_future(d.created, "event created") {
+            return refused;
+        }
         let audit = self.audit(d);
         let fetch =
             d.style.is_thin() || self.config.revalidate_types.iter().any(|t| t == base_type);
         let (object, at, recorded) = if fetch {
             // Check before the Stripe call: a duplicate costs one DynamoDB call, no fetch.
-            match self.store.record_delivery(&audit).await {
+            match within(deadline, self.store.record_delivery(&audit)).await {
                 Ok(Prior::AlreadyDone) => return Processed::done(Outcome::Duplicate),
                 Ok(Prior::New) => {}
                 Err(e) => return store_failure(e),
@@ -273,8 +313,7 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
                 Ok(Fetched { object, fetched_at }) => (Cow::Owned(object), fetched_at, true),
                 Err(HydrateError::NotFound(why)) if d.is_deletion() => {
                     // The deletion the event announces: record it as such.
-                    let stub =
-                        json!({"id": d.object.id, "object": d.object.object_type, "deleted": true});
+                    let stub = json!({"id": object_ref.id, "object": object_ref.object_type, "deleted": true});
                     tracing::info!(event_id = %d.event_id, detail = %why, "object gone; recording the deletion");
                     (Cow::Owned(stub), Timestamp::now(), true)
                 }
@@ -304,7 +343,10 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
             Ok(Projection::Ignored(why)) => return Processed::because(Outcome::Ignored, why),
             Err(e) => return Processed::because(Outcome::FailedPermanent, e),
         };
-        if let Err(e) = self.file_unfiled(&mut writes).await {
+        if let Some(refused) = self.refuse_future(at, "object version") {
+            return refused;
+        }
+        if let Err(e) = within(deadline, self.file_unfiled(&mut writes)).await {
             return store_failure(e);
         }
         let version = Version::new(at, base_type, &object, &d.event_id);
@@ -319,7 +361,7 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
                 .collect(),
             delivery_recorded: recorded,
         };
-        match self.store.commit(&commit).await {
+        match within(deadline, self.store.commit(&commit)).await {
             Ok(CommitOutcome::Applied) => Processed::done(Outcome::Applied),
             Ok(CommitOutcome::Duplicate) => Processed::done(Outcome::Duplicate),
             Ok(CommitOutcome::Stale) => {

@@ -71,15 +71,15 @@ impl FixtureStripe {
 impl Hydrator for FixtureStripe {
     async fn fetch(&self, d: &Delivery, _deadline: Instant) -> Result<Fetched, HydrateError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        if self.unavailable.contains(&d.object.id) {
+        if self.unavailable.iter().any(|id| id == d.object_id()) {
             return Err(HydrateError::Transient("HTTP 503 from Stripe".into()));
         }
-        match self.objects.get(&d.object.id) {
+        match self.objects.get(d.object_id()) {
             Some(object) => Ok(Fetched {
                 object: object.clone(),
                 fetched_at: Timestamp::now(),
             }),
-            None => Err(HydrateError::NotFound(d.object.id.clone())),
+            None => Err(HydrateError::NotFound(d.object_id().to_owned())),
         }
     }
 }

@@ -84,7 +84,9 @@ pub struct Delivery {
     pub created: Timestamp,
     pub livemode: bool,
     pub api_version: Option<String>,
-    pub object: ObjectRef,
+    /// `None` only for events of no family: v2 events such as
+    /// `v2.core.event_destination.ping` name no object.
+    pub object: Option<ObjectRef>,
     /// Thin v2: the id of the snapshot event describing the same change.
     pub snapshot_event: Option<String>,
     /// Thin v2: the connected account, sent back as the `Stripe-Context` header.
@@ -124,6 +126,11 @@ impl Delivery {
             (SourcePath::Partner { .. }, _) => "partner_thin",
             (SourcePath::Bare, _) => "direct",
         }
+    }
+
+    /// The id of the object the event is about (empty when it names none).
+    pub fn object_id(&self) -> &str {
+        self.object.as_ref().map_or("", |o| o.id.as_str())
     }
 
     /// `customer.deleted`, `customer.subscription.deleted`, …

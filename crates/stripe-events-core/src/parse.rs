@@ -268,13 +268,23 @@ fn parse_stripe_event(
                 url: r.get("url").and_then(Value::as_str).map(str::to_owned),
             })
         });
-        let object = reference.ok_or_else(|| fail(ParseError::ThinWithoutReference))?;
+        // v2 events such as `v2.core.event_destination.ping` carry no object: valid, signed
+        // Stripe events that no family stores. A family's event without one is unusable.
+        if reference.is_none() && Family::of_event_type(&event_type) != Family::None {
+            return Err(fail(ParseError::ThinWithoutReference));
+        }
         let snapshot_event = ev
             .get("snapshot_event")
             .and_then(Value::as_str)
             .map(str::to_owned);
         let context = ev.get("context").and_then(Value::as_str).map(str::to_owned);
-        (PayloadStyle::ThinV2, object, None, snapshot_event, context)
+        (
+            PayloadStyle::ThinV2,
+            reference,
+            None,
+            snapshot_event,
+            context,
+        )
     } else {
         let data_object = match ev.get_mut("data").and_then(|d| d.get_mut("object")) {
             Some(Value::Object(o)) => std::mem::take(o),
@@ -317,10 +327,10 @@ fn parse_stripe_event(
             url: None,
         };
         if only_reference {
-            (PayloadStyle::ThinNote, object, None, None, None)
+            (PayloadStyle::ThinNote, Some(object), None, None, None)
         } else {
             let full = Value::Object(data_object);
-            (PayloadStyle::Snapshot, object, Some(full), None, None)
+            (PayloadStyle::Snapshot, Some(object), Some(full), None, None)
         }
     };
     Ok(Delivery {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use stripe_events_core::rules::RuleSet;
-use stripe_events_core::{parse_bytes, Delivery, Family};
+use stripe_events_core::{parse_bytes, parse_invocation, Delivery, Family};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -50,8 +50,8 @@ fn check_delivery(name: &str, d: &Delivery, want: &Value) {
         "event_id": d.event_id,
         "event_type": d.event_type,
         "family": d.family.as_str(),
-        "object_type": d.object.object_type,
-        "object_id": d.object.id,
+        "object_type": d.object.as_ref().map(|o| &o.object_type),
+        "object_id": d.object.as_ref().map(|o| &o.id),
         "created_unix": d.created.unix_seconds(),
         "dedupe_key": d.dedupe_key(),
         "envelope_id": d.envelope_id,
@@ -184,4 +184,50 @@ fn rules_and_classifier_agree_on_every_stripe_event_type() {
         }
     }
     assert!(checked > 400, "checked {checked}");
+}
+
+/// Every type a thin destination can send (`v1.<snapshot type>` and Stripe's `v2.*` types):
+/// `v1.` types classify as their snapshot type, `v2.*` types reach no family, and an event of
+/// no family is a valid delivery even when it names no object (a destination ping), while a
+/// family's thin event without `related_object` is refused.
+#[test]
+fn every_thin_and_v2_event_type_is_classified() {
+    let rules = RuleSet::load(&repo().join("infra/rules")).expect("rule files");
+    let types = std::fs::read_to_string(repo().join("fixtures/thin-and-v2-event-types.txt"))
+        .expect("fixtures/thin-and-v2-event-types.txt lists every thin and v2 event type");
+    let (mut v1, mut v2) = (0, 0);
+    for typ in types.lines().map(str::trim).filter(|t| !t.is_empty()) {
+        let family = Family::of_event_type(typ);
+        if let Some(snapshot_type) = typ.strip_prefix("v1.") {
+            assert_eq!(family, Family::of_event_type(snapshot_type), "{typ}");
+            v1 += 1;
+        } else {
+            assert!(typ.starts_with("v2."), "{typ} is neither v1. nor v2.");
+            assert_eq!(family, Family::None, "{typ}");
+            v2 += 1;
+        }
+        let objectless = serde_json::json!({
+            "version": "0", "id": "9a1c3b4e-0000-4000-8000-000000000001",
+            "detail-type": typ, "source": "aws.partner/stripe.com/ed_test_x",
+            "detail": {"id": "evt_test_objectless", "object": "v2.core.event", "type": typ,
+                       "created": "2026-03-07T18:27:56.000Z", "livemode": false, "context": null}
+        });
+        let matched = rules.matching(&objectless).expect("implemented operators");
+        let routed: Vec<Family> = matched.iter().map(|r| r.family).collect();
+        let parsed = parse_invocation(objectless).and_then(|mut i| i.records.remove(0));
+        match family {
+            Family::None => {
+                assert!(routed.is_empty(), "{typ} routed to {routed:?}");
+                let d = parsed.as_ref().expect("a valid delivery");
+                assert_eq!(d.object, None, "{typ}");
+                assert_eq!(d.family, Family::None, "{typ}");
+            }
+            f => {
+                assert_eq!(routed, vec![f], "{typ}");
+                let e = parsed.expect_err("needs related_object");
+                assert_eq!(e.error.code(), "thin_without_reference", "{typ}");
+            }
+        }
+    }
+    assert!(v1 >= 200 && v2 >= 200, "{v1} v1. types, {v2} v2 types");
 }

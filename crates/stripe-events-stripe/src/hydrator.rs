@@ -529,7 +529,11 @@ impl Hydrator for StripeHydrator {
 
 /// The API path to GET for a delivery.
 fn request_path(delivery: &Delivery) -> Result<String, HydrateError> {
-    let object = &delivery.object;
+    let Some(object) = &delivery.object else {
+        return Err(HydrateError::Permanent(
+            "the event names no object to fetch".to_owned(),
+        ));
+    };
     if delivery.style == PayloadStyle::ThinV2 {
         if let Some(url) = &object.url {
             return checked_api_path(url).map(str::to_owned);

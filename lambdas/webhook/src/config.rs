@@ -6,6 +6,7 @@
 //! | `STRIPE_WEBHOOK_SECRET_ARN` | Secrets Manager secret holding the `whsec_…` secret(s) (AWS) |
 //! | `STRIPE_WEBHOOK_SECRET` | the secret(s) themselves (local runs); exactly one of the two |
 //! | `SIGNATURE_TOLERANCE_SECONDS` | optional, default 300; a positive integer |
+//! | `WEBHOOK_ROUTE` | optional, default `/stripe/webhook`: the only path served (POST only) |
 //!
 //! Several secrets are separated by commas or newlines.
 
@@ -18,6 +19,9 @@ pub const ENV_EVENT_BUS_NAME: &str = "EVENT_BUS_NAME";
 pub const ENV_SECRET_ARN: &str = "STRIPE_WEBHOOK_SECRET_ARN";
 pub const ENV_SECRET: &str = "STRIPE_WEBHOOK_SECRET";
 pub const ENV_TOLERANCE: &str = "SIGNATURE_TOLERANCE_SECONDS";
+pub const ENV_ROUTE: &str = "WEBHOOK_ROUTE";
+/// The path Terraform's API Gateway route serves (`POST /stripe/webhook`).
+pub const DEFAULT_ROUTE: &str = "/stripe/webhook";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecretSource {
@@ -30,6 +34,7 @@ pub struct Config {
     pub event_bus_name: String,
     pub secret_source: SecretSource,
     pub tolerance_seconds: i64,
+    pub route: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -44,6 +49,8 @@ pub enum ConfigError {
     NoSecretSource,
     #[error("{ENV_TOLERANCE} must be a positive whole number of seconds, got `{0}`")]
     InvalidTolerance(String),
+    #[error("{ENV_ROUTE} must be a path starting with `/`, got `{0}`")]
+    InvalidRoute(String),
     #[error("{ENV_SECRET}: {0}")]
     Secret(SecretError),
 }
@@ -73,10 +80,16 @@ impl Config {
                 _ => return Err(ConfigError::InvalidTolerance(raw)),
             },
         };
+        let route = match get(ENV_ROUTE) {
+            None => DEFAULT_ROUTE.to_owned(),
+            Some(raw) if raw.trim().starts_with('/') => raw.trim().to_owned(),
+            Some(raw) => return Err(ConfigError::InvalidRoute(raw)),
+        };
         Ok(Config {
             event_bus_name,
             secret_source,
             tolerance_seconds,
+            route,
         })
     }
 }
@@ -119,7 +132,23 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.tolerance_seconds, 300);
+        assert_eq!(c.route, "/stripe/webhook");
         assert!(matches!(c.secret_source, SecretSource::Inline(s) if s.len() == 2));
+        let c = config(&[
+            ("EVENT_BUS_NAME", "bus"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_a"),
+            ("WEBHOOK_ROUTE", "/hooks/stripe"),
+        ])
+        .unwrap();
+        assert_eq!(c.route, "/hooks/stripe");
+        assert_eq!(
+            config(&[
+                ("EVENT_BUS_NAME", "bus"),
+                ("STRIPE_WEBHOOK_SECRET", "whsec_a"),
+                ("WEBHOOK_ROUTE", "stripe/webhook"),
+            ]),
+            Err(ConfigError::InvalidRoute("stripe/webhook".into()))
+        );
     }
 
     #[test]

@@ -116,13 +116,15 @@ pub fn reference_detail(event: &Map<String, Value>, delivery: &Delivery) -> Valu
                 out.insert(key.to_owned(), v.clone());
             }
         }
-        let mut related = Map::new();
-        related.insert("id".into(), json!(delivery.object.id));
-        related.insert("type".into(), json!(delivery.object.object_type));
-        if let Some(url) = &delivery.object.url {
-            related.insert("url".into(), json!(url));
+        if let Some(object) = &delivery.object {
+            let mut related = Map::new();
+            related.insert("id".into(), json!(object.id));
+            related.insert("type".into(), json!(object.object_type));
+            if let Some(url) = &object.url {
+                related.insert("url".into(), json!(url));
+            }
+            out.insert("related_object".into(), Value::Object(related));
         }
-        out.insert("related_object".into(), Value::Object(related));
         return Value::Object(out);
     }
     let object_id = event
@@ -138,7 +140,7 @@ pub fn reference_detail(event: &Map<String, Value>, delivery: &Delivery) -> Valu
         "created": field("created"),
         "livemode": event.get("livemode").cloned().unwrap_or(Value::Bool(false)),
         "api_version": field("api_version"),
-        "data": {"object": {"id": object_id, "object": delivery.object.object_type}},
+        "data": {"object": {"id": object_id, "object": delivery.object.as_ref().map(|o| o.object_type.as_str())}},
     })
 }
 
@@ -286,7 +288,10 @@ mod tests {
         let r = delivery(&entry.detail);
         assert_eq!(r.style, PayloadStyle::ThinV2);
         assert_eq!(r.dedupe_key(), "evt_s");
-        assert_eq!(r.object.url.as_deref(), Some("/v1/invoices/in_1"));
+        assert_eq!(
+            r.object.as_ref().and_then(|o| o.url.as_deref()),
+            Some("/v1/invoices/in_1")
+        );
     }
 
     #[test]

@@ -3,16 +3,21 @@
 //!
 //! | outcome | status |
 //! |---|---|
+//! | not the webhook route (`WEBHOOK_ROUTE`) | 404, before anything else |
+//! | the route, but not `POST` | 405, before anything else |
 //! | forwarded (EventBridge accepted the entry, FailedEntryCount 0) | 200 |
 //! | missing / malformed / stale / future / non-matching signature, undecodable body | 400 `{"error":"invalid signature"}` |
 //! | signed body that is not one Stripe event | 400 `{"error":"invalid payload"}` |
-//! | PutEvents failed or reported a failed entry; event too large even as a reference | 500 |
+//! | PutEvents failed, reported a failed entry or gave no answer before the deadline; event too large even as a reference | 500 |
+
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use stripe_events_core::{parse_bytes, Delivery, InvocationShape, Timestamp};
 
+use crate::config::DEFAULT_ROUTE;
 use crate::forward::{entry_for, EntryError, ForwardError, Forwarded, Forwarder};
-use crate::http::{self, HttpResponse};
+use crate::http::{self, HttpResponse, RouteError};
 use crate::secrets::SecretStore;
 use crate::signature::{self, SignatureError};
 
@@ -25,6 +30,12 @@ pub enum Outcome {
         forwarded: Forwarded,
         entry_bytes: usize,
         eventbridge_id: Option<String>,
+    },
+    /// Not `POST` on the webhook route: answered before any verification.
+    WrongRoute {
+        error: RouteError,
+        method: String,
+        path: String,
     },
     /// Not shown to be from Stripe.
     Unauthenticated { reason: &'static str },
@@ -46,6 +57,14 @@ impl Outcome {
     pub fn response(&self) -> HttpResponse {
         match self {
             Outcome::Forwarded { .. } => HttpResponse::accepted(),
+            Outcome::WrongRoute {
+                error: RouteError::NotFound,
+                ..
+            } => HttpResponse::not_found(),
+            Outcome::WrongRoute {
+                error: RouteError::MethodNotAllowed,
+                ..
+            } => HttpResponse::method_not_allowed(),
             Outcome::Unauthenticated { .. } => HttpResponse::invalid_signature(),
             Outcome::InvalidPayload { .. } => HttpResponse::invalid_payload(),
             Outcome::NotForwarded { .. } => HttpResponse::internal_error(),
@@ -56,6 +75,14 @@ impl Outcome {
     pub fn reason(&self) -> &'static str {
         match self {
             Outcome::Forwarded { .. } => "forwarded",
+            Outcome::WrongRoute {
+                error: RouteError::NotFound,
+                ..
+            } => "wrong_route",
+            Outcome::WrongRoute {
+                error: RouteError::MethodNotAllowed,
+                ..
+            } => "wrong_method",
             Outcome::Unauthenticated { reason }
             | Outcome::InvalidPayload { reason, .. }
             | Outcome::NotForwarded { reason, .. } => reason,
@@ -80,6 +107,19 @@ impl Outcome {
                 body_bytes,
                 eventbridge_id = eventbridge_id.as_deref().unwrap_or_default(),
                 "webhook event forwarded to EventBridge"
+            ),
+            Outcome::WrongRoute {
+                error,
+                method,
+                path,
+            } => tracing::warn!(
+                outcome = "rejected",
+                status = self.response().status_code,
+                reason = self.reason(),
+                method = %method,
+                path = %path,
+                body_bytes,
+                "webhook request rejected: {error}"
             ),
             Outcome::Unauthenticated { reason } => tracing::warn!(
                 outcome = "rejected",
@@ -115,19 +155,31 @@ impl Outcome {
     }
 }
 
+/// How long a request may wait on AWS when the caller gives no invocation deadline.
+pub const DEFAULT_TIME_BUDGET: Duration = Duration::from_secs(10);
+
 pub struct WebhookHandler<F> {
     secrets: SecretStore,
     tolerance_seconds: i64,
     forwarder: F,
+    route: String,
 }
 
 impl<F: Forwarder> WebhookHandler<F> {
+    /// A handler for `POST` on the default route (`/stripe/webhook`).
     pub fn new(secrets: SecretStore, tolerance_seconds: i64, forwarder: F) -> Self {
         WebhookHandler {
             secrets,
             tolerance_seconds,
             forwarder,
+            route: DEFAULT_ROUTE.to_owned(),
         }
+    }
+
+    /// Serves `POST` on `route` instead (`WEBHOOK_ROUTE`).
+    pub fn with_route(mut self, route: impl Into<String>) -> Self {
+        self.route = route.into();
+        self
     }
 
     pub fn forwarder(&self) -> &F {
@@ -142,9 +194,24 @@ impl<F: Forwarder> WebhookHandler<F> {
     }
 
     /// Handles one request at unix time `now`; `trace_header` is the invocation's X-Ray
-    /// trace id, passed on to EventBridge. Logs the outcome.
+    /// trace id, passed on to EventBridge. Logs the outcome. AWS calls get
+    /// [`DEFAULT_TIME_BUDGET`].
     pub async fn process(&self, request: &Value, now: i64, trace_header: Option<&str>) -> Outcome {
-        let (outcome, body_bytes) = self.decide(request, now, trace_header).await;
+        let deadline = Instant::now() + DEFAULT_TIME_BUDGET;
+        self.process_until(request, now, trace_header, deadline)
+            .await
+    }
+
+    /// As [`WebhookHandler::process`], with every AWS call (secret reload, PutEvents) bounded
+    /// by `deadline`: no answer in time is a 500, so Stripe retries, never a Lambda timeout.
+    pub async fn process_until(
+        &self,
+        request: &Value,
+        now: i64,
+        trace_header: Option<&str>,
+        deadline: Instant,
+    ) -> Outcome {
+        let (outcome, body_bytes) = self.decide(request, now, trace_header, deadline).await;
         outcome.log(body_bytes);
         outcome
     }
@@ -154,7 +221,16 @@ impl<F: Forwarder> WebhookHandler<F> {
         request: &Value,
         now: i64,
         trace_header: Option<&str>,
+        deadline: Instant,
     ) -> (Outcome, usize) {
+        if let Err(error) = http::check_route(request, &self.route) {
+            let outcome = Outcome::WrongRoute {
+                error,
+                method: http::method(request).unwrap_or_default().to_owned(),
+                path: http::path(request).unwrap_or_default().to_owned(),
+            };
+            return (outcome, 0);
+        }
         let body = match http::raw_body(request) {
             Ok(body) => body,
             Err(_) => {
@@ -168,7 +244,12 @@ impl<F: Forwarder> WebhookHandler<F> {
         };
         let size = body.len();
         if let Err(e) = self
-            .verify(&body, http::header(request, signature::HEADER_NAME), now)
+            .verify(
+                &body,
+                http::header(request, signature::HEADER_NAME),
+                now,
+                deadline,
+            )
             .await
         {
             return (Outcome::Unauthenticated { reason: e.code() }, size);
@@ -177,7 +258,8 @@ impl<F: Forwarder> WebhookHandler<F> {
             Ok(d) => d,
             Err(outcome) => return (outcome, size),
         };
-        (self.forward(&body, delivery, trace_header).await, size)
+        let outcome = self.forward(&body, delivery, trace_header, deadline).await;
+        (outcome, size)
     }
 
     async fn verify(
@@ -185,13 +267,21 @@ impl<F: Forwarder> WebhookHandler<F> {
         body: &[u8],
         header: Option<&str>,
         now: i64,
+        deadline: Instant,
     ) -> Result<i64, SignatureError> {
         let secrets = self.secrets.current();
         match signature::verify(body, header, &secrets, self.tolerance_seconds, now) {
-            Err(SignatureError::Mismatch) => match self.secrets.reload_if_due().await {
-                Some(fresh) => signature::verify(body, header, &fresh, self.tolerance_seconds, now),
-                None => Err(SignatureError::Mismatch),
-            },
+            Err(SignatureError::Mismatch) => {
+                // A secret store that does not answer in time counts as "no new secret".
+                let reloaded =
+                    tokio::time::timeout_at(deadline.into(), self.secrets.reload_if_due());
+                match reloaded.await.ok().flatten() {
+                    Some(fresh) => {
+                        signature::verify(body, header, &fresh, self.tolerance_seconds, now)
+                    }
+                    None => Err(SignatureError::Mismatch),
+                }
+            }
             other => other,
         }
     }
@@ -201,6 +291,7 @@ impl<F: Forwarder> WebhookHandler<F> {
         body: &[u8],
         delivery: Delivery,
         trace_header: Option<&str>,
+        deadline: Instant,
     ) -> Outcome {
         let not_forwarded = |reason: &'static str, error: String| Outcome::NotForwarded {
             reason,
@@ -236,7 +327,14 @@ impl<F: Forwarder> WebhookHandler<F> {
             );
         }
         entry.trace_header = trace_header.filter(|t| !t.is_empty()).map(str::to_owned);
-        match self.forwarder.put(&entry).await {
+        let put = tokio::time::timeout_at(deadline.into(), self.forwarder.put(&entry)).await;
+        let Ok(put) = put else {
+            return not_forwarded(
+                "put_events_timeout",
+                "no answer from EventBridge before the invocation deadline".to_owned(),
+            );
+        };
+        match put {
             Ok(eventbridge_id) => Outcome::Forwarded {
                 entry_bytes: entry.size(),
                 event_id: delivery.event_id,

@@ -32,6 +32,50 @@ pub fn header<'a>(request: &'a Value, name: &str) -> Option<&'a str> {
         .and_then(|(_, v)| v.as_str())
 }
 
+/// The HTTP method: payload 2.0 `requestContext.http.method`, or REST's `httpMethod`.
+pub fn method(request: &Value) -> Option<&str> {
+    request
+        .pointer("/requestContext/http/method")
+        .or_else(|| request.get("httpMethod"))
+        .and_then(Value::as_str)
+}
+
+/// The request path: payload 2.0 `rawPath` (or `requestContext.http.path`), or REST's `path`.
+pub fn path(request: &Value) -> Option<&str> {
+    request
+        .get("rawPath")
+        .or_else(|| request.pointer("/requestContext/http/path"))
+        .or_else(|| request.get("path"))
+        .and_then(Value::as_str)
+}
+
+/// Why a request is not for the webhook route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum RouteError {
+    #[error("no such route")]
+    NotFound,
+    #[error("only POST is allowed on the webhook route")]
+    MethodNotAllowed,
+}
+
+/// Only `POST` on `route` (e.g. `/stripe/webhook`). A named API Gateway stage prefixes the
+/// path with `/{stage}`; the `$default` stage does not.
+pub fn check_route(request: &Value, route: &str) -> Result<(), RouteError> {
+    let path = path(request).unwrap_or_default();
+    let staged = request
+        .pointer("/requestContext/stage")
+        .and_then(Value::as_str)
+        .filter(|stage| *stage != "$default")
+        .and_then(|stage| path.strip_prefix('/')?.strip_prefix(stage));
+    if path != route && staged != Some(route) {
+        return Err(RouteError::NotFound);
+    }
+    match method(request) {
+        Some(m) if m.eq_ignore_ascii_case("POST") => Ok(()),
+        _ => Err(RouteError::MethodNotAllowed),
+    }
+}
+
 /// The raw body bytes, exactly as sent: base64-decoded when `isBase64Encoded` is true. An
 /// absent or null body is empty.
 pub fn raw_body(request: &Value) -> Result<Vec<u8>, BodyError> {
@@ -87,6 +131,16 @@ impl HttpResponse {
     pub fn internal_error() -> Self {
         HttpResponse::json(500, r#"{"error":"internal error"}"#)
     }
+
+    pub fn not_found() -> Self {
+        HttpResponse::json(404, r#"{"error":"not found"}"#)
+    }
+
+    pub fn method_not_allowed() -> Self {
+        let mut r = HttpResponse::json(405, r#"{"error":"method not allowed"}"#);
+        r.headers.insert("allow", "POST");
+        r
+    }
 }
 
 #[cfg(test)]
@@ -127,6 +181,43 @@ mod tests {
             Err(BodyError::InvalidBase64)
         );
         assert_eq!(raw_body(&json!({"body": 5})), Err(BodyError::NotAString));
+    }
+
+    #[test]
+    fn only_post_on_the_route() {
+        let req = |method: &str, path: &str| json!({"rawPath": path, "requestContext": {"http": {"method": method, "path": path}}});
+        let route = "/stripe/webhook";
+        assert_eq!(check_route(&req("POST", route), route), Ok(()));
+        assert_eq!(check_route(&req("post", route), route), Ok(()));
+        for method in ["GET", "PUT", "DELETE", "OPTIONS", "HEAD"] {
+            assert_eq!(
+                check_route(&req(method, route), route),
+                Err(RouteError::MethodNotAllowed),
+                "{method}"
+            );
+        }
+        for path in [
+            "/anything/else",
+            "/stripe/webhook/",
+            "/stripe",
+            "",
+            "/stripe/webhookx",
+        ] {
+            assert_eq!(
+                check_route(&req("POST", path), route),
+                Err(RouteError::NotFound),
+                "{path}"
+            );
+        }
+        assert_eq!(
+            check_route(&json!({"headers": {}}), route),
+            Err(RouteError::NotFound)
+        );
+        let staged = json!({"rawPath": "/prod/stripe/webhook",
+            "requestContext": {"stage": "prod", "http": {"method": "POST"}}});
+        assert_eq!(check_route(&staged, route), Ok(()));
+        let rest = json!({"path": route, "httpMethod": "POST"});
+        assert_eq!(check_route(&rest, route), Ok(()));
     }
 
     #[test]

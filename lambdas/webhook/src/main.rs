@@ -1,38 +1,26 @@
 //! Lambda entry point: configuration from the environment and AWS clients once per cold
 //! start, then one [`WebhookHandler`] call per request. Logs are JSON lines (tracing);
-//! `RUST_LOG` sets the level (default `info`).
+//! `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, sets the level (default `info`).
 
 use std::sync::Arc;
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
-use tracing_subscriber::EnvFilter;
+use stripe_events_lambda::{aws_sdk_config, deadline_of, init_logging};
 use webhook::secrets::RELOAD_MIN_INTERVAL;
 use webhook::{
     Config, EventBridgeForwarder, HttpResponse, SecretSource, SecretStore, SecretsManagerLoader,
     WebhookHandler,
 };
 
-fn init_tracing() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .flatten_event(true)
-        .with_current_span(true)
-        .with_span_list(false)
-        .with_target(false)
-        .with_ansi(false)
-        .init();
-}
-
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    init_tracing();
+    init_logging();
     let config = Config::from_lookup(|k| std::env::var(k).ok()).inspect_err(|e| {
         tracing::error!(outcome = "init_failed", error = %e, "invalid configuration");
     })?;
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    // Connect, attempt and operation timeouts: the cold-start secret read cannot hang.
+    let sdk = aws_sdk_config().await;
 
     let (secrets, secret_origin) = match config.secret_source {
         SecretSource::Inline(secrets) => (SecretStore::fixed(secrets), "env"),
@@ -53,6 +41,7 @@ async fn main() -> Result<(), Error> {
         secret_origin,
         secrets = secrets.current().len(),
         tolerance_seconds = config.tolerance_seconds,
+        route = %config.route,
         "webhook ready"
     );
 
@@ -60,18 +49,19 @@ async fn main() -> Result<(), Error> {
         aws_sdk_eventbridge::Client::new(&sdk),
         config.event_bus_name,
     );
-    let handler = Arc::new(WebhookHandler::new(
-        secrets,
-        config.tolerance_seconds,
-        forwarder,
-    ));
+    let handler = Arc::new(
+        WebhookHandler::new(secrets, config.tolerance_seconds, forwarder).with_route(config.route),
+    );
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let handler = Arc::clone(&handler);
         async move {
             let trace = event.context.xray_trace_id.clone();
+            let deadline = deadline_of(&event.context);
             let now = stripe_events_core::Timestamp::now().unix_seconds();
-            let outcome = handler.process(&event.payload, now, trace.as_deref()).await;
+            let outcome = handler
+                .process_until(&event.payload, now, trace.as_deref(), deadline)
+                .await;
             Ok::<HttpResponse, Error>(outcome.response())
         }
     }))

@@ -328,7 +328,9 @@ async fn every_bad_input_is_rejected_and_good_ones_forwarded() {
         },
         Case {
             name: "no body at all, valid header for the event",
-            request: json!({"headers": {"stripe-signature": sig(0)}}),
+            request: json!({"rawPath": "/stripe/webhook",
+                "requestContext": {"http": {"method": "POST", "path": "/stripe/webhook"}},
+                "headers": {"stripe-signature": sig(0)}}),
             status: 400,
             reason: "signature_mismatch",
             sdk_check: None,

@@ -1,0 +1,172 @@
+//! Start-up pieces shared by every Lambda binary (the three consumers and the webhook):
+//!
+//! - [`init_logging`]: JSON lines, level from `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else
+//!   `info`; the targets that would print raw payloads, headers or secrets are capped at
+//!   `info` whatever the level asked for.
+//! - [`aws_sdk_config`]: the AWS SDK configuration with connect and per-attempt timeouts, so
+//!   a service that accepts the connection and never answers fails fast and is retried.
+//! - [`deadline_of`]: the invocation's deadline as an [`Instant`], minus a margin to log and
+//!   answer.
+
+use std::time::{Duration, Instant};
+
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+use tracing::Metadata;
+use tracing_subscriber::filter::{filter_fn, EnvFilter};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer;
+
+/// Targets that log whole invocations (lambda_runtime at `debug`/`trace` prints the event,
+/// including a webhook's `Stripe-Signature` and body), HTTP frames or TLS secrets. Their
+/// events above `info` are dropped before any other filter is consulted.
+pub const CAPPED_TARGETS: [&str; 9] = [
+    "lambda_runtime",
+    "lambda_runtime_api_client",
+    "hyper",
+    "hyper_util",
+    "h2",
+    "rustls",
+    "aws_smithy_runtime",
+    "aws_smithy_http",
+    "aws_sigv4",
+];
+
+/// True when an event of this target and level may be logged at all.
+pub fn allowed(target: &str, level: &tracing::Level) -> bool {
+    let capped = CAPPED_TARGETS.iter().any(|t| {
+        target == *t
+            || target
+                .strip_prefix(t)
+                .is_some_and(|rest| rest.starts_with("::"))
+    });
+    !capped || *level <= tracing::Level::INFO
+}
+
+/// The filter directive: `AWS_LAMBDA_LOG_LEVEL` (Lambda's advanced logging controls), then
+/// `RUST_LOG`, then `info`.
+pub fn level_directive(var: impl Fn(&str) -> Option<String>) -> String {
+    if let Some(level) = var("AWS_LAMBDA_LOG_LEVEL").filter(|v| !v.trim().is_empty()) {
+        // Lambda's names; FATAL has no tracing level and means "errors only".
+        return match level.trim().to_ascii_uppercase().as_str() {
+            "TRACE" => "trace",
+            "DEBUG" => "debug",
+            "WARN" => "warn",
+            "ERROR" | "FATAL" => "error",
+            _ => "info",
+        }
+        .to_owned();
+    }
+    var("RUST_LOG")
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| "info".to_owned())
+}
+
+/// JSON logs, one object per line, fields at the top level (CloudWatch Logs Insights).
+pub fn init_logging() {
+    let directive = level_directive(|k| std::env::var(k).ok());
+    let env_filter = EnvFilter::try_new(&directive).unwrap_or_else(|_| EnvFilter::new("info"));
+    let caps = filter_fn(|meta: &Metadata<'_>| allowed(meta.target(), meta.level()));
+    let json = tracing_subscriber::fmt::layer()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_span_list(false)
+        .with_target(false)
+        .with_ansi(false)
+        .with_filter(env_filter)
+        .with_filter(caps);
+    // A second init (tests) keeps the first subscriber.
+    let _ = tracing_subscriber::registry().with(json).try_init();
+}
+
+/// Connect timeout: a reachable AWS endpoint connects in milliseconds.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// One attempt of one call; the SDK retries a timed-out attempt within the operation.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
+/// A whole call with its retries. Calls inside an invocation are also bounded by its
+/// deadline ([`deadline_of`]); this bounds calls at cold start (Secrets Manager).
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(8);
+
+/// The standard AWS configuration (environment, `AWS_ENDPOINT_URL`, …) with bounded waits.
+pub async fn aws_sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .operation_timeout(OPERATION_TIMEOUT)
+                .build(),
+        )
+        .load()
+        .await
+}
+
+/// Time kept back from the Lambda deadline to log and answer after the last call.
+pub const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
+
+/// The invocation's deadline (`context.deadline`, epoch milliseconds) as an `Instant`,
+/// minus [`DEADLINE_MARGIN`].
+pub fn deadline_of(context: &lambda_runtime::Context) -> Instant {
+    let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+    let remaining_ms = (context.deadline as i64).saturating_sub(now_ms);
+    let remaining = Duration::from_millis(remaining_ms.max(0) as u64);
+    Instant::now() + remaining.saturating_sub(DEADLINE_MARGIN)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing::Level;
+
+    #[test]
+    fn payload_logging_targets_are_capped_at_info() {
+        assert!(!allowed("lambda_runtime", &Level::DEBUG));
+        assert!(!allowed("lambda_runtime::layers::trace", &Level::TRACE));
+        assert!(!allowed("hyper_util::client::legacy", &Level::DEBUG));
+        assert!(!allowed("aws_smithy_runtime::client::http", &Level::TRACE));
+        assert!(allowed("lambda_runtime", &Level::INFO));
+        assert!(allowed("lambda_runtime", &Level::ERROR));
+        // Our own targets and look-alike names are not capped.
+        assert!(allowed("webhook::handler", &Level::TRACE));
+        assert!(allowed("hyperion", &Level::TRACE));
+    }
+
+    #[test]
+    fn lambda_log_level_wins_over_rust_log() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(level_directive(env(&[])), "info");
+        assert_eq!(level_directive(env(&[("RUST_LOG", "debug")])), "debug");
+        assert_eq!(
+            level_directive(env(&[
+                ("RUST_LOG", "debug"),
+                ("AWS_LAMBDA_LOG_LEVEL", "WARN")
+            ])),
+            "warn"
+        );
+        assert_eq!(
+            level_directive(env(&[("AWS_LAMBDA_LOG_LEVEL", "FATAL")])),
+            "error"
+        );
+    }
+
+    #[test]
+    fn deadline_keeps_a_margin() {
+        let mut context = lambda_runtime::Context::default();
+        let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as u64;
+        context.deadline = now_ms + 10_000;
+        let left = deadline_of(&context).saturating_duration_since(Instant::now());
+        assert!(left <= Duration::from_millis(9_500), "{left:?}");
+        assert!(left >= Duration::from_millis(8_000), "{left:?}");
+        context.deadline = now_ms.saturating_sub(5_000);
+        assert!(deadline_of(&context) <= Instant::now());
+    }
+}
