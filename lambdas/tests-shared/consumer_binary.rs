@@ -4,8 +4,9 @@
 //! The built binary is started as the Lambda service starts a `provided.al2023` bootstrap
 //! (Runtime API emulator on 127.0.0.1, the Lambda environment, the local stack's AWS/Stripe
 //! settings) against fresh tables in moto. It must apply a fixture, answer its redelivery as a
-//! duplicate, acknowledge garbage without an error, and keep running. Needs the local stack
-//! (`make test` runs under `infra/local/stack.sh`).
+//! duplicate, acknowledge garbage without an error, and keep running. It runs at
+//! `RUST_LOG=trace`, and its output must still hold neither the Stripe key nor the raw
+//! payload. Needs the local stack (`make test` runs under `infra/local/stack.sh`).
 
 use std::time::Duration;
 
@@ -30,7 +31,8 @@ pub async fn applies_dedupes_and_acknowledges(
     let client = dynamodb_client(&sdk_config_for(&endpoint).await, None);
     let tables = fresh_tables(&client).await.expect("fresh tables in moto");
     let emulator = Emulator::start().await.expect("runtime API emulator");
-    let stripe_key = std::env::var("STRIPE_API_KEY").unwrap_or_else(|_| "sk_test_emulated".into());
+    // A key only this process knows, to search the logs for.
+    let stripe_key = format!("sk_test_never_logged_{}", std::process::id());
     let mut process = FunctionCommand::new(
         binary,
         &emulator,
@@ -38,8 +40,10 @@ pub async fn applies_dedupes_and_acknowledges(
     )
     .env("BILLING_TABLE", &tables.billing)
     .env("DEDUPE_TABLE", &tables.dedupe)
-    .env("STRIPE_API_KEY", stripe_key)
+    .env("STRIPE_API_KEY", &stripe_key)
     .env("AWS_REGION", "us-east-2")
+    .env("RUST_LOG", "trace")
+    .env_remove("AWS_LAMBDA_LOG_LEVEL")
     .env_remove("TABLE_PREFIX")
     .env_remove("STRIPE_API_KEY_SECRET_ARN")
     .spawn()
@@ -67,5 +71,17 @@ pub async fn applies_dedupes_and_acknowledges(
         json!({"outcomes": {"failed_permanent": 1}})
     );
     process.kill().await.expect("kill");
+    let output = process.output();
+    assert!(output.contains("event processed"), "logs at all: {output}");
+    assert!(!output.contains(&stripe_key), "the Stripe key reached the logs");
+    // lambda_runtime logs every raw invocation at trace; that must never be let through.
+    assert!(
+        !output.contains("raw JSON event"),
+        "a raw payload reached the logs"
+    );
+    assert!(
+        !output.contains("hello") && !output.contains("\"data\":{") && !output.contains("\\\"data\\\":{"),
+        "payload bytes reached the logs"
+    );
     DynamoStore::new(client, tables)
 }

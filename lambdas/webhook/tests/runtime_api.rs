@@ -1,0 +1,84 @@
+//! The webhook's built binary over the Lambda Runtime API (emulator on 127.0.0.1) against
+//! moto's EventBridge, at `RUST_LOG=trace`: a signed request is forwarded, a request off the
+//! route is refused, and the output holds neither the signature, the secret nor the body.
+//! Needs the local stack (`infra/local/stack.sh run -- cargo test -p webhook`).
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use hmac::{Hmac, KeyInit, Mac};
+use lambda_runtime_emulator::process::FunctionCommand;
+use lambda_runtime_emulator::Emulator;
+use serde_json::{json, Value};
+use sha2::Sha256;
+use stripe_events_core::Timestamp;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+#[tokio::test]
+async fn binary_forwards_and_logs_no_secret_signature_or_body() {
+    let endpoint = stack_var("AWS_ENDPOINT_URL");
+    let secret = format!("whsec_test_never_logged_{}", std::process::id());
+    let emulator = Emulator::start().await.expect("runtime API emulator");
+    let mut process = FunctionCommand::new(
+        env!("CARGO_BIN_EXE_webhook"),
+        &emulator,
+        "ai-nexus-dev-stripe-webhook",
+    )
+    .env("AWS_ENDPOINT_URL", &endpoint)
+    .env("AWS_REGION", "us-east-2")
+    .env("AWS_ACCESS_KEY_ID", "testing")
+    .env("AWS_SECRET_ACCESS_KEY", "testing")
+    .env("EVENT_BUS_NAME", "default")
+    .env("STRIPE_WEBHOOK_SECRET", &secret)
+    .env("RUST_LOG", "trace")
+    .env_remove("AWS_LAMBDA_LOG_LEVEL")
+    .env_remove("STRIPE_WEBHOOK_SECRET_ARN")
+    .env_remove("WEBHOOK_ROUTE")
+    .spawn()
+    .expect("spawn the binary");
+    process
+        .wait_ready_or_explain(&emulator, WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    // A body marker our logs never print (only ids, types and outcomes are logged).
+    let body = json!({"id": "evt_binary_logs", "object": "event", "type": "customer.updated",
+        "created": Timestamp::now().unix_seconds(), "livemode": false,
+        "data": {"object": {"id": "cus_logs", "object": "customer",
+                            "email": "body-marker-never-logged@example.com"}}})
+    .to_string();
+    let t = Timestamp::now().unix_seconds();
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("key");
+    mac.update(format!("{t}.{body}").as_bytes());
+    let signature_hex = hex::encode(mac.finalize().into_bytes());
+    let signature = format!("t={t},v1={signature_hex}");
+
+    let mut invoke = async |method: &str, path: &str| -> Value {
+        let mut request = function_url_request(&body, false, &[("stripe-signature", &signature)]);
+        request["rawPath"] = json!(path);
+        request["requestContext"]["http"] = json!({"method": method, "path": path});
+        let answer = process
+            .invoke_for_response(&emulator, serde_json::to_vec(&request).expect("JSON"), WAIT)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        serde_json::from_slice(&answer).expect("JSON response")
+    };
+    assert_eq!(invoke("POST", "/stripe/webhook").await["statusCode"], 200);
+    assert_eq!(invoke("GET", "/stripe/webhook").await["statusCode"], 405);
+    assert_eq!(invoke("POST", "/anything/else").await["statusCode"], 404);
+    process.kill().await.expect("kill");
+
+    let output = process.output();
+    assert!(output.contains("webhook event forwarded"), "{output}");
+    for (what, needle) in [
+        ("the secret", secret.as_str()),
+        ("the signature", signature_hex.as_str()),
+        ("the body", "body-marker-never-logged"),
+        ("a raw invocation", "raw JSON event"),
+    ] {
+        assert!(!output.contains(needle), "{what} reached the logs");
+    }
+}
