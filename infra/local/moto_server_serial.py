@@ -27,5 +27,13 @@ class SerialApplication(_original):
 
 moto_server.DomainDispatcherApplication = SerialApplication
 
+# EventBridge -> CloudWatch Logs targets: moto stamps the log event with a float of unix ms
+# (1796018275490.648); AWS uses an integer, and the Rust SDK refuses the float when it reads
+# FilterLogEvents ("invalid number"). Only the events module's use is changed.
+import moto.events.models as _events_models  # noqa: E402
+
+_unix_time_millis = _events_models.unix_time_millis
+_events_models.unix_time_millis = lambda *a: int(_unix_time_millis(*a))
+
 if __name__ == "__main__":
     moto_server.main(sys.argv[1:])

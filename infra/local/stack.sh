@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Local service stack on loopback: moto (AWS) and localstripe (Stripe v1, 2017 shape).
+# Local service stack on loopback: moto (AWS) and localstripe (Stripe v1, 2017 shape), plus
+# fake_stripe_admin.py (Stripe v2 event destinations, v1 webhook endpoints mapped onto
+# localstripe, EventBridge ListEventSources) when both are started.
 #
-#   infra/local/stack.sh start [moto] [localstripe]   # default: both; writes .local/stack.env
+#   infra/local/stack.sh start [moto] [localstripe]   # default: all three; writes .local/stack.env
 #   infra/local/stack.sh stop                         # stops exactly the pids it started
 #   infra/local/stack.sh status                       # prints the env file, checks pids
 #   infra/local/stack.sh run -- CMD [ARGS...]         # start, export env, run CMD, always stop
@@ -72,9 +74,11 @@ pid_is_ours() {
 
 MOTO_MARK="moto_server_serial.py"
 LS_MARK="localstripe_loopback.py"
+FAKE_MARK="fake_stripe_admin.py"
 
 stack_live() {
-  pid_is_ours "$(state_get MOTO_PID)" "$MOTO_MARK" || pid_is_ours "$(state_get LOCALSTRIPE_PID)" "$LS_MARK"
+  pid_is_ours "$(state_get MOTO_PID)" "$MOTO_MARK" || pid_is_ours "$(state_get LOCALSTRIPE_PID)" "$LS_MARK" \
+    || pid_is_ours "$(state_get FAKE_ADMIN_PID)" "$FAKE_MARK"
 }
 
 # wait_ready NAME PID PORT LOG -> 0 ready, 1 timeout, 2 process died
@@ -113,11 +117,11 @@ kill_pids() {
   done
 }
 
-STARTED_MOTO_PID="" STARTED_LS_PID="" LS_TMP=""
-MOTO_PORT="" LS_PORT=""
+STARTED_MOTO_PID="" STARTED_LS_PID="" STARTED_FAKE_PID="" LS_TMP=""
+MOTO_PORT="" LS_PORT="" FAKE_PORT=""
 
 abort_start() {
-  kill_pids "$STARTED_MOTO_PID" "$MOTO_MARK" "$STARTED_LS_PID" "$LS_MARK"
+  kill_pids "$STARTED_MOTO_PID" "$MOTO_MARK" "$STARTED_LS_PID" "$LS_MARK" "$STARTED_FAKE_PID" "$FAKE_MARK"
   [[ -n "$LS_TMP" ]] && rm -rf "$LS_TMP"
   die "$1"
 }
@@ -168,6 +172,28 @@ start_localstripe() {
   fail_with_log localstripe "$log" "could not get a free port"
 }
 
+# The fakes talk to moto (partner sources, ping delivery) and localstripe (webhook config).
+start_fake() {
+  local log="$LOG_DIR/fake_stripe_admin.log" try rc
+  for try in 1 2 3; do
+    FAKE_PORT="$(free_port)"
+    : >"$log"
+    AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
+      AWS_REGION=us-east-2 STRIPE_API_BASE="http://127.0.0.1:$LS_PORT" \
+      "$VENV/bin/python" -u "$HERE/fake_stripe_admin.py" --host 127.0.0.1 --port "$FAKE_PORT" \
+      </dev/null >>"$log" 2>&1 &
+    STARTED_FAKE_PID=$!
+    rc=0; wait_ready fake_stripe_admin "$STARTED_FAKE_PID" "$FAKE_PORT" "$log" || rc=$?
+    [[ $rc -eq 0 ]] && return 0
+    if [[ $rc -eq 2 ]] && grep -qi "address already in use" "$log"; then
+      say "fake_stripe_admin: port $FAKE_PORT taken meanwhile, retrying"; STARTED_FAKE_PID=""; continue
+    fi
+    [[ $rc -eq 1 ]] && fail_with_log fake_stripe_admin "$log" "not answering HTTP on 127.0.0.1:$FAKE_PORT after ${TIMEOUT}s"
+    STARTED_FAKE_PID=""; fail_with_log fake_stripe_admin "$log" "exited during startup"
+  done
+  fail_with_log fake_stripe_admin "$log" "could not get a free port"
+}
+
 write_env() {
   local f tmp; f="$(env_file)"; tmp="$f.tmp.$$"
   {
@@ -187,6 +213,12 @@ write_env() {
       echo "export LOCALSTRIPE_PORT=$LS_PORT"
       echo "export LOCALSTRIPE_PID=$STARTED_LS_PID"
       echo "export LOCALSTRIPE_TMPDIR='$LS_TMP'"
+    fi
+    if [[ -n "$STARTED_FAKE_PID" ]]; then
+      echo "export STRIPE_ADMIN_API_BASE=http://127.0.0.1:$FAKE_PORT"
+      echo "export EVENT_SOURCES_ENDPOINT_URL=http://127.0.0.1:$FAKE_PORT"
+      echo "export FAKE_ADMIN_PORT=$FAKE_PORT"
+      echo "export FAKE_ADMIN_PID=$STARTED_FAKE_PID"
     fi
   } >"$tmp"
   mv "$tmp" "$f"
@@ -215,9 +247,10 @@ cmd_start() {
   trap 'abort_start "interrupted"' INT TERM
   if [[ $want_moto -eq 1 ]]; then start_moto; fi
   if [[ $want_ls -eq 1 ]]; then start_localstripe; fi
+  if [[ $want_moto -eq 1 && $want_ls -eq 1 ]]; then start_fake; fi
   trap - INT TERM
   write_env
-  say "up in $((SECONDS - t0))s:${STARTED_MOTO_PID:+ moto 127.0.0.1:$MOTO_PORT (pid $STARTED_MOTO_PID)}${STARTED_LS_PID:+ localstripe 127.0.0.1:$LS_PORT (pid $STARTED_LS_PID)}; env: $(env_file)"
+  say "up in $((SECONDS - t0))s:${STARTED_MOTO_PID:+ moto 127.0.0.1:$MOTO_PORT (pid $STARTED_MOTO_PID)}${STARTED_LS_PID:+ localstripe 127.0.0.1:$LS_PORT (pid $STARTED_LS_PID)}${STARTED_FAKE_PID:+ fakes 127.0.0.1:$FAKE_PORT (pid $STARTED_FAKE_PID)}; env: $(env_file)"
 }
 
 cleanup_state() {
@@ -230,10 +263,10 @@ cleanup_state() {
 cmd_stop() {
   local f; f="$(env_file)"
   if [[ ! -f "$f" ]]; then say "nothing to stop (no $f)"; return 0; fi
-  local mp lp; mp="$(state_get MOTO_PID)"; lp="$(state_get LOCALSTRIPE_PID)"
-  kill_pids "$mp" "$MOTO_MARK" "$lp" "$LS_MARK"
+  local mp lp fp; mp="$(state_get MOTO_PID)"; lp="$(state_get LOCALSTRIPE_PID)"; fp="$(state_get FAKE_ADMIN_PID)"
+  kill_pids "$mp" "$MOTO_MARK" "$lp" "$LS_MARK" "$fp" "$FAKE_MARK"
   cleanup_state
-  say "stopped${mp:+ moto (pid $mp)}${lp:+ localstripe (pid $lp)}"
+  say "stopped${mp:+ moto (pid $mp)}${lp:+ localstripe (pid $lp)}${fp:+ fakes (pid $fp)}"
 }
 
 cmd_status() {
@@ -243,6 +276,7 @@ cmd_status() {
   local ok=0
   pid_is_ours "$(state_get MOTO_PID)" "$MOTO_MARK" && say "moto: running" || { [[ -n "$(state_get MOTO_PID)" ]] && { say "moto: NOT running"; ok=1; }; }
   pid_is_ours "$(state_get LOCALSTRIPE_PID)" "$LS_MARK" && say "localstripe: running" || { [[ -n "$(state_get LOCALSTRIPE_PID)" ]] && { say "localstripe: NOT running"; ok=1; }; }
+  pid_is_ours "$(state_get FAKE_ADMIN_PID)" "$FAKE_MARK" && say "fakes: running" || { [[ -n "$(state_get FAKE_ADMIN_PID)" ]] && { say "fakes: NOT running"; ok=1; }; }
   return $ok
 }
 

@@ -1,9 +1,15 @@
 //! The operator CLI's commands as library functions (tested against moto and localstripe);
 //! `main.rs` only parses arguments and prints.
 
+pub mod admin;
 pub mod audit;
+pub mod aws;
 pub mod context;
+pub mod event_types;
+pub mod migrate;
+pub mod ping;
 pub mod replay;
+pub mod setup;
 pub mod state;
 pub mod table;
 
@@ -32,6 +38,24 @@ pub fn parse_since(s: &str, now: Timestamp) -> Option<Timestamp> {
     Some(Timestamp::from_unix_millis(now.unix_millis() - age))
 }
 
+/// A duration such as `500ms`, `30s`, `10m`, `2h`.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    if let Some(ms) = s.strip_suffix("ms") {
+        return ms.parse().ok().map(Duration::from_millis);
+    }
+    let (n, unit) = s.split_at(s.len().checked_sub(1)?);
+    let n: u64 = n.parse().ok()?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return None,
+    };
+    Some(Duration::from_secs(secs))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,5 +73,12 @@ mod tests {
         );
         assert_eq!(parse_since("soon", now), None);
         assert_eq!(parse_since("", now), None);
+    }
+
+    #[test]
+    fn durations_take_units() {
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("10m"), Some(Duration::from_secs(600)));
+        assert_eq!(parse_duration("10"), None);
     }
 }

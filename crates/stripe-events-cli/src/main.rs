@@ -19,7 +19,7 @@ use stripe_events_store::{create_tables, TableNames};
 #[command(
     name = "stripe-events",
     version,
-    about = "Operate the Stripe events pipeline: replay, audit, backfill, state"
+    about = "Operate the Stripe events pipeline: setup, ping, migrate, replay, audit, backfill, state"
 )]
 struct Cli {
     /// Table prefix: tables are <prefix>-stripe-events and <prefix>-stripe-billing.
@@ -71,6 +71,99 @@ enum Command {
     },
     /// Create the two tables (local stacks; Terraform owns them in AWS).
     CreateTables,
+    /// Create (or find) the Stripe EventBridge destinations, wait for their partner event
+    /// sources and write the tfvars that associate them. `setup status`: where setup stands.
+    Setup {
+        #[command(subcommand)]
+        action: Option<SetupAction>,
+        #[command(flatten)]
+        args: SetupArgs,
+    },
+    /// Ping a destination through Stripe and wait for the ping in the monitoring log group.
+    Ping {
+        /// `snapshot`, `thin` or a destination id (`ed_…`).
+        #[arg(long, default_value = "snapshot")]
+        destination: String,
+        /// The log group the partner buses' monitoring rule writes to.
+        #[arg(long, default_value = "/aws/events/stripe-billing")]
+        log_group: String,
+        /// Longest wait for the ping to be logged.
+        #[arg(long, default_value = "2m")]
+        wait: String,
+        #[arg(long, default_value = "2s", hide = true)]
+        poll: String,
+    },
+    /// Move event types from the webhook to the partner path, gated by the audit.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+}
+
+#[derive(clap::Args)]
+struct SetupArgs {
+    /// AWS account Stripe creates the partner event sources in (default: the caller's, STS).
+    #[arg(long)]
+    aws_account_id: Option<String>,
+    /// AWS region of the sources (default: the configured region).
+    #[arg(long)]
+    aws_region: Option<String>,
+    /// Longest wait for the partner event sources.
+    #[arg(long, default_value = "10m")]
+    wait: String,
+    #[arg(long, default_value = "5s", hide = true)]
+    poll: String,
+    /// Where to write the tfvars that associate the sources.
+    #[arg(long, default_value = "infra/envs/partner-sources.tfvars")]
+    tfvars_out: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum SetupAction {
+    /// One table (destinations, sources, buses, rules) and the next action.
+    Status,
+}
+
+#[derive(clap::Args)]
+struct Selection {
+    /// Comma-separated event types.
+    #[arg(long, value_delimiter = ',')]
+    types: Vec<String>,
+    /// Every type of a family (subscription, payment, customer); repeatable.
+    #[arg(long, value_delimiter = ',')]
+    family: Vec<String>,
+    /// The Stripe webhook endpoint's URL (default: Terraform output `webhook_url`).
+    #[arg(long, env = "STRIPE_WEBHOOK_URL")]
+    webhook_url: Option<String>,
+    /// Who is doing this, for the migration log (default: $USER).
+    #[arg(long)]
+    operator: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum MigrateAction {
+    /// Per event type: both paths, webhook only, partner only, lag, ready, cut over when.
+    Status {
+        #[arg(long, default_value = "24h")]
+        window: String,
+        #[arg(long, env = "STRIPE_WEBHOOK_URL")]
+        webhook_url: Option<String>,
+    },
+    /// Remove ready types from the webhook endpoint's enabled_events.
+    Cutover {
+        #[command(flatten)]
+        select: Selection,
+        #[arg(long, default_value = "24h")]
+        window: String,
+        /// Cut over types that are not ready too.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Add types back to the webhook endpoint's enabled_events.
+    Rollback {
+        #[command(flatten)]
+        select: Selection,
+    },
 }
 
 fn init_logs() {
@@ -100,6 +193,19 @@ async fn main() -> ExitCode {
 }
 
 async fn run(command: Command, tables: TableNames) -> Result<ExitCode, String> {
+    match command {
+        Command::Setup { action, args } => {
+            return commands::setup(action.is_some(), args, &tables).await
+        }
+        Command::Ping {
+            destination,
+            log_group,
+            wait,
+            poll,
+        } => return commands::ping(&destination, &log_group, &wait, &poll, &tables).await,
+        Command::Migrate { action } => return commands::migrate(action, &tables).await,
+        _ => {}
+    }
     if let Command::CreateTables = command {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let client = stripe_events_store::dynamodb_client(&sdk, None);
@@ -228,7 +334,328 @@ async fn run(command: Command, tables: TableNames) -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::CreateTables => Ok(ExitCode::SUCCESS),
+        Command::CreateTables
+        | Command::Setup { .. }
+        | Command::Ping { .. }
+        | Command::Migrate { .. } => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// The table prefix (`<project>-<environment>`) from the dedupe table's name.
+fn prefix_of(tables: &TableNames) -> String {
+    tables
+        .dedupe
+        .strip_suffix("-stripe-events")
+        .unwrap_or(&tables.dedupe)
+        .to_owned()
+}
+
+mod commands {
+    use super::*;
+    use std::time::Duration;
+    use stripe_events_cli::admin::StripeAdmin;
+    use stripe_events_cli::aws::Aws;
+    use stripe_events_cli::{migrate, parse_duration, ping as ping_cmd, setup as setup_cmd};
+
+    fn duration(flag: &str, v: &str) -> Result<Duration, String> {
+        parse_duration(v).ok_or_else(|| format!("{flag}: expected e.g. 30s, 10m, 2h (got {v:?})"))
+    }
+
+    async fn clients() -> Result<(StripeAdmin, Aws), String> {
+        let aws = Aws::from_env().await;
+        let admin = StripeAdmin::from_env(&aws.sdk)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok((admin, aws))
+    }
+
+    fn spinner() -> ProgressBar {
+        let bar = ProgressBar::new_spinner();
+        if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}") {
+            bar.set_style(style);
+        }
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    }
+
+    pub async fn setup(
+        status_only: bool,
+        args: SetupArgs,
+        tables: &TableNames,
+    ) -> Result<ExitCode, String> {
+        let prefix = prefix_of(tables);
+        let (admin, aws) = clients().await?;
+        let now = Timestamp::now().unix_seconds();
+        if status_only {
+            let report = setup_cmd::status(&admin, &aws, &prefix)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("{}", setup_cmd::render_status(&report, now));
+            return Ok(ExitCode::SUCCESS);
+        }
+        let wait = duration("--wait", &args.wait)?;
+        let poll = duration("--poll", &args.poll)?;
+        let account = match args.aws_account_id {
+            Some(a) => a,
+            None => aws.account_id().await.map_err(|e| e.to_string())?,
+        };
+        let region = match args.aws_region.or_else(|| aws.region()) {
+            Some(r) => r,
+            None => return Err(stripe_events_cli::aws::AwsError::NoRegion.to_string()),
+        };
+        let dests = setup_cmd::ensure_destinations(&admin, &prefix, &account, &region)
+            .await
+            .map_err(|e| e.to_string())?;
+        for (d, created) in &dests {
+            println!(
+                "{} {} destination {} ({})",
+                if *created { "created" } else { "reusing" },
+                d.payload.map(setup_cmd::Payload::as_str).unwrap_or("?"),
+                d.id,
+                d.name
+            );
+        }
+        let bar = spinner();
+        let only: Vec<_> = dests.into_iter().map(|(d, _)| d).collect();
+        let waited = setup_cmd::wait_for_sources(&admin, &aws, &only, wait, poll, |m| {
+            bar.set_message(m.to_owned())
+        })
+        .await;
+        bar.finish_and_clear();
+        let ready = match waited {
+            Ok(r) => r,
+            Err(missing) => {
+                let ids: Vec<String> = missing.iter().map(|d| d.id.clone()).collect();
+                return Err(setup_cmd::SetupError::SourceTimeout {
+                    missing: ids.join(", "),
+                    waited: args.wait,
+                    account,
+                    region,
+                }
+                .to_string());
+            }
+        };
+        let mut t = Table::new(&[
+            "destination",
+            "payload",
+            "partner event source",
+            "state",
+            "days left to associate",
+        ]);
+        for r in &ready {
+            t.row(vec![
+                r.destination.id.clone(),
+                r.destination
+                    .payload
+                    .map(setup_cmd::Payload::as_str)
+                    .unwrap_or("?")
+                    .into(),
+                r.source.name.clone(),
+                r.source.state.clone(),
+                r.source
+                    .days_left(now)
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| "-".into()),
+            ]);
+        }
+        println!("{}", t.render());
+        let text = setup_cmd::tfvars(&ready, Timestamp::now());
+        if let Some(dir) = args
+            .tfvars_out
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                setup_cmd::SetupError::Tfvars {
+                    path: args.tfvars_out.display().to_string(),
+                    detail: e.to_string(),
+                }
+                .to_string()
+            })?;
+        }
+        std::fs::write(&args.tfvars_out, text).map_err(|e| {
+            setup_cmd::SetupError::Tfvars {
+                path: args.tfvars_out.display().to_string(),
+                detail: e.to_string(),
+            }
+            .to_string()
+        })?;
+        let var_file = args
+            .tfvars_out
+            .strip_prefix("infra")
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| args.tfvars_out.display().to_string());
+        println!(
+            "
+wrote {}",
+            args.tfvars_out.display()
+        );
+        println!(
+            "next: terraform -chdir=infra apply -var-file=envs/dev.tfvars -var-file={}",
+            var_file.trim_start_matches('/')
+        );
+        println!("then: stripe-events setup status");
+        Ok(ExitCode::SUCCESS)
+    }
+
+    pub async fn ping(
+        destination: &str,
+        log_group: &str,
+        wait: &str,
+        poll: &str,
+        tables: &TableNames,
+    ) -> Result<ExitCode, String> {
+        let wait = duration("--wait", wait)?;
+        let poll = duration("--poll", poll)?;
+        let (admin, aws) = clients().await?;
+        let bar = spinner();
+        bar.set_message(format!(
+            "pinged {destination}; waiting for it in {log_group}"
+        ));
+        let out = ping_cmd::ping(
+            &admin,
+            &aws,
+            &prefix_of(tables),
+            destination,
+            log_group,
+            wait,
+            poll,
+        )
+        .await;
+        bar.finish_and_clear();
+        let r = out.map_err(|e| e.to_string())?;
+        println!(
+            "ping {} to {} logged in {} after {:.1}s",
+            r.event_id,
+            r.destination.id,
+            log_group,
+            r.elapsed.as_secs_f64()
+        );
+        Ok(ExitCode::SUCCESS)
+    }
+
+    fn actor(operator: Option<String>, caller: Option<String>) -> migrate::Actor {
+        let who = operator
+            .or_else(|| std::env::var("USER").ok())
+            .unwrap_or_else(|| "unknown".into());
+        migrate::Actor {
+            who: match caller {
+                Some(arn) => format!("{who} ({arn})"),
+                None => who,
+            },
+        }
+    }
+
+    fn print_step(action: &str, r: &migrate::StepReport) {
+        for t in &r.changed {
+            let forced = if r.forced.contains(t) {
+                " (forced)"
+            } else {
+                ""
+            };
+            println!("{action} {t}{forced}");
+        }
+        for (t, why) in &r.skipped {
+            println!("skipped {t}: {why}");
+        }
+        for (t, why) in &r.refused {
+            println!("refused {t}: not ready ({why}); wait and check `stripe-events migrate status`, or pass --force");
+        }
+        if r.endpoint_disabled {
+            println!(
+                "webhook endpoint {} now has no events left and was disabled",
+                r.endpoint_id
+            );
+        }
+        println!(
+            "webhook endpoint {} still delivers {} handled types",
+            r.endpoint_id,
+            r.remaining_handled.len()
+        );
+    }
+
+    pub async fn migrate(action: MigrateAction, tables: &TableNames) -> Result<ExitCode, String> {
+        let (admin, aws) = clients().await?;
+        let now = Timestamp::now();
+        let records = || async {
+            stripe_events_store::DynamoStore::new(aws.dynamodb.clone(), tables.clone())
+                .dedupe_records()
+                .await
+                .map_err(|e| format!("{e} (check --table-prefix and AWS credentials)"))
+        };
+        match action {
+            MigrateAction::Status {
+                window,
+                webhook_url,
+            } => {
+                let since = parse_since(&window, now).ok_or("--window: expected e.g. 24h")?;
+                let stats = migrate::type_stats(&records().await?, since.unix_millis());
+                let log = migrate::read_log(&aws.dynamodb, tables)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let endpoint = match migrate::resolve_webhook_url(webhook_url) {
+                    Ok(url) => Some(
+                        migrate::find_endpoint(&admin, &url)
+                            .await
+                            .map_err(|e| e.to_string())?,
+                    ),
+                    Err(_) => None,
+                };
+                print!(
+                    "{}",
+                    migrate::render_status(&stats, &log, endpoint.as_ref(), &window)
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            MigrateAction::Cutover {
+                select,
+                window,
+                force,
+            } => {
+                let since = parse_since(&window, now).ok_or("--window: expected e.g. 24h")?;
+                let url =
+                    migrate::resolve_webhook_url(select.webhook_url).map_err(|e| e.to_string())?;
+                let types =
+                    migrate::select_types(&select.types, &select.family, migrate::family_pool)
+                        .map_err(|e| e.to_string())?;
+                let actor = actor(select.operator, aws.caller_arn().await);
+                let r = migrate::cutover(
+                    &admin,
+                    &aws.dynamodb,
+                    tables,
+                    &records().await?,
+                    &url,
+                    &types,
+                    (&window, since.unix_millis()),
+                    force,
+                    &actor,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+                print_step("cut over", &r);
+                if r.remaining_handled.is_empty() {
+                    println!("every handled type is cut over: `stripe-events migrate status` prints the Terraform switches that finish the move");
+                }
+                Ok(if r.refused.is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(4)
+                })
+            }
+            MigrateAction::Rollback { select } => {
+                let url =
+                    migrate::resolve_webhook_url(select.webhook_url).map_err(|e| e.to_string())?;
+                let types =
+                    migrate::select_types(&select.types, &select.family, migrate::family_pool)
+                        .map_err(|e| e.to_string())?;
+                let actor = actor(select.operator, aws.caller_arn().await);
+                let r = migrate::rollback(&admin, &aws.dynamodb, tables, &url, &types, &actor)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                print_step("rolled back", &r);
+                Ok(ExitCode::SUCCESS)
+            }
+        }
     }
 }
 

@@ -1,0 +1,679 @@
+//! `stripe-events migrate status | cutover | rollback`: the webhook → partner move per event
+//! type, gated by the audit the consumers already write (the dedupe records say which path
+//! delivered each event), done on the Stripe webhook endpoint's `enabled_events`, and logged in
+//! DynamoDB.
+//!
+//! Migration log: items in the billing table under `pk = MIGRATION_LOG`, `sk =
+//! <unix ms, 13 digits>#<action>#<pid>`, so one Query returns the history in order. They carry
+//! no `object_id`/`user_id`, so the GSIs never index them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::{json, Map, Value};
+use stripe_events_core::{Family, Timestamp};
+use stripe_events_store::attr::{item_to_json, s, to_attr};
+use stripe_events_store::TableNames;
+use thiserror::Error;
+
+use crate::admin::{AdminError, StripeAdmin};
+use crate::audit::{classify, Seen};
+use crate::event_types::{all_types, family_types};
+use crate::table::Table;
+
+pub const LOG_PK: &str = "MIGRATION_LOG";
+
+#[derive(Debug, Error)]
+pub enum MigrateError {
+    #[error(transparent)]
+    Stripe(#[from] AdminError),
+    #[error(
+        "DynamoDB {operation} on {table}: {detail} (check the table prefix and AWS credentials)"
+    )]
+    Dynamo {
+        operation: &'static str,
+        table: String,
+        detail: String,
+    },
+    #[error("no Stripe webhook endpoint has the URL {0}: check --webhook-url (Terraform output `webhook_url`)")]
+    NoEndpoint(String),
+    #[error("no webhook URL: pass --webhook-url (or set STRIPE_WEBHOOK_URL); `terraform -chdir=infra output -raw webhook_url` prints it")]
+    NoWebhookUrl,
+    #[error("give --types or --family")]
+    NothingSelected,
+    #[error("unknown family {0:?}: subscription, payment or customer")]
+    UnknownFamily(String),
+}
+
+fn dynamo_err<'a, E: std::error::Error + 'static>(
+    operation: &'static str,
+    table: &'a str,
+) -> impl FnOnce(E) -> MigrateError + 'a {
+    move |e| MigrateError::Dynamo {
+        operation,
+        table: table.to_owned(),
+        detail: aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string(),
+    }
+}
+
+/// What the audit says about one event type over the window.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TypeStats {
+    pub both: u64,
+    pub webhook_only: u64,
+    pub partner_only: u64,
+    pub lags_ms: Vec<i64>,
+}
+
+impl TypeStats {
+    /// The partner path delivered every event the webhook delivered (and there was one).
+    pub fn ready(&self) -> bool {
+        self.both > 0 && self.webhook_only == 0
+    }
+
+    pub fn lag_percentile(&self, p: f64) -> Option<i64> {
+        let mut v = self.lags_ms.clone();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_unstable();
+        let rank = ((p * v.len() as f64).ceil() as usize).clamp(1, v.len());
+        v.get(rank - 1).copied()
+    }
+
+    pub fn evidence(&self) -> Value {
+        json!({
+            "both": self.both, "webhook_only": self.webhook_only, "partner_only": self.partner_only,
+            "lag_p50_ms": self.lag_percentile(0.5), "lag_p99_ms": self.lag_percentile(0.99),
+            "ready": self.ready(),
+        })
+    }
+}
+
+/// Per base event type, from the dedupe/audit records first seen at or after `since_ms`.
+pub fn type_stats(records: &[Map<String, Value>], since_ms: i64) -> BTreeMap<String, TypeStats> {
+    let mut out: BTreeMap<String, TypeStats> = BTreeMap::new();
+    for r in records {
+        let e = classify(r);
+        if e.event_type.is_empty() || e.first_seen_ms < since_ms {
+            continue;
+        }
+        let s = out.entry(e.event_type.clone()).or_default();
+        match e.seen {
+            Seen::Both => s.both += 1,
+            Seen::WebhookOnly => s.webhook_only += 1,
+            Seen::PartnerOnly => s.partner_only += 1,
+            Seen::Neither => {}
+        }
+        s.lags_ms.extend(e.partner_delay_ms);
+    }
+    out
+}
+
+/// One step of the migration, as logged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEntry {
+    pub at_ms: i64,
+    pub action: String,
+    pub types: Vec<String>,
+    pub forced: Vec<String>,
+    pub who: String,
+    pub endpoint_id: String,
+    pub window: String,
+    pub evidence: Value,
+}
+
+impl LogEntry {
+    fn from_item(m: &Map<String, Value>) -> LogEntry {
+        let text = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+        let list = |k: &str| {
+            m.get(k)
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        LogEntry {
+            at_ms: m.get("at_ms").and_then(Value::as_i64).unwrap_or(0),
+            action: text("action"),
+            types: list("types"),
+            forced: list("forced"),
+            who: text("who"),
+            endpoint_id: text("webhook_endpoint"),
+            window: text("window"),
+            evidence: m.get("evidence").cloned().unwrap_or(Value::Null),
+        }
+    }
+}
+
+pub async fn write_log(
+    db: &aws_sdk_dynamodb::Client,
+    tables: &TableNames,
+    e: &LogEntry,
+) -> Result<(), MigrateError> {
+    let fields = json!({
+        "at_ms": e.at_ms, "at": Timestamp::from_unix_millis(e.at_ms).to_rfc3339(),
+        "action": e.action, "types": e.types, "forced": e.forced, "who": e.who,
+        "webhook_endpoint": e.endpoint_id, "window": e.window, "evidence": e.evidence,
+    });
+    let mut item: std::collections::HashMap<String, AttributeValue> = fields
+        .as_object()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), to_attr(v))).collect())
+        .unwrap_or_default();
+    item.insert("pk".into(), s(LOG_PK));
+    item.insert(
+        "sk".into(),
+        s(format!(
+            "{:013}#{}#{}",
+            e.at_ms,
+            e.action,
+            std::process::id()
+        )),
+    );
+    db.put_item()
+        .table_name(&tables.billing)
+        .set_item(Some(item))
+        .send()
+        .await
+        .map_err(dynamo_err("PutItem", &tables.billing))?;
+    Ok(())
+}
+
+/// The whole log, oldest first.
+pub async fn read_log(
+    db: &aws_sdk_dynamodb::Client,
+    tables: &TableNames,
+) -> Result<Vec<LogEntry>, MigrateError> {
+    let mut out = Vec::new();
+    let mut start = None;
+    loop {
+        let page = db
+            .query()
+            .table_name(&tables.billing)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", "pk")
+            .expression_attribute_values(":pk", s(LOG_PK))
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(dynamo_err("Query", &tables.billing))?;
+        out.extend(
+            page.items()
+                .iter()
+                .map(|i| LogEntry::from_item(&item_to_json(i))),
+        );
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
+/// The types currently cut over, with when, replaying the log.
+pub fn cut_over(log: &[LogEntry]) -> BTreeMap<String, i64> {
+    let mut out = BTreeMap::new();
+    for e in log {
+        for t in &e.types {
+            match e.action.as_str() {
+                "cutover" => {
+                    out.insert(t.clone(), e.at_ms);
+                }
+                "rollback" => {
+                    out.remove(t);
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// A webhook endpoint's fields the migration reads.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub id: String,
+    pub url: String,
+    pub enabled: bool,
+    /// `*` expanded into every Stripe type.
+    pub events: BTreeSet<String>,
+}
+
+impl Endpoint {
+    fn from_json(v: &Value) -> Endpoint {
+        let text = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+        let raw: Vec<String> = v
+            .get("enabled_events")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        Endpoint {
+            id: text("id"),
+            url: text("url"),
+            enabled: text("status") != "disabled",
+            events: expand(&raw),
+        }
+    }
+
+    /// Handled types still delivered by this endpoint.
+    pub fn handled_enabled(&self) -> Vec<String> {
+        if !self.enabled {
+            return Vec::new();
+        }
+        self.events
+            .iter()
+            .filter(|t| Family::of_event_type(t) != Family::None)
+            .cloned()
+            .collect()
+    }
+}
+
+/// `enabled_events` with `*` replaced by every type, so single types can be removed.
+pub fn expand(events: &[String]) -> BTreeSet<String> {
+    if events.iter().any(|t| t == "*") {
+        all_types().into_iter().map(str::to_owned).collect()
+    } else {
+        events.iter().cloned().collect()
+    }
+}
+
+pub async fn find_endpoint(admin: &StripeAdmin, url: &str) -> Result<Endpoint, MigrateError> {
+    let all = admin.list_webhook_endpoints().await?;
+    all.iter()
+        .map(Endpoint::from_json)
+        .find(|e| e.url == url)
+        .ok_or_else(|| MigrateError::NoEndpoint(url.to_owned()))
+}
+
+/// `--webhook-url`, else `STRIPE_WEBHOOK_URL`, else `terraform -chdir=infra output -raw webhook_url`.
+pub fn resolve_webhook_url(flag: Option<String>) -> Result<String, MigrateError> {
+    if let Some(u) = flag.filter(|u| !u.trim().is_empty()) {
+        return Ok(u);
+    }
+    if let Ok(u) = std::env::var("STRIPE_WEBHOOK_URL") {
+        if !u.trim().is_empty() {
+            return Ok(u);
+        }
+    }
+    let out = std::process::Command::new("terraform")
+        .args(["-chdir=infra", "output", "-raw", "webhook_url"])
+        .output()
+        .map_err(|_| MigrateError::NoWebhookUrl)?;
+    let url = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    if out.status.success() && url.starts_with("http") {
+        Ok(url)
+    } else {
+        Err(MigrateError::NoWebhookUrl)
+    }
+}
+
+/// `--types` and `--family` into a sorted list of v1 types (`v1.` prefixes dropped).
+pub fn select_types(
+    types: &[String],
+    families: &[String],
+    pool: impl Fn(Family) -> Vec<String>,
+) -> Result<Vec<String>, MigrateError> {
+    let mut out: BTreeSet<String> = types
+        .iter()
+        .map(|t| stripe_events_core::family::base_event_type(t.trim()).to_owned())
+        .filter(|t| !t.is_empty())
+        .collect();
+    for f in families {
+        let fam = Family::from_name(f.trim())
+            .filter(|f| *f != Family::None)
+            .ok_or_else(|| MigrateError::UnknownFamily(f.clone()))?;
+        out.extend(pool(fam));
+    }
+    if out.is_empty() {
+        return Err(MigrateError::NothingSelected);
+    }
+    Ok(out.into_iter().collect())
+}
+
+pub struct Actor {
+    pub who: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct StepReport {
+    pub changed: Vec<String>,
+    pub forced: Vec<String>,
+    /// (type, why)
+    pub refused: Vec<(String, String)>,
+    /// (type, why) — nothing to do.
+    pub skipped: Vec<(String, String)>,
+    pub endpoint_id: String,
+    pub endpoint_disabled: bool,
+    pub remaining_handled: Vec<String>,
+}
+
+/// Sets the endpoint's events (disabling it when none is left; Stripe needs at least one).
+async fn apply_events(
+    admin: &StripeAdmin,
+    ep: &Endpoint,
+    events: &BTreeSet<String>,
+) -> Result<bool, MigrateError> {
+    let path = format!("/v1/webhook_endpoints/{}", ep.id);
+    if events.is_empty() {
+        admin
+            .v1_post(&path, &[("disabled".into(), "true".into())])
+            .await?;
+        return Ok(true);
+    }
+    let mut form: Vec<(String, String)> = events
+        .iter()
+        .map(|t| ("enabled_events[]".to_owned(), t.clone()))
+        .collect();
+    if !ep.enabled {
+        form.push(("disabled".into(), "false".into()));
+    }
+    admin.v1_post(&path, &form).await?;
+    Ok(false)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn cutover(
+    admin: &StripeAdmin,
+    db: &aws_sdk_dynamodb::Client,
+    tables: &TableNames,
+    records: &[Map<String, Value>],
+    webhook_url: &str,
+    types: &[String],
+    window: (&str, i64),
+    force: bool,
+    actor: &Actor,
+) -> Result<StepReport, MigrateError> {
+    let ep = find_endpoint(admin, webhook_url).await?;
+    let stats = type_stats(records, window.1);
+    let mut report = StepReport {
+        endpoint_id: ep.id.clone(),
+        ..StepReport::default()
+    };
+    let mut evidence = Map::new();
+    let active: BTreeSet<String> = if ep.enabled {
+        ep.events.clone()
+    } else {
+        BTreeSet::new()
+    };
+    for t in types {
+        if !active.contains(t) {
+            report
+                .skipped
+                .push((t.clone(), "not enabled on the webhook endpoint".into()));
+            continue;
+        }
+        let st = stats.get(t).cloned().unwrap_or_default();
+        if st.ready() {
+            report.changed.push(t.clone());
+        } else if force {
+            report.changed.push(t.clone());
+            report.forced.push(t.clone());
+        } else {
+            let why = if st.webhook_only > 0 {
+                format!("{} events delivered by webhook only", st.webhook_only)
+            } else {
+                "no event delivered by both paths in the window".into()
+            };
+            report.refused.push((t.clone(), why));
+            continue;
+        }
+        evidence.insert(t.clone(), st.evidence());
+    }
+    let mut remaining = active.clone();
+    if !report.changed.is_empty() {
+        for t in &report.changed {
+            remaining.remove(t);
+        }
+        report.endpoint_disabled = apply_events(admin, &ep, &remaining).await?;
+        write_log(
+            db,
+            tables,
+            &LogEntry {
+                at_ms: Timestamp::now().unix_millis(),
+                action: "cutover".into(),
+                types: report.changed.clone(),
+                forced: report.forced.clone(),
+                who: actor.who.clone(),
+                endpoint_id: ep.id.clone(),
+                window: window.0.to_owned(),
+                evidence: Value::Object(evidence),
+            },
+        )
+        .await?;
+    }
+    report.remaining_handled = remaining
+        .into_iter()
+        .filter(|t| Family::of_event_type(t) != Family::None)
+        .collect();
+    Ok(report)
+}
+
+pub async fn rollback(
+    admin: &StripeAdmin,
+    db: &aws_sdk_dynamodb::Client,
+    tables: &TableNames,
+    webhook_url: &str,
+    types: &[String],
+    actor: &Actor,
+) -> Result<StepReport, MigrateError> {
+    let ep = find_endpoint(admin, webhook_url).await?;
+    let mut report = StepReport {
+        endpoint_id: ep.id.clone(),
+        ..StepReport::default()
+    };
+    let mut events: BTreeSet<String> = if ep.enabled {
+        ep.events.clone()
+    } else {
+        BTreeSet::new()
+    };
+    for t in types {
+        if events.insert(t.clone()) {
+            report.changed.push(t.clone());
+        } else {
+            report
+                .skipped
+                .push((t.clone(), "already enabled on the webhook endpoint".into()));
+        }
+    }
+    if !report.changed.is_empty() {
+        apply_events(admin, &ep, &events).await?;
+        write_log(
+            db,
+            tables,
+            &LogEntry {
+                at_ms: Timestamp::now().unix_millis(),
+                action: "rollback".into(),
+                types: report.changed.clone(),
+                forced: Vec::new(),
+                who: actor.who.clone(),
+                endpoint_id: ep.id.clone(),
+                window: String::new(),
+                evidence: Value::Null,
+            },
+        )
+        .await?;
+    }
+    report.remaining_handled = events
+        .into_iter()
+        .filter(|t| Family::of_event_type(t) != Family::None)
+        .collect();
+    Ok(report)
+}
+
+/// The status table and its closing lines.
+pub fn render_status(
+    stats: &BTreeMap<String, TypeStats>,
+    log: &[LogEntry],
+    endpoint: Option<&Endpoint>,
+    window: &str,
+) -> String {
+    let cut = cut_over(log);
+    let enabled: Vec<String> = endpoint.map(Endpoint::handled_enabled).unwrap_or_default();
+    let mut types: BTreeSet<String> = stats.keys().cloned().collect();
+    types.extend(cut.keys().cloned());
+    types.extend(enabled.iter().cloned());
+    let mut t = Table::new(&[
+        "event type",
+        "family",
+        "both",
+        "webhook only",
+        "partner only",
+        "lag p50",
+        "lag p99",
+        "ready",
+        "webhook",
+    ]);
+    let ms = |v: Option<i64>| v.map(|v| format!("{v} ms")).unwrap_or_else(|| "-".into());
+    let mut ready_uncut = Vec::new();
+    for ty in &types {
+        let st = stats.get(ty).cloned().unwrap_or_default();
+        let on_webhook = match (endpoint, cut.get(ty)) {
+            (_, Some(at)) => format!("cut over {}", Timestamp::from_unix_millis(*at).to_rfc3339()),
+            (Some(_), None) if enabled.contains(ty) => "enabled".into(),
+            (Some(_), None) => "not enabled".into(),
+            (None, None) => "?".into(),
+        };
+        if st.ready() && enabled.contains(ty) {
+            ready_uncut.push(ty.clone());
+        }
+        t.row(vec![
+            ty.clone(),
+            Family::of_event_type(ty).to_string(),
+            st.both.to_string(),
+            st.webhook_only.to_string(),
+            st.partner_only.to_string(),
+            ms(st.lag_percentile(0.5)),
+            ms(st.lag_percentile(0.99)),
+            if st.ready() { "yes" } else { "no" }.into(),
+            on_webhook,
+        ]);
+    }
+    let mut out = format!("window: {window}\n{}\n", t.render());
+    if !log.is_empty() {
+        out.push_str("\nmigration log:\n");
+        for e in log {
+            out.push_str(&format!(
+                "  {}  {:<8}  {}  by {}{}\n",
+                Timestamp::from_unix_millis(e.at_ms).to_rfc3339(),
+                e.action,
+                e.types.join(" "),
+                e.who,
+                if e.forced.is_empty() {
+                    String::new()
+                } else {
+                    format!("  (forced: {})", e.forced.join(" "))
+                }
+            ));
+        }
+    }
+    match endpoint {
+        None => out.push_str(
+            "\nwebhook endpoint unknown: pass --webhook-url to compare with what Stripe still sends by webhook\n",
+        ),
+        Some(ep) if enabled.is_empty() => out.push_str(&format!(
+            "\nevery type the families handle is cut over: finish with the Terraform switches\n  \
+             webhook_rules_enabled = {{ subscription = false, payment = false, customer = false }}\n\
+             then `terraform -chdir=infra apply -var-file=envs/dev.tfvars` and delete webhook endpoint {} in Stripe\n",
+            ep.id
+        )),
+        Some(_) if ready_uncut.is_empty() => out.push_str(&format!(
+            "\n{} handled types still on the webhook; none ready yet\n",
+            enabled.len()
+        )),
+        Some(_) => out.push_str(&format!(
+            "\nready to cut over: stripe-events migrate cutover --types {}\n",
+            ready_uncut.join(",")
+        )),
+    }
+    out
+}
+
+/// All handled types of a family (for `--family`).
+pub fn family_pool(f: Family) -> Vec<String> {
+    family_types(f).into_iter().map(str::to_owned).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn readiness_needs_every_webhook_event_on_the_partner_path() {
+        let records = vec![
+            rec(
+                json!({"event_type": "invoice.paid", "first_seen": 100, "seen_webhook": 100, "seen_partner_snapshot": 150}),
+            ),
+            rec(
+                json!({"event_type": "invoice.paid", "first_seen": 200, "seen_webhook": 200, "seen_partner_thin": 400}),
+            ),
+            rec(
+                json!({"event_type": "customer.updated", "first_seen": 100, "seen_webhook": 100, "seen_partner_snapshot": 120}),
+            ),
+            rec(json!({"event_type": "customer.updated", "first_seen": 300, "seen_webhook": 300})),
+            rec(json!({"event_type": "charge.refunded", "first_seen": 10, "seen_webhook": 10})),
+        ];
+        let s = type_stats(&records, 50);
+        assert!(s["invoice.paid"].ready());
+        assert_eq!(s["invoice.paid"].lag_percentile(0.5), Some(50));
+        assert_eq!(s["invoice.paid"].lag_percentile(0.99), Some(200));
+        assert!(!s["customer.updated"].ready());
+        assert!(!s.contains_key("charge.refunded"), "outside the window");
+    }
+
+    #[test]
+    fn the_log_replays_into_the_cut_over_set() {
+        let e = |at, action: &str, t: &str| LogEntry {
+            at_ms: at,
+            action: action.into(),
+            types: vec![t.into()],
+            forced: vec![],
+            who: "me".into(),
+            endpoint_id: "we_1".into(),
+            window: "24h".into(),
+            evidence: Value::Null,
+        };
+        let log = [
+            e(1, "cutover", "a"),
+            e(2, "cutover", "b"),
+            e(3, "rollback", "a"),
+        ];
+        assert_eq!(
+            cut_over(&log).into_iter().collect::<Vec<_>>(),
+            vec![("b".to_owned(), 2)]
+        );
+    }
+
+    #[test]
+    fn star_expands_and_selection_reads_families() {
+        assert!(expand(&["*".into()]).contains("invoice.paid"));
+        let sel = select_types(
+            &["v1.invoice.paid".into()],
+            &["customer".into()],
+            family_pool,
+        )
+        .unwrap_or_default();
+        assert!(sel.contains(&"invoice.paid".to_owned()));
+        assert!(sel.contains(&"customer.updated".to_owned()));
+        assert!(matches!(
+            select_types(&[], &["nope".into()], family_pool),
+            Err(MigrateError::UnknownFamily(_))
+        ));
+        assert!(matches!(
+            select_types(&[], &[], family_pool),
+            Err(MigrateError::NothingSelected)
+        ));
+    }
+}

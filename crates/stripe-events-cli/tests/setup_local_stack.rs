@@ -1,0 +1,400 @@
+//! `setup`, `setup status` and `ping` against the local stack: moto (STS, EventBridge buses and
+//! rules, CloudWatch Logs), and infra/local/fake_stripe_admin.py for Stripe's v2 event
+//! destinations and the AWS-side partner sources (`ListEventSources`). Also runs the fake's
+//! own contract test, which drives it with the official Stripe Python SDK.
+//! Needs the local stack: `infra/local/stack.sh run -- cargo test -p stripe-events-cli`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use serde_json::{json, Value};
+use stripe_events_cli::admin::StripeAdmin;
+use stripe_events_cli::aws::Aws;
+use stripe_events_cli::setup::{self, Payload, Stage};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn stack_var(k: &str) -> String {
+    std::env::var(k).unwrap_or_else(|_| {
+        panic!("{k} is not set: run through `make test` (infra/local/stack.sh starts the fakes)")
+    })
+}
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+fn fresh_prefix() -> String {
+    format!(
+        "s{}-{}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::SeqCst),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_micros())
+            .unwrap_or(0)
+    )
+}
+
+async fn clients() -> (StripeAdmin, Aws) {
+    stack_var("STRIPE_ADMIN_API_BASE");
+    let aws = Aws::from_env().await;
+    let admin = StripeAdmin::from_env(&aws.sdk)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    (admin, aws)
+}
+
+/// Test control of the fake: how long until a source appears in this AWS account (None: never).
+async fn source_delay(admin: &StripeAdmin, account: &str, seconds: Option<f64>) {
+    admin
+        .v2_post(
+            &format!("/_fake/accounts/{account}"),
+            &json!({ "source_delay_seconds": seconds }),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("fake control: {e}"));
+}
+
+fn cli(prefix: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stripe-events"))
+        .arg("--table-prefix")
+        .arg(prefix)
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .unwrap_or_else(|e| panic!("run stripe-events: {e}"))
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// infra/local/apply_partner_local.py: what `terraform apply` creates, in moto.
+fn apply_local(args: &[&str]) {
+    let out = Command::new(repo().join(".venv/bin/python"))
+        .arg(repo().join("infra/local/apply_partner_local.py"))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("apply_partner_local.py: {e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn fake_is_held_to_stripe_shapes_by_the_official_python_sdk() {
+    stack_var("STRIPE_ADMIN_API_BASE");
+    let out = Command::new(repo().join(".venv/bin/python"))
+        .arg(repo().join("infra/local/test_fake_stripe_admin.py"))
+        .output()
+        .unwrap_or_else(|e| panic!("python: {e}"));
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stderr.contains("OK"), "{stderr}");
+    assert!(!stderr.contains("skipped"), "{stderr}");
+}
+
+#[tokio::test]
+async fn setup_twice_makes_one_pair_and_writes_the_tfvars() {
+    let (admin, _) = clients().await;
+    let prefix = fresh_prefix();
+    let tfvars = std::env::temp_dir().join(format!("{prefix}.tfvars"));
+    let tf = tfvars.display().to_string();
+    let args = [
+        "setup",
+        "--wait",
+        "30s",
+        "--poll",
+        "200ms",
+        "--tfvars-out",
+        &tf,
+    ];
+    let first = cli(&prefix, &args);
+    let (out1, err1) = text(&first);
+    assert!(first.status.success(), "{out1}\n{err1}");
+    assert_eq!(out1.matches("created ").count(), 2, "{out1}");
+    let second = cli(&prefix, &args);
+    let (out2, err2) = text(&second);
+    assert!(second.status.success(), "{out2}\n{err2}");
+    assert_eq!(out2.matches("reusing ").count(), 2, "{out2}");
+    assert!(!out2.contains("created "), "{out2}");
+    assert!(out2.contains("terraform -chdir=infra apply"), "{out2}");
+    assert!(out2.contains("PENDING"), "{out2}");
+
+    // What Stripe holds: exactly one snapshot and one thin destination of ours.
+    let all = admin
+        .list_destinations()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ours: Vec<&Value> = all
+        .iter()
+        .filter(|d| d["metadata"]["deployment"] == prefix.as_str())
+        .collect();
+    assert_eq!(ours.len(), 2, "{ours:?}");
+    let snapshot = ours
+        .iter()
+        .find(|d| d["event_payload"] == "snapshot")
+        .unwrap_or_else(|| panic!("no snapshot destination"));
+    assert_eq!(snapshot["snapshot_api_version"], "2025-09-30.clover");
+    assert_eq!(
+        snapshot["amazon_eventbridge"]["aws_account_id"], "123456789012",
+        "STS account"
+    );
+    assert_eq!(
+        snapshot["enabled_events"].as_array().map(Vec::len),
+        Some(Payload::Snapshot.wanted_events().len())
+    );
+    let written = std::fs::read_to_string(&tfvars).unwrap_or_else(|e| panic!("{e}"));
+    let sid = snapshot["id"].as_str().unwrap_or_default();
+    assert!(
+        written.contains(&format!(
+            "stripe_partner_event_source_name             = \"aws.partner/stripe.com/{sid}\""
+        )),
+        "{written}"
+    );
+    assert!(written.contains("enable_stripe_partner_events                 = true"));
+    assert!(written
+        .contains("additional_stripe_partner_event_source_names = [\"aws.partner/stripe.com/ed_"));
+}
+
+#[tokio::test]
+async fn a_source_that_never_appears_ends_the_wait_with_a_clear_error() {
+    let (admin, _) = clients().await;
+    let account = "210987654321";
+    source_delay(&admin, account, None).await;
+    let prefix = fresh_prefix();
+    let tf = std::env::temp_dir().join(format!("{prefix}.tfvars"));
+    let started = std::time::Instant::now();
+    let out = cli(
+        &prefix,
+        &[
+            "setup",
+            "--aws-account-id",
+            account,
+            "--aws-region",
+            "us-east-2",
+            "--wait",
+            "2s",
+            "--poll",
+            "200ms",
+            "--tfvars-out",
+            &tf.display().to_string(),
+        ],
+    );
+    let (_, err) = text(&out);
+    assert!(!out.status.success());
+    assert!(started.elapsed().as_secs() < 20, "bounded wait");
+    assert!(err.contains("did not appear within 2s"), "{err}");
+    assert!(
+        err.contains("210987654321"),
+        "names the account to check: {err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(!tf.exists(), "no tfvars without sources");
+}
+
+#[tokio::test]
+async fn status_names_the_next_action_at_each_stage() {
+    let (admin, aws) = clients().await;
+    // 1. nothing
+    let prefix = fresh_prefix();
+    let s = setup::status(&admin, &aws, &prefix)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.stage, Stage::Nothing);
+    assert!(s.verdict.contains("stripe-events setup"), "{}", s.verdict);
+
+    // 2. destinations only (their sources never appear in this account)
+    let never = "100000000002";
+    source_delay(&admin, never, None).await;
+    setup::ensure_destinations(&admin, &prefix, never, "us-east-2")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let s = setup::status(&admin, &aws, &prefix)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.stage, Stage::DestinationsOnly, "{}", s.verdict);
+
+    // 3. sources pending (moto's own account, the fake's default delay)
+    let prefix = fresh_prefix();
+    let dests: Vec<_> = setup::ensure_destinations(&admin, &prefix, "123456789012", "us-east-2")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .map(|(d, _)| d)
+        .collect();
+    let ready = setup::wait_for_sources(
+        &admin,
+        &aws,
+        &dests,
+        std::time::Duration::from_secs(30),
+        std::time::Duration::from_millis(200),
+        |_| {},
+    )
+    .await
+    .unwrap_or_else(|m| panic!("sources missing: {m:?}"));
+    let s = setup::status(&admin, &aws, &prefix)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.stage, Stage::SourcesPending, "{}", s.verdict);
+    assert!(s.verdict.contains("terraform apply"), "{}", s.verdict);
+    assert!(s.verdict.contains("days left"), "{}", s.verdict);
+    let sources: Vec<&str> = ready.iter().map(|r| r.source.name.as_str()).collect();
+
+    // 4. buses associated, partner rules disabled
+    let mut args = vec![prefix.as_str(), "partner"];
+    args.extend(&sources);
+    args.extend([
+        "--rules",
+        "disabled",
+        "--log-group",
+        "/aws/events/stripe-billing-status",
+    ]);
+    apply_local(&args);
+    let s = setup::status(&admin, &aws, &prefix)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.stage, Stage::BusAssociated, "{}", s.verdict);
+    assert!(s.rows.iter().all(|r| r.bus_present));
+    let rendered = setup::render_status(&s, 0);
+    assert!(rendered.contains("DISABLED"), "{rendered}");
+
+    // 5. rules enabled (and the webhook rules reported)
+    let last = args.len() - 3;
+    args[last] = "enabled";
+    apply_local(&args);
+    apply_local(&[prefix.as_str(), "webhook"]);
+    let s = setup::status(&admin, &aws, &prefix)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.stage, Stage::RulesEnabled, "{}", s.verdict);
+    assert!(s.verdict.contains("stripe-events ping"), "{}", s.verdict);
+    assert!(s
+        .webhook_rules
+        .iter()
+        .all(|(_, st)| st.as_deref() == Some("ENABLED")));
+
+    // The command prints the table and the verdict.
+    let out = cli(&prefix, &["setup", "status"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("verdict: partner path live"), "{stdout}");
+    assert!(stdout.contains("70 events enabled"), "{stdout}");
+
+    // A source AWS deleted (never associated within 7 days) disables the destination.
+    let prefix = fresh_prefix();
+    let dests: Vec<_> = setup::ensure_destinations(&admin, &prefix, "123456789012", "us-east-2")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .map(|(d, _)| d)
+        .collect();
+    setup::wait_for_sources(
+        &admin,
+        &aws,
+        &dests,
+        std::time::Duration::from_secs(30),
+        std::time::Duration::from_millis(200),
+        |_| {},
+    )
+    .await
+    .unwrap_or_else(|m| panic!("sources missing: {m:?}"));
+    admin
+        .v2_post(
+            &format!("/_fake/sources/{}/expire", dests[0].id),
+            &json!({}),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let s = setup::status(&admin, &aws, &prefix)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.stage, Stage::Broken, "{}", s.verdict);
+    assert!(
+        s.verdict.contains("no_aws_event_source_exists"),
+        "{}",
+        s.verdict
+    );
+}
+
+#[tokio::test]
+async fn ping_is_found_in_the_log_group_only_through_an_associated_source() {
+    let (_admin, _aws) = clients().await;
+    let prefix = fresh_prefix();
+    let tf = std::env::temp_dir().join(format!("{prefix}.tfvars"));
+    let out = cli(
+        &prefix,
+        &[
+            "setup",
+            "--wait",
+            "30s",
+            "--poll",
+            "200ms",
+            "--tfvars-out",
+            &tf.display().to_string(),
+        ],
+    );
+    assert!(out.status.success(), "{:?}", text(&out));
+    let tfvars = std::fs::read_to_string(&tf).unwrap_or_default();
+    let snapshot_source = tfvars
+        .lines()
+        .find(|l| l.starts_with("stripe_partner_event_source_name"))
+        .and_then(|l| l.split('"').nth(1))
+        .unwrap_or_else(|| panic!("{tfvars}"))
+        .to_owned();
+    let group = format!("/aws/events/{prefix}");
+    // Only the snapshot destination's source is associated.
+    apply_local(&[&prefix, "partner", &snapshot_source, "--log-group", &group]);
+    let found = cli(
+        &prefix,
+        &[
+            "ping",
+            "--log-group",
+            &group,
+            "--wait",
+            "15s",
+            "--poll",
+            "200ms",
+        ],
+    );
+    let (stdout, stderr) = text(&found);
+    assert!(found.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("logged in"), "{stdout}");
+
+    let lost = cli(
+        &prefix,
+        &[
+            "ping",
+            "--destination",
+            "thin",
+            "--log-group",
+            &group,
+            "--wait",
+            "2s",
+            "--poll",
+            "200ms",
+        ],
+    );
+    let (_, stderr) = text(&lost);
+    assert!(!lost.status.success());
+    assert!(stderr.contains("did not reach"), "{stderr}");
+    assert!(
+        stderr.contains("stripe-events setup status"),
+        "names the fix: {stderr}"
+    );
+
+    let none = cli(&fresh_prefix(), &["ping", "--wait", "1s"]);
+    let (_, stderr) = text(&none);
+    assert!(!none.status.success());
+    assert!(
+        stderr.contains("run `stripe-events setup` first"),
+        "{stderr}"
+    );
+}
