@@ -581,7 +581,14 @@ wrote {}",
             stripe_events_store::DynamoStore::new(aws.dynamodb.clone(), tables.clone())
                 .dedupe_records()
                 .await
-                .map_err(|e| format!("{e} (check --table-prefix and AWS credentials)"))
+                .map_err(|e| {
+                    let e = e.to_string();
+                    let short = e.split(" (").next().unwrap_or(&e);
+                    format!(
+                        "reading the audit table {}: {short} (check --table-prefix and AWS credentials)",
+                        tables.dedupe
+                    )
+                })
         };
         match action {
             MigrateAction::Status {
@@ -618,6 +625,10 @@ wrote {}",
                 let types =
                     migrate::select_types(&select.types, &select.family, migrate::family_pool)
                         .map_err(|e| e.to_string())?;
+                // The endpoint first: a wrong URL is the likelier mistake.
+                migrate::find_endpoint(&admin, &url)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 let actor = actor(select.operator, aws.caller_arn().await);
                 let r = migrate::cutover(
                     &admin,

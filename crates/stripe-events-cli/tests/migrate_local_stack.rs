@@ -1,0 +1,421 @@
+//! `migrate status | cutover | rollback` against the local stack: audit records written the way
+//! the consumers write them (moto DynamoDB), the Stripe webhook endpoint in
+//! infra/local/fake_stripe_admin.py, which maps `enabled_events` onto localstripe's own webhook
+//! configuration, and a webhook receiver on 127.0.0.1 that localstripe delivers to.
+//! Needs the local stack: `infra/local/stack.sh run -- cargo test -p stripe-events-cli`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use stripe_events_cli::admin::StripeAdmin;
+use stripe_events_cli::migrate::{cut_over, read_log};
+use stripe_events_core::{Family, Timestamp};
+use stripe_events_store::testkit::{fresh_tables, local_endpoint, sdk_config_for};
+use stripe_events_store::{dynamodb_client, DeliveryAudit, DynamoStore, EventStore, TableNames};
+use stripe_events_stripe::testkit::LocalStripe;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Every Stripe event POSTed to the receiver: (type, data.object.id).
+type Received = Arc<Mutex<Vec<(String, String)>>>;
+
+async fn receiver() -> (String, Received) {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("bind: {e}"));
+    let url = format!(
+        "http://{}/stripe/webhook",
+        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+    );
+    let seen: Received = Arc::default();
+    let out = Arc::clone(&seen);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let seen = Arc::clone(&seen);
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 8192];
+                loop {
+                    let Ok(n) = stream.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        break;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let Some(head) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        continue;
+                    };
+                    let headers = String::from_utf8_lossy(&buf[..head]).to_ascii_lowercase();
+                    let len = headers
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if buf.len() >= head + 4 + len {
+                        let body: Value = serde_json::from_slice(&buf[head + 4..head + 4 + len])
+                            .unwrap_or_default();
+                        let t = body["type"].as_str().unwrap_or_default().to_owned();
+                        let id = body["data"]["object"]["id"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned();
+                        if let Ok(mut s) = seen.lock() {
+                            s.push((t, id));
+                        }
+                        break;
+                    }
+                }
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    (url, out)
+}
+
+fn received(r: &Received, typ: &str, object: &str) -> bool {
+    r.lock()
+        .map(|s| s.iter().any(|(t, o)| t == typ && o == object))
+        .unwrap_or(false)
+}
+
+async fn wait_for(r: &Received, typ: &str, object: &str, secs: u64) -> bool {
+    for _ in 0..secs * 10 {
+        if received(r, typ, object) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+fn cli(prefix: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stripe-events"))
+        .arg("--table-prefix")
+        .arg(prefix)
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .unwrap_or_else(|e| panic!("run stripe-events: {e}"))
+}
+
+fn out(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// One delivery recorded the way the consumers record it.
+async fn deliver(store: &DynamoStore, family: Family, typ: &str, id: &str, path: &'static str) {
+    let now = Timestamp::now();
+    store
+        .record_delivery(&DeliveryAudit {
+            key: format!("{}#{id}", family.as_str()),
+            consumer: family,
+            event_id: id.to_owned(),
+            event_type: typ.to_owned(),
+            object_id: format!("obj_{id}"),
+            event_created: now,
+            path,
+            received_at: now,
+            expires_at: now.unix_seconds() + 86_400,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("record_delivery: {e}"));
+}
+
+async fn endpoint_events(admin: &StripeAdmin, id: &str) -> Vec<String> {
+    let ep = admin
+        .v1_get(&format!("/v1/webhook_endpoints/{id}"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    ep["enabled_events"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn cutover_is_gated_logged_reversible_and_stops_webhook_delivery() {
+    let endpoint = local_endpoint().unwrap_or_else(|e| panic!("{e}"));
+    let sdk = sdk_config_for(&endpoint).await;
+    let db = dynamodb_client(&sdk, None);
+    let tables: TableNames = fresh_tables(&db).await.unwrap_or_else(|e| panic!("{e}"));
+    let prefix = tables
+        .dedupe
+        .strip_suffix("-stripe-events")
+        .unwrap_or_else(|| panic!("{tables:?}"))
+        .to_owned();
+    let store = DynamoStore::new(db.clone(), tables.clone());
+    let admin = StripeAdmin::from_env(&sdk)
+        .await
+        .unwrap_or_else(|e| panic!("{e} (run through make test)"));
+    let localstripe = LocalStripe::from_env().unwrap_or_else(|e| panic!("{e}"));
+
+    // The webhook endpoint Stripe delivers to (registered in localstripe by the fake).
+    let (url, seen) = receiver().await;
+    let mut form = vec![("url".to_owned(), url.clone())];
+    for t in ["customer.created", "customer.updated", "invoice.paid"] {
+        form.push(("enabled_events[]".into(), t.into()));
+    }
+    let ep = admin
+        .v1_post("/v1/webhook_endpoints", &form)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ep_id = ep["id"].as_str().unwrap_or_default().to_owned();
+
+    // Before: localstripe delivers customer.created to the endpoint.
+    let c1 = localstripe
+        .post("/v1/customers", &[("email", "before@example.com")])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let c1 = c1["id"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        wait_for(&seen, "customer.created", &c1, 5).await,
+        "webhook delivers before"
+    );
+
+    // The audit: customer.created on both paths (ready), invoice.paid missed by the partner.
+    let tag = std::process::id();
+    for i in 0..3 {
+        let id = format!("evt_cc_{tag}_{i}");
+        deliver(&store, Family::Customer, "customer.created", &id, "webhook").await;
+        deliver(
+            &store,
+            Family::Customer,
+            "customer.created",
+            &id,
+            "partner_snapshot",
+        )
+        .await;
+    }
+    let paid = format!("evt_ip_{tag}");
+    deliver(
+        &store,
+        Family::Payment,
+        "invoice.paid",
+        &paid,
+        "partner_thin",
+    )
+    .await;
+    deliver(&store, Family::Payment, "invoice.paid", &paid, "webhook").await;
+    deliver(
+        &store,
+        Family::Payment,
+        "invoice.paid",
+        &format!("{paid}_b"),
+        "webhook",
+    )
+    .await;
+
+    let status = cli(&prefix, &["migrate", "status", "--webhook-url", &url]);
+    let text = out(&status);
+    assert!(status.status.success(), "{text}");
+    assert!(
+        text.contains("ready to cut over: stripe-events migrate cutover --types customer.created"),
+        "{text}"
+    );
+
+    // A ready type is cut over.
+    let ok = cli(
+        &prefix,
+        &[
+            "migrate",
+            "cutover",
+            "--types",
+            "customer.created",
+            "--webhook-url",
+            &url,
+            "--operator",
+            "tester",
+        ],
+    );
+    assert!(ok.status.success(), "{}", out(&ok));
+    assert_eq!(
+        endpoint_events(&admin, &ep_id).await,
+        ["customer.updated", "invoice.paid"]
+    );
+
+    // An unready one is refused and nothing changes.
+    let refused = cli(
+        &prefix,
+        &[
+            "migrate",
+            "cutover",
+            "--types",
+            "invoice.paid",
+            "--webhook-url",
+            &url,
+        ],
+    );
+    let text = out(&refused);
+    assert_eq!(refused.status.code(), Some(4), "{text}");
+    assert!(text.contains("refused invoice.paid"), "{text}");
+    assert!(
+        text.contains("1 events delivered by webhook only"),
+        "{text}"
+    );
+    assert_eq!(
+        endpoint_events(&admin, &ep_id).await,
+        ["customer.updated", "invoice.paid"]
+    );
+
+    // After the cut-over localstripe no longer delivers customer.created by webhook, but still
+    // delivers the types left on the endpoint.
+    let c2 = localstripe
+        .post("/v1/customers", &[("email", "after@example.com")])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let c2 = c2["id"].as_str().unwrap_or_default().to_owned();
+    localstripe
+        .post(
+            &format!("/v1/customers/{c2}"),
+            &[("description", "updated")],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        wait_for(&seen, "customer.updated", &c2, 5).await,
+        "other types still delivered"
+    );
+    assert!(
+        !received(&seen, "customer.created", &c2),
+        "cut-over type no longer delivered"
+    );
+
+    // --force cuts over an unready type; rollback restores it.
+    let forced = cli(
+        &prefix,
+        &[
+            "migrate",
+            "cutover",
+            "--types",
+            "invoice.paid",
+            "--force",
+            "--webhook-url",
+            &url,
+            "--operator",
+            "tester",
+        ],
+    );
+    assert!(forced.status.success(), "{}", out(&forced));
+    assert!(out(&forced).contains("cut over invoice.paid (forced)"));
+    assert_eq!(endpoint_events(&admin, &ep_id).await, ["customer.updated"]);
+    let back = cli(
+        &prefix,
+        &[
+            "migrate",
+            "rollback",
+            "--types",
+            "invoice.paid",
+            "--webhook-url",
+            &url,
+            "--operator",
+            "tester",
+        ],
+    );
+    assert!(back.status.success(), "{}", out(&back));
+    assert_eq!(
+        endpoint_events(&admin, &ep_id).await,
+        ["customer.updated", "invoice.paid"]
+    );
+
+    // The log in DynamoDB: who, when, which types, the evidence.
+    let log = read_log(&db, &tables)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let steps: Vec<(&str, Vec<String>)> = log
+        .iter()
+        .map(|e| (e.action.as_str(), e.types.clone()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("cutover", vec!["customer.created".to_owned()]),
+            ("cutover", vec!["invoice.paid".to_owned()]),
+            ("rollback", vec!["invoice.paid".to_owned()]),
+        ]
+    );
+    assert!(log
+        .iter()
+        .all(|e| e.who.starts_with("tester") && e.endpoint_id == ep_id));
+    assert_eq!(log[0].evidence["customer.created"]["both"], 3);
+    assert_eq!(log[0].evidence["customer.created"]["ready"], true);
+    assert_eq!(log[1].forced, ["invoice.paid"]);
+    assert_eq!(log[1].evidence["invoice.paid"]["webhook_only"], 1);
+    assert_eq!(
+        cut_over(&log).keys().cloned().collect::<Vec<_>>(),
+        ["customer.created"]
+    );
+
+    let status = cli(&prefix, &["migrate", "status", "--webhook-url", &url]);
+    let text = out(&status);
+    assert!(text.contains("migration log:"), "{text}");
+    assert!(text.contains("cut over 20"), "{text}");
+
+    // Every handled type cut over: the endpoint is disabled and status prints the switches.
+    let rest = cli(
+        &prefix,
+        &[
+            "migrate",
+            "cutover",
+            "--types",
+            "customer.updated,invoice.paid",
+            "--force",
+            "--webhook-url",
+            &url,
+        ],
+    );
+    assert!(rest.status.success(), "{}", out(&rest));
+    assert!(
+        out(&rest).contains("every handled type is cut over"),
+        "{}",
+        out(&rest)
+    );
+    let status = cli(&prefix, &["migrate", "status", "--webhook-url", &url]);
+    let text = out(&status);
+    assert!(
+        text.contains(
+            "webhook_rules_enabled = { subscription = false, payment = false, customer = false }"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn cutover_without_a_known_endpoint_names_the_flag() {
+    let o = cli(
+        "nope",
+        &[
+            "migrate",
+            "cutover",
+            "--types",
+            "invoice.paid",
+            "--webhook-url",
+            "https://example.invalid/x",
+        ],
+    );
+    let text = out(&o);
+    assert!(!o.status.success());
+    assert!(
+        text.contains("no Stripe webhook endpoint has the URL"),
+        "{text}"
+    );
+    assert!(text.contains("--webhook-url"), "{text}");
+}
