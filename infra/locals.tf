@@ -35,7 +35,8 @@ locals {
 
   # Partner event sources -> partner buses (one bus per source, named after it).
   # Keyed by source name so reordering the list never recreates anything.
-  partner_sources = var.enable_stripe_partner_events ? distinct(concat([var.stripe_partner_event_source_name], var.additional_stripe_partner_event_source_names)) : []
+  # With manage_stripe_destinations the Terraform-managed destinations' sources come first.
+  partner_sources = var.enable_stripe_partner_events ? distinct(compact(concat(local.managed_partner_source_names, [var.stripe_partner_event_source_name], var.additional_stripe_partner_event_source_names))) : []
   partner_buses = {
     for name in local.partner_sources : name => {
       # Short stable id for names with length/charset limits (archive, statement ids).

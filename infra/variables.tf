@@ -31,12 +31,12 @@ variable "enable_stripe_partner_events" {
 }
 
 variable "stripe_partner_event_source_name" {
-  description = "Name of the Stripe partner event source, aws.partner/stripe.com/ed_... The partner bus gets exactly this name (AWS requires it). Required when enable_stripe_partner_events = true."
+  description = "Name of the Stripe partner event source, aws.partner/stripe.com/ed_... The partner bus gets exactly this name (AWS requires it). Required when enable_stripe_partner_events = true, unless manage_stripe_destinations = true (then the managed destinations' sources are used)."
   type        = string
   default     = ""
 
   validation {
-    condition     = !var.enable_stripe_partner_events || can(regex("^aws\\.partner/stripe\\.com/ed_\\S+$", var.stripe_partner_event_source_name))
+    condition     = !var.enable_stripe_partner_events || (var.manage_stripe_destinations && var.stripe_partner_event_source_name == "") || can(regex("^aws\\.partner/stripe\\.com/ed_\\S+$", var.stripe_partner_event_source_name))
     error_message = "When enable_stripe_partner_events = true, stripe_partner_event_source_name must be the partner event source name, matching ^aws\\.partner/stripe\\.com/ed_ (e.g. aws.partner/stripe.com/ed_61Rxxxxxxxx)."
   }
 }

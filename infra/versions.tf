@@ -11,6 +11,11 @@ terraform {
       # < 7.0 : nothing here relies on a 6.x-only argument; the next major may break.
       version = ">= 5.32, < 7.0"
     }
+    # Only used when manage_stripe_destinations = true (stripe_destinations.tf), but
+    # `terraform init` installs it either way. Constraint not verified offline (README).
+    stripe = {
+      source = "stripe/stripe"
+    }
   }
 }
 
