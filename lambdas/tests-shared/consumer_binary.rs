@@ -4,7 +4,7 @@
 //! The built binary is started as the Lambda service starts a `provided.al2023` bootstrap
 //! (Runtime API emulator on 127.0.0.1, the Lambda environment, the local stack's AWS/Stripe
 //! settings) against fresh tables in moto. It must apply a fixture, answer its redelivery as a
-//! duplicate, acknowledge garbage without an error, and keep running. It runs at
+//! duplicate, acknowledge garbage (also bytes serde rejects) without an error, and keep running. It runs at
 //! `RUST_LOG=trace`, and its output must still hold neither the Stripe key nor the raw
 //! payload. Needs the local stack (`make test` runs under `infra/local/stack.sh`).
 
@@ -70,17 +70,32 @@ pub async fn applies_dedupes_and_acknowledges(
         invoke(b"{\"hello\":\"world\"}".to_vec()).await,
         json!({"outcomes": {"failed_permanent": 1}})
     );
+    // Bytes serde rejects reach the handler and are acknowledged the same way.
+    for unreadable in [
+        &b"{\"source\":\"stripe.webhook\",\"detail\":{\"created\":1e400}}"[..],
+        b"{\"detail\": NaN}",
+    ] {
+        assert_eq!(
+            invoke(unreadable.to_vec()).await,
+            json!({"outcomes": {"failed_permanent": 1}})
+        );
+    }
     process.kill().await.expect("kill");
     let output = process.output();
     assert!(output.contains("event processed"), "logs at all: {output}");
-    assert!(!output.contains(&stripe_key), "the Stripe key reached the logs");
+    assert!(
+        !output.contains(&stripe_key),
+        "the Stripe key reached the logs"
+    );
     // lambda_runtime logs every raw invocation at trace; that must never be let through.
     assert!(
         !output.contains("raw JSON event"),
         "a raw payload reached the logs"
     );
     assert!(
-        !output.contains("hello") && !output.contains("\"data\":{") && !output.contains("\\\"data\\\":{"),
+        !output.contains("hello")
+            && !output.contains("\"data\":{")
+            && !output.contains("\\\"data\\\":{"),
         "payload bytes reached the logs"
     );
     DynamoStore::new(client, tables)

@@ -38,7 +38,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 fn handle(rt: &tokio::runtime::Runtime, c: &BenchConsumer, bytes: &[u8]) -> InvocationReport {
     let payload: PrunedPayload = serde_json::from_slice(bytes).expect("payload JSON");
-    rt.block_on(c.handle(payload.0, Instant::now() + Duration::from_secs(10)))
+    rt.block_on(c.handle_payload(payload, Instant::now() + Duration::from_secs(10)))
 }
 
 fn outcomes(r: &InvocationReport) -> String {

@@ -23,10 +23,15 @@ pub struct ConsumerConfig {
     /// How far ahead of this clock an event's `created` (or a fetched version) may be before
     /// it is refused as impossible.
     pub max_future_skew_seconds: i64,
+    /// How many records of one SQS batch are processed at once.
+    pub record_concurrency: usize,
 }
 
 /// One hour: far beyond any real clock skew, far below a frozen item's cost.
 pub const DEFAULT_MAX_FUTURE_SKEW_SECONDS: i64 = 3600;
+
+/// SQS delivers at most 10 records per batch by default: all of them at once.
+pub const DEFAULT_RECORD_CONCURRENCY: usize = 10;
 
 impl ConsumerConfig {
     /// The default settings for these tables: dedupe TTL 30 days, no revalidation.
@@ -37,12 +42,13 @@ impl ConsumerConfig {
             dedupe_ttl_days: DEFAULT_DEDUPE_TTL_DAYS,
             revalidate_types: Vec::new(),
             max_future_skew_seconds: DEFAULT_MAX_FUTURE_SKEW_SECONDS,
+            record_concurrency: DEFAULT_RECORD_CONCURRENCY,
         }
     }
 
     /// Reads `BILLING_TABLE`, `DEDUPE_TABLE` (or `TABLE_PREFIX` for both),
     /// `DEDUPE_TTL_DAYS` (default 30), `REVALIDATE_TYPES` (comma-separated) and
-    /// `MAX_FUTURE_SKEW_SECONDS` (default 3600).
+    /// `MAX_FUTURE_SKEW_SECONDS` (default 3600) and `SQS_RECORD_CONCURRENCY` (default 10).
     pub fn from_env(
         consumer: Family,
         var: impl Fn(&str) -> Option<String>,
@@ -93,12 +99,25 @@ impl ConsumerConfig {
                 }
             },
         };
+        let record_concurrency = match var("SQS_RECORD_CONCURRENCY").filter(|v| !v.is_empty()) {
+            None => DEFAULT_RECORD_CONCURRENCY,
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if n >= 1 => n,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: "SQS_RECORD_CONCURRENCY",
+                        reason: format!("{v:?} is not a whole number >= 1"),
+                    })
+                }
+            },
+        };
         Ok(ConsumerConfig {
             consumer,
             tables,
             dedupe_ttl_days,
             revalidate_types,
             max_future_skew_seconds,
+            record_concurrency,
         })
     }
 }

@@ -7,11 +7,14 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use futures_util::StreamExt;
 use serde_json::{json, Value};
 use stripe_events_core::hydrate::{Fetched, HydrateError, Hydrator};
+use stripe_events_core::identity;
 use stripe_events_core::project::{self, Projection, StateWrite};
+use stripe_events_core::prune::PrunedPayload;
 use stripe_events_core::{
-    parse_invocation, Delivery, InvocationShape, RecordError, Timestamp, Version,
+    parse_invocation, Delivery, InvocationShape, ParseError, RecordError, Timestamp, Version,
 };
 use stripe_events_store::{
     Commit, CommitOutcome, DeliveryAudit, EventStore, Prior, StoreError, VersionedWrite,
@@ -159,14 +162,40 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
             Ok(inv) => (Some(inv.shape), inv.records),
             Err(e) => (None, vec![Err(e)]),
         };
-        let mut records = Vec::with_capacity(parsed.len());
-        for record in parsed {
-            records.push(match record {
-                Ok(delivery) => self.process_logged(&delivery, deadline).await,
-                Err(e) => self.unreadable(e),
-            });
-        }
+        // The records of an SQS batch are independent (the version guard makes their order
+        // irrelevant), so they run concurrently; `buffered` keeps the reports in batch order.
+        let records = futures_util::stream::iter(parsed)
+            .map(|record| async move {
+                match record {
+                    Ok(delivery) => self.process_logged(&delivery, deadline).await,
+                    Err(e) => self.unreadable(e),
+                }
+            })
+            .buffered(self.config.record_concurrency.max(1))
+            .collect()
+            .await;
         InvocationReport { shape, records }
+    }
+
+    /// Handles what the Lambda runtime deserialized: a payload serde could not read (`NaN`,
+    /// `1e400`, nesting over 128, bad UTF-8) is one unreadable record, acknowledged and
+    /// logged like any other, never an invocation error retried into the DLQ.
+    pub async fn handle_payload(
+        &self,
+        payload: PrunedPayload,
+        deadline: Instant,
+    ) -> InvocationReport {
+        match payload.0 {
+            Ok(value) => self.handle(value, deadline).await,
+            Err(detail) => InvocationReport {
+                shape: None,
+                records: vec![self.unreadable(RecordError {
+                    sqs_message_id: None,
+                    event_id: None,
+                    error: ParseError::NotJson { detail },
+                })],
+            },
+        }
     }
 
     fn unreadable(&self, e: RecordError) -> RecordReport {
@@ -299,6 +328,9 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
         if let Some(refused) = self.refuse_future(d.created, "event created") {
             return refused;
         }
+        if let Err(e) = identity::check_delivery(d) {
+            return Processed::because(Outcome::FailedPermanent, e);
+        }
         let audit = self.audit(d);
         let fetch =
             d.style.is_thin() || self.config.revalidate_types.iter().any(|t| t == base_type);
@@ -310,7 +342,12 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
                 Err(e) => return store_failure(e),
             }
             match self.hydrator.fetch(d, deadline).await {
-                Ok(Fetched { object, fetched_at }) => (Cow::Owned(object), fetched_at, true),
+                Ok(Fetched { object, fetched_at }) => {
+                    if let Err(e) = identity::check_fetched(object_ref, &object) {
+                        return Processed::because(Outcome::FailedPermanent, e);
+                    }
+                    (Cow::Owned(object), fetched_at, true)
+                }
                 Err(HydrateError::NotFound(why)) if d.is_deletion() => {
                     // The deletion the event announces: record it as such.
                     let stub = json!({"id": object_ref.id, "object": object_ref.object_type, "deleted": true});

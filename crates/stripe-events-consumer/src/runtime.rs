@@ -30,7 +30,7 @@ pub async fn run(consumer: Family) -> Result<(), lambda_runtime::Error> {
         let handler = handler.clone();
         async move {
             let deadline = deadline_of(&event.context);
-            let report = handler.handle(event.payload.0, deadline).await;
+            let report = handler.handle_payload(event.payload, deadline).await;
             // EMF must be a bare JSON line on stdout for CloudWatch to extract the metrics.
             let counts = report.counts();
             println!(

@@ -11,9 +11,13 @@ use serde_json::{json, Value};
 use stripe_events_consumer::{Consumer, ConsumerConfig, Outcome};
 use stripe_events_core::hydrate::{Fetched, HydrateError, Hydrator};
 use stripe_events_core::project::customer_pk;
+use stripe_events_core::prune::PrunedPayload;
 use stripe_events_core::{Delivery, Family};
 use stripe_events_store::testkit::sdk_config_for;
-use stripe_events_store::{dynamodb_client, DynamoStore, MemoryStore, TableNames};
+use stripe_events_store::{
+    dynamodb_client, Commit, CommitOutcome, DeliveryAudit, DynamoStore, EventStore, MemoryStore,
+    Prior, StoreError, TableNames,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -216,4 +220,197 @@ async fn a_response_cut_mid_body_fails_transiently() {
         .await;
     assert_eq!(report.records[0].outcome, Outcome::FailedTransient);
     assert!(report.response().is_err());
+}
+
+/// Serves one fixed object for every fetch.
+struct Answers(Value);
+
+impl Hydrator for Answers {
+    async fn fetch(&self, _d: &Delivery, _deadline: Instant) -> Result<Fetched, HydrateError> {
+        Ok(Fetched {
+            object: self.0.clone(),
+            fetched_at: stripe_events_core::Timestamp::now(),
+        })
+    }
+}
+
+fn thin_subscription(related: Value) -> Value {
+    json!({"id": "evt_thin_mismatch", "object": "v2.core.event",
+           "type": "v1.customer.subscription.updated", "created": "2026-03-07T18:27:56.000Z",
+           "livemode": false, "context": null, "related_object": related})
+}
+
+#[tokio::test]
+async fn an_object_that_is_not_the_one_the_event_names_is_never_written() {
+    let subscription =
+        fixture("partner-snapshot/subscription-updated.json")["detail"]["data"]["object"].clone();
+    let customer =
+        fixture("partner-snapshot/customer-updated.json")["detail"]["data"]["object"].clone();
+    let sub_id = subscription["id"].as_str().expect("id").to_owned();
+    let reference = json!({"id": sub_id, "type": "subscription",
+                           "url": format!("/v1/subscriptions/{sub_id}")});
+    let cases: Vec<(&str, Value, Value)> = vec![
+        (
+            "snapshot subscription event carrying a customer",
+            {
+                let mut e = fixture("partner-snapshot/subscription-updated.json");
+                e["detail"]["data"]["object"] = customer.clone();
+                e
+            },
+            subscription.clone(),
+        ),
+        (
+            "thin subscription event whose url points at a customer",
+            thin_subscription(json!({"id": sub_id, "type": "subscription",
+                                     "url": "/v1/customers/cus_NffrFeUfNV2Hib"})),
+            customer.clone(),
+        ),
+        (
+            "thin subscription event naming a customer",
+            thin_subscription(json!({"id": "cus_NffrFeUfNV2Hib", "type": "customer",
+                                     "url": "/v1/customers/cus_NffrFeUfNV2Hib"})),
+            customer.clone(),
+        ),
+        (
+            "Stripe answers with another subscription",
+            thin_subscription(reference.clone()),
+            {
+                let mut other = subscription.clone();
+                other["id"] = json!("sub_someone_else");
+                other
+            },
+        ),
+        (
+            "Stripe answers with a customer",
+            thin_subscription(reference.clone()),
+            customer.clone(),
+        ),
+    ];
+    for (name, event, served) in cases {
+        let c = Consumer {
+            config: ConsumerConfig::new(Family::Subscription, TableNames::for_prefix("trust")),
+            store: MemoryStore::new(),
+            hydrator: Answers(served),
+        };
+        let report = c.handle(event, soon()).await;
+        assert_eq!(
+            report.records[0].outcome,
+            Outcome::FailedPermanent,
+            "{name}"
+        );
+        assert_eq!(c.store.state_len(), 0, "{name}: nothing written");
+    }
+    // The matching answer is applied, so the checks above are what refused the others.
+    let c = Consumer {
+        config: ConsumerConfig::new(Family::Subscription, TableNames::for_prefix("trust")),
+        store: MemoryStore::new(),
+        hydrator: Answers(subscription),
+    };
+    let report = c.handle(thin_subscription(reference), soon()).await;
+    assert_eq!(report.records[0].outcome, Outcome::Applied);
+}
+
+#[tokio::test]
+async fn payloads_serde_rejects_are_acknowledged_not_runtime_errors() {
+    let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+    let inputs: [(&str, Vec<u8>); 5] = [
+        (
+            "NaN",
+            br#"{"detail": NaN, "source": "stripe.webhook"}"#.to_vec(),
+        ),
+        (
+            "1e400",
+            br#"{"source": "stripe.webhook", "detail": {"created": 1e400}}"#.to_vec(),
+        ),
+        ("nesting over 128", deep.into_bytes()),
+        (
+            "invalid UTF-8",
+            b"{\"source\": \"stripe.\xff\xfe\", \"detail\": {}}".to_vec(),
+        ),
+        (
+            "truncated",
+            br#"{"source": "stripe.webhook", "detail": {"id""#.to_vec(),
+        ),
+    ];
+    let c = consumer(Family::Payment, MemoryStore::new());
+    for (name, bytes) in inputs {
+        // What lambda_runtime 1.x does with the invocation body (its `deserializer.rs`): one
+        // `deserialize` on a slice deserializer, no check for trailing input. It must not fail.
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        let payload = <PrunedPayload as serde::Deserialize>::deserialize(&mut de)
+            .unwrap_or_else(|e| panic!("{name}: the runtime would fail before the handler: {e}"));
+        let report = c.handle_payload(payload, soon()).await;
+        assert_eq!(report.records.len(), 1, "{name}");
+        assert_eq!(
+            report.records[0].outcome,
+            Outcome::FailedPermanent,
+            "{name}"
+        );
+        assert!(
+            report.response().is_ok(),
+            "{name}: acknowledged, not retried"
+        );
+    }
+}
+
+/// A `MemoryStore` whose commits take a while, recording how many run at once.
+struct SlowStore {
+    inner: MemoryStore,
+    in_flight: AtomicU32,
+    most_at_once: AtomicU32,
+}
+
+impl EventStore for SlowStore {
+    async fn record_delivery(&self, audit: &DeliveryAudit) -> Result<Prior, StoreError> {
+        self.inner.record_delivery(audit).await
+    }
+
+    async fn commit(&self, commit: &Commit) -> Result<CommitOutcome, StoreError> {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_at_once.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let outcome = self.inner.commit(commit).await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        outcome
+    }
+
+    async fn locate(&self, object_id: &str, sk: &str) -> Result<Option<String>, StoreError> {
+        self.inner.locate(object_id, sk).await
+    }
+}
+
+#[tokio::test]
+async fn the_records_of_an_sqs_batch_are_processed_concurrently_in_order() {
+    let batch = fixture("sqs/batch-10.json");
+    let slow = || SlowStore {
+        inner: MemoryStore::new(),
+        in_flight: AtomicU32::new(0),
+        most_at_once: AtomicU32::new(0),
+    };
+    let mut c = consumer(Family::Subscription, slow());
+    let report = c.handle(batch.clone(), soon()).await;
+    let records = batch["Records"].as_array().expect("records");
+    assert_eq!(report.records.len(), records.len());
+    // Reports stay in batch order whatever order the records finished in.
+    for (report, record) in report.records.iter().zip(records) {
+        assert_eq!(
+            report.sqs_message_id.as_ref(),
+            record["messageId"].as_str().map(String::from).as_ref()
+        );
+    }
+    let applied = report
+        .records
+        .iter()
+        .filter(|r| r.outcome == Outcome::Applied)
+        .count();
+    assert!(applied >= 2, "{:?}", report.counts());
+    // Every record that commits does so alongside the others, not after them.
+    let most = c.store.most_at_once.load(Ordering::SeqCst);
+    assert!(most > 1, "at most {most} commit at once");
+
+    // Bounded: one at a time when so configured.
+    c.store = slow();
+    c.config.record_concurrency = 1;
+    c.handle(batch, soon()).await;
+    assert_eq!(c.store.most_at_once.load(Ordering::SeqCst), 1);
 }

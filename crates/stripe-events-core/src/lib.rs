@@ -7,6 +7,7 @@ pub mod entitlement;
 pub mod error;
 pub mod family;
 pub mod hydrate;
+pub mod identity;
 pub mod parse;
 pub mod project;
 pub mod prune;

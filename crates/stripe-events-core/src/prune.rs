@@ -167,13 +167,20 @@ pub fn parse_pruned(bytes: &[u8]) -> Result<Value, serde_json::Error> {
     Ok(value)
 }
 
-/// A Lambda payload parsed with [`parse_pruned`]'s rules (`LambdaEvent<PrunedPayload>`).
+/// A Lambda payload parsed with [`parse_pruned`]'s rules (`LambdaEvent<PrunedPayload>`), or
+/// why it could not be. Deserializing it never fails: lambda_runtime answers a
+/// deserialization error itself, before the handler runs, so input serde rejects would be
+/// neither acknowledged nor logged, and retried until it reached the DLQ.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PrunedPayload(pub Value);
+pub struct PrunedPayload(pub Result<Value, String>);
 
 impl<'de> Deserialize<'de> for PrunedPayload {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Keep::Envelope.deserialize(d).map(PrunedPayload)
+        // lambda_runtime does not check for trailing input after this returns, so stopping
+        // at the first error is safe.
+        Ok(PrunedPayload(
+            Keep::Envelope.deserialize(d).map_err(|e| e.to_string()),
+        ))
     }
 }
 
