@@ -10,10 +10,11 @@ FUNCTIONS := subscription payment customer webhook
 FUNCTION ?=
 EVENT ?=
 
-.PHONY: help venv test test-rust lint fmt fmt-check tf-check bench demo package deploy invoke clean simulate-burst burst-local
+.PHONY: help venv test test-rust lint fmt fmt-check tf-check fixtures-check bench demo demo-setup package deploy invoke clean simulate-burst burst-local
 
 help:
 	@echo "make demo                      the main job on the local stack (moto + localstripe)"
+	@echo "make demo-setup                setup -> status -> ping -> migrate on the local stack (Stripe fakes)"
 	@echo "make test                      every check and test (fmt, clippy, terraform fmt, checkov, cargo test)"
 	@echo "make bench                     benchmarks: cold start, handler cost, round trips, sizes"
 	@echo "make simulate-burst            billing-day burst model with the Terraform defaults (no services)"
@@ -46,7 +47,11 @@ tf-check: venv
 test-rust: venv
 	$(STACK) run -- $(CARGO) test --workspace --no-fail-fast
 
-test: fmt-check lint tf-check test-rust
+# The committed fixtures are exactly what generate.py builds (stdlib Python, no network).
+fixtures-check:
+	python3 fixtures/generate.py --check
+
+test: fmt-check lint tf-check fixtures-check test-rust
 	@echo "make test: all checks passed"
 
 bench: venv
@@ -63,6 +68,10 @@ burst-local: venv
 
 demo: venv
 	$(STACK) run -- infra/local/demo.sh
+
+# The partner-event setup and per-type migration commands (stripe-events setup/ping/migrate).
+demo-setup: venv
+	$(STACK) run -- infra/local/demo_setup.sh
 
 package: venv
 	infra/local/package.sh $(FUNCTIONS)

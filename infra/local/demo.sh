@@ -44,3 +44,6 @@ $CLI replay fixtures "$DEMO_DIR/events" | tail -1
 
 step "migration audit: which path delivered what"
 $CLI audit
+
+step "next: the partner-event setup and the per-type migration as commands"
+echo "make demo-setup   (infra/local/demo_setup.sh: stripe-events setup -> setup status -> ping -> migrate)"

@@ -480,19 +480,22 @@ mod commands {
             }
             .to_string()
         })?;
-        let var_file = args
-            .tfvars_out
-            .strip_prefix("infra")
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|_| args.tfvars_out.display().to_string());
+        // `-chdir=infra` resolves the path from infra/: relative inside it, else absolute.
+        let var_file = match args.tfvars_out.strip_prefix("infra") {
+            Ok(p) => p.display().to_string(),
+            Err(_) => std::env::current_dir()
+                .map(|d| d.join(&args.tfvars_out))
+                .unwrap_or_else(|_| args.tfvars_out.clone())
+                .display()
+                .to_string(),
+        };
         println!(
             "
 wrote {}",
             args.tfvars_out.display()
         );
         println!(
-            "next: terraform -chdir=infra apply -var-file=envs/dev.tfvars -var-file={}",
-            var_file.trim_start_matches('/')
+            "next: terraform -chdir=infra apply -var-file=envs/dev.tfvars -var-file={var_file}"
         );
         println!("then: stripe-events setup status");
         Ok(ExitCode::SUCCESS)
