@@ -12,22 +12,11 @@ use serde_json::Value;
 use stripe_events_core::hydrate::Hydrator;
 use stripe_events_core::project::{project, Projection};
 
-/// `$STRIPE_OPENAPI_FIXTURES` (the variable `fixtures/generate.py` reads), else the fallback
-/// paths below (outside the repository).
+/// Stripe's example objects, kept in the repository (`fixtures/stripe-openapi/`, MIT).
 fn fixtures3() -> Value {
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let candidates: Vec<PathBuf> = std::env::var_os("STRIPE_OPENAPI_FIXTURES")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([
-            repo.join("../shared/reference/stripe-openapi-fixtures3.json"),
-            PathBuf::from("/work/shared/reference/stripe-openapi-fixtures3.json"),
-        ])
-        .collect();
-    let path = candidates.iter().find(|p| p.is_file()).unwrap_or_else(|| {
-        panic!("stripe-openapi-fixtures3.json not found (set STRIPE_OPENAPI_FIXTURES); looked in {candidates:?}")
-    });
-    let all: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/stripe-openapi/fixtures3.json");
+    let all: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     all["resources"].clone()
 }
 

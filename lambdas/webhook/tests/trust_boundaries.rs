@@ -15,7 +15,9 @@ use stripe_events_core::rules::RuleSet;
 use stripe_events_core::Timestamp;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
-use webhook::{EventBridgeForwarder, Forwarder, Outcome, SecretStore, WebhookHandler, WebhookSecrets};
+use webhook::{
+    EventBridgeForwarder, Forwarder, Outcome, SecretStore, WebhookHandler, WebhookSecrets,
+};
 
 const SECRET: &str = "whsec_test_trust_boundaries_0a1b2c3d4e5f";
 
@@ -74,7 +76,8 @@ async fn signed_v2_events_without_an_object_are_accepted_and_reach_no_family() {
         let entries = h.forwarder().entries.lock().expect("lock").clone();
         let entry = entries.last().expect("forwarded");
         let detail: Value = serde_json::from_str(&entry.detail).expect("detail JSON");
-        let on_bus = json!({"source": entry.source, "detail-type": entry.detail_type, "detail": detail});
+        let on_bus =
+            json!({"source": entry.source, "detail-type": entry.detail_type, "detail": detail});
         let matched = rules.matching(&on_bus).expect("implemented operators");
         assert!(matched.is_empty(), "{event_type} matched {}", matched.len());
     }
