@@ -16,8 +16,8 @@ use stripe_events_core::project::WriteKind;
 use crate::attr::{item_to_json, n, s, to_attr};
 use crate::schema::{self, TableNames};
 use crate::{
-    filed_pk, version_fields, Commit, CommitOutcome, DeliveryAudit, EventStore, Prior, StoreError,
-    VersionedWrite,
+    filed_pk, seen_attr, version_fields, Commit, CommitOutcome, DeliveryAudit, EventStore, Prior,
+    StoreError, VersionedWrite,
 };
 
 /// Attempts when concurrent transactions on the same item conflict (DynamoDB cancels one
@@ -91,7 +91,7 @@ fn dedupe_update(a: &DeliveryAudit, record_delivery: bool, done: Option<&str>) -
     e.set("last_seen", now.clone());
     e.set(schema::DEDUPE_TTL_ATTRIBUTE, n(a.expires_at));
     if record_delivery {
-        e.set_if_absent(&format!("seen_{}", a.path), now.clone());
+        e.set_if_absent(&seen_attr(a.path), now.clone());
         e.add(&format!("count_{}", a.path), n(1));
         e.add("deliveries", n(1));
         e.add("event_ids", AttributeValue::Ss(vec![a.event_id.clone()]));
@@ -213,6 +213,24 @@ impl DynamoStore {
             .map(|_| ())
     }
 
+    /// After a duplicate is recognised from the record's old image (`ALL_OLD`): records the
+    /// delivery only when it adds a path to the audit (a partner delivery after a webhook one).
+    /// A retry by a path already recorded would change no `seen_<path>`, which is what the
+    /// migration audit reads, so it costs no second round trip. Without an old image (not
+    /// expected) the delivery is recorded, as before.
+    async fn record_if_new_path(
+        &self,
+        audit: &DeliveryAudit,
+        delivery_recorded: bool,
+        old: Option<&HashMap<String, AttributeValue>>,
+    ) -> Result<(), StoreError> {
+        let seen = old.is_some_and(|o| o.contains_key(&seen_attr(audit.path)));
+        if !delivery_recorded && !seen {
+            self.record_delivery(audit).await?;
+        }
+        Ok(())
+    }
+
     /// Marks an event done without state writes (all of them were stale), recording the
     /// delivery unless already recorded. `AlreadyDone` when another delivery got there first.
     async fn mark_done(
@@ -232,22 +250,19 @@ impl DynamoStore {
             .condition_expression(cond)
             .set_expression_attribute_names(Some(e.names))
             .set_expression_attribute_values(Some(e.values))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match result {
             Ok(_) => Ok(Prior::New),
-            Err(SdkError::ServiceError(se))
-                if matches!(
-                    se.err(),
-                    UpdateItemError::ConditionalCheckFailedException(_)
-                ) =>
-            {
-                if !delivery_recorded {
-                    self.record_delivery(audit).await?;
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(f)) => {
+                    self.record_if_new_path(audit, delivery_recorded, f.item())
+                        .await?;
+                    Ok(Prior::AlreadyDone)
                 }
-                Ok(Prior::AlreadyDone)
-            }
-            Err(err) => Err(StoreError::from_sdk(err)),
+                _ => Err(StoreError::from_sdk(err)),
+            },
         }
     }
 
@@ -423,9 +438,9 @@ impl EventStore for DynamoStore {
             };
             let code = |i: usize| reasons.get(i).and_then(|r| r.code()).unwrap_or("None");
             if code(0) == "ConditionalCheckFailed" {
-                if !c.delivery_recorded {
-                    self.record_delivery(&c.audit).await?;
-                }
+                let old = reasons.first().and_then(|r| r.item());
+                self.record_if_new_path(&c.audit, c.delivery_recorded, old)
+                    .await?;
                 return Ok(CommitOutcome::Duplicate);
             }
             if (0..reasons.len()).any(|i| code(i) == "TransactionConflict") {

@@ -6,11 +6,17 @@
 //! - new snapshot event: 1 (`TransactWriteItems`);
 //! - redelivery of a thin event, or any event already recorded: 1 (`UpdateItem` that records
 //!   the path and returns the old record);
-//! - snapshot duplicate: 2 (the cancelled transaction recognises it, an `UpdateItem` records
-//!   the extra delivery for the audit);
+//! - snapshot duplicate by a path already recorded (a retry): 1 (the cancelled transaction's
+//!   old image shows `seen_<path>`, so the audit already holds what this delivery would add);
+//! - snapshot duplicate by a new path (partner after webhook): 2 (the cancelled transaction
+//!   recognises it, an `UpdateItem` records the new path and its arrival for the migration
+//!   audit);
 //! - new thin event: 2 (check before the Stripe call, then the transaction);
 //! - stale event: 2 (transaction refused by the guard, then the dedupe mark with outcome
-//!   `stale`).
+//!   `stale`); redelivered, it is a snapshot duplicate as above.
+//!
+//! So `count_<path>` and `deliveries` count the recorded deliveries: the thin checks and the
+//! first arrival by each path, not every retry of a done event by the same path.
 
 use std::future::Future;
 
@@ -111,6 +117,12 @@ pub trait EventStore: Send + Sync {
         object_id: &str,
         sk: &str,
     ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+}
+
+/// The audit attribute holding a path's first arrival (ms); its presence is what the
+/// migration audit reads, and what makes a same-path duplicate free to skip.
+pub(crate) fn seen_attr(path: &str) -> String {
+    format!("seen_{path}")
 }
 
 /// The filed partition among items found for an object (unfiled ones are fallbacks).

@@ -7,7 +7,8 @@ use std::sync::Mutex;
 use serde_json::{Map, Value};
 
 use crate::{
-    filed_pk, version_fields, Commit, CommitOutcome, DeliveryAudit, EventStore, Prior, StoreError,
+    filed_pk, seen_attr, version_fields, Commit, CommitOutcome, DeliveryAudit, EventStore, Prior,
+    StoreError,
 };
 use stripe_events_core::project::WriteKind;
 use stripe_events_core::{Timestamp, Version};
@@ -53,7 +54,7 @@ impl MemoryStore {
 fn record(t: &mut Tables, a: &DeliveryAudit) -> bool {
     let rec = t.dedupe.entry(a.key.clone()).or_default();
     let now = Value::from(a.received_at.unix_millis());
-    rec.entry(format!("seen_{}", a.path)).or_insert(now.clone());
+    rec.entry(seen_attr(a.path)).or_insert(now.clone());
     let bump = |rec: &mut Map<String, Value>, k: &str| {
         let n = rec.get(k).and_then(Value::as_i64).unwrap_or(0) + 1;
         rec.insert(k.to_owned(), Value::from(n));
@@ -62,6 +63,8 @@ fn record(t: &mut Tables, a: &DeliveryAudit) -> bool {
     bump(rec, "deliveries");
     rec.entry("first_seen").or_insert(now.clone());
     rec.insert("last_seen".into(), now);
+    // DynamoStore refreshes the TTL with every recorded delivery.
+    rec.insert("expires_at".into(), Value::from(a.expires_at));
     rec.contains_key("applied_at")
 }
 
@@ -73,6 +76,12 @@ fn mark(t: &mut Tables, a: &DeliveryAudit, outcome: &str) {
     );
     rec.insert("outcome".into(), Value::from(outcome));
     rec.insert("expires_at".into(), Value::from(a.expires_at));
+}
+
+fn has_seen(t: &Tables, a: &DeliveryAudit) -> bool {
+    t.dedupe
+        .get(&a.key)
+        .is_some_and(|r| r.contains_key(&seen_attr(a.path)))
 }
 
 fn is_done(t: &Tables, key: &str) -> bool {
@@ -106,7 +115,8 @@ impl EventStore for MemoryStore {
     async fn commit(&self, c: &Commit) -> Result<CommitOutcome, StoreError> {
         let mut t = self.lock()?;
         if is_done(&t, &c.audit.key) {
-            if !c.delivery_recorded {
+            // As DynamoStore: only a delivery that adds a path is recorded.
+            if !c.delivery_recorded && !has_seen(&t, &c.audit) {
                 record(&mut t, &c.audit);
             }
             return Ok(CommitOutcome::Duplicate);

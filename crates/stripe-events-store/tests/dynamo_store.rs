@@ -2,6 +2,7 @@
 //! client. Needs the local stack: run through `make test` (which starts moto and sets
 //! `AWS_ENDPOINT_URL`).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
@@ -9,8 +10,8 @@ use stripe_events_core::project::{project, Projection};
 use stripe_events_core::{Family, Timestamp, Version};
 use stripe_events_store::testkit::{fresh_tables, local_endpoint, sdk_config_for};
 use stripe_events_store::{
-    dynamodb_client, Commit, CommitOutcome, DeliveryAudit, DynamoStore, EventStore, Prior,
-    RequestCounter, StoreError, VersionedWrite,
+    dynamodb_client, Commit, CommitOutcome, DeliveryAudit, DynamoStore, EventStore, MemoryStore,
+    Prior, RequestCounter, StoreError, VersionedWrite,
 };
 
 fn endpoint() -> String {
@@ -81,6 +82,21 @@ fn commit_of(ev: &Ev, delivery_recorded: bool) -> Commit {
     }
 }
 
+/// `commit_of` with the delivery's arrival fixed, so the audit's times can be asserted.
+fn commit_at(ev: &Ev, received_ms: i64) -> Commit {
+    let mut c = commit_of(ev, false);
+    c.audit.received_at = Timestamp::from_unix_millis(received_ms);
+    c.audit.expires_at = received_ms / 1000 + 30 * 86_400;
+    c
+}
+
+const KEY: &str = "subscription#evt_1NG8Du2eZvKYlo2CUI79vXWy";
+const T0: i64 = 1_700_000_105_000;
+
+fn only(op: &str) -> BTreeMap<String, u64> {
+    BTreeMap::from([(op.to_owned(), 1)])
+}
+
 fn updated(status: &'static str, created: i64, path: &'static str) -> Ev {
     Ev {
         event_id: "evt_1NG8Du2eZvKYlo2CUI79vXWy",
@@ -128,11 +144,10 @@ async fn twenty_concurrent_deliveries_change_state_once() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(
-        rec["deliveries"], 20,
-        "every delivery is in the audit: {rec:?}"
-    );
-    assert_eq!(rec["count_partner_snapshot"], 20);
+    // The 19 duplicates came by a path already recorded: they add nothing to the audit.
+    assert_eq!(rec["deliveries"], 1, "{rec:?}");
+    assert_eq!(rec["count_partner_snapshot"], 1);
+    assert!(rec.contains_key("seen_partner_snapshot"), "{rec:?}");
     assert_eq!(rec["outcome"], "applied");
     let state = sub_state(&store).await.unwrap();
     assert_eq!(state["status"], "active");
@@ -245,11 +260,211 @@ async fn older_event_after_newer_leaves_newer_state() {
         .unwrap()
         .unwrap();
     assert_eq!(rec["outcome"], "stale");
-    // Redelivered: now a plain duplicate.
+    // Redelivered by the same path: a plain duplicate, recognised by the cancelled transaction
+    // alone, and the audit is left as it was.
+    counter.reset();
     assert_eq!(
         store.commit(&commit_of(&older, false)).await.unwrap(),
         CommitOutcome::Duplicate
     );
+    assert_eq!(counter.snapshot(), only("TransactWriteItems"));
+    let after = store
+        .dedupe_record("subscription#evt_1NG8CreatedOlder")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after, rec);
+}
+
+#[tokio::test]
+async fn snapshot_duplicate_by_the_same_path_costs_one_round_trip_and_changes_nothing() {
+    let (store, counter) = fresh_store().await;
+    let hook = updated("active", 1_700_000_100, "webhook");
+    assert_eq!(
+        store.commit(&commit_at(&hook, T0)).await.unwrap(),
+        CommitOutcome::Applied
+    );
+    let record = store.dedupe_record(KEY).await.unwrap().unwrap();
+    let state = sub_state(&store).await.unwrap();
+
+    // The webhook retries the same event (e.g. our 2xx was lost).
+    counter.reset();
+    assert_eq!(
+        store.commit(&commit_at(&hook, T0 + 2_000)).await.unwrap(),
+        CommitOutcome::Duplicate
+    );
+    assert_eq!(
+        counter.snapshot(),
+        only("TransactWriteItems"),
+        "the cancelled transaction's old image already shows seen_webhook"
+    );
+    assert_eq!(store.dedupe_record(KEY).await.unwrap().unwrap(), record);
+    assert_eq!(
+        sub_state(&store).await.unwrap(),
+        state,
+        "applied exactly once"
+    );
+}
+
+#[tokio::test]
+async fn snapshot_duplicate_by_a_new_path_records_the_path_and_its_time() {
+    let (store, counter) = fresh_store().await;
+    let hook = updated("active", 1_700_000_100, "webhook");
+    assert_eq!(
+        store.commit(&commit_at(&hook, T0)).await.unwrap(),
+        CommitOutcome::Applied
+    );
+    let state = sub_state(&store).await.unwrap();
+
+    counter.reset();
+    let partner = updated("active", 1_700_000_100, "partner_snapshot");
+    assert_eq!(
+        store
+            .commit(&commit_at(&partner, T0 + 1_500))
+            .await
+            .unwrap(),
+        CommitOutcome::Duplicate
+    );
+    assert_eq!(
+        counter.snapshot(),
+        BTreeMap::from([
+            ("TransactWriteItems".to_owned(), 1),
+            ("UpdateItem".to_owned(), 1)
+        ]),
+        "a new path costs the audit UpdateItem"
+    );
+    let rec = store.dedupe_record(KEY).await.unwrap().unwrap();
+    // What `stripe-events audit` reads: both paths, and the partner's lag behind the webhook.
+    assert_eq!(rec["seen_webhook"], T0);
+    assert_eq!(rec["seen_partner_snapshot"], T0 + 1_500);
+    assert_eq!(rec["first_seen"], T0);
+    assert_eq!(rec["last_seen"], T0 + 1_500);
+    assert_eq!(
+        (
+            rec["count_webhook"].clone(),
+            rec["count_partner_snapshot"].clone()
+        ),
+        (json!(1), json!(1))
+    );
+    assert_eq!(rec["deliveries"], 2);
+    assert_eq!(rec["outcome"], "applied");
+    assert_eq!(rec["applied_at"], T0);
+    assert_eq!(sub_state(&store).await.unwrap(), state);
+
+    // The partner path retries: now a path already recorded.
+    counter.reset();
+    assert_eq!(
+        store
+            .commit(&commit_at(&partner, T0 + 9_000))
+            .await
+            .unwrap(),
+        CommitOutcome::Duplicate
+    );
+    assert_eq!(counter.snapshot(), only("TransactWriteItems"));
+    assert_eq!(store.dedupe_record(KEY).await.unwrap().unwrap(), rec);
+}
+
+#[tokio::test]
+async fn duplicates_of_an_event_without_state_writes_follow_the_same_rule() {
+    let (store, counter) = fresh_store().await;
+    let bare = |path, at| Commit {
+        writes: Vec::new(),
+        ..commit_at(
+            &Ev {
+                path,
+                ..updated("active", 1_700_000_100, "")
+            },
+            at,
+        )
+    };
+    assert_eq!(
+        store.commit(&bare("webhook", T0)).await.unwrap(),
+        CommitOutcome::Applied
+    );
+    let rec = store.dedupe_record(KEY).await.unwrap().unwrap();
+
+    // Same path: the refused done mark's old image says so; nothing more.
+    counter.reset();
+    assert_eq!(
+        store.commit(&bare("webhook", T0 + 1_000)).await.unwrap(),
+        CommitOutcome::Duplicate
+    );
+    assert_eq!(counter.snapshot(), only("UpdateItem"));
+    assert_eq!(store.dedupe_record(KEY).await.unwrap().unwrap(), rec);
+
+    // New path: recorded.
+    counter.reset();
+    assert_eq!(
+        store
+            .commit(&bare("partner_snapshot", T0 + 1_500))
+            .await
+            .unwrap(),
+        CommitOutcome::Duplicate
+    );
+    assert_eq!(counter.total(), 2);
+    let rec = store.dedupe_record(KEY).await.unwrap().unwrap();
+    assert_eq!(rec["seen_partner_snapshot"], T0 + 1_500);
+    assert_eq!(rec["seen_webhook"], T0);
+}
+
+/// The same deliveries through both stores: same outcomes, and the in-memory record equals
+/// DynamoDB's on every attribute it keeps.
+#[tokio::test]
+async fn memory_store_decides_and_records_duplicates_like_dynamodb() {
+    let (dynamo, _) = fresh_store().await;
+    let memory = MemoryStore::new();
+    let steps: [(&'static str, i64, CommitOutcome); 4] = [
+        ("webhook", T0, CommitOutcome::Applied),
+        ("webhook", T0 + 1_000, CommitOutcome::Duplicate),
+        ("partner_snapshot", T0 + 1_500, CommitOutcome::Duplicate),
+        ("partner_snapshot", T0 + 3_000, CommitOutcome::Duplicate),
+    ];
+    for (path, at, want) in steps {
+        let c = commit_at(&updated("active", 1_700_000_100, path), at);
+        assert_eq!(dynamo.commit(&c).await.unwrap(), want, "{path} at {at}");
+        assert_eq!(memory.commit(&c).await.unwrap(), want, "{path} at {at}");
+        let d = dynamo.dedupe_record(KEY).await.unwrap().unwrap();
+        let m = memory.dedupe_record(KEY).unwrap();
+        for (k, v) in &m {
+            assert_eq!(
+                d.get(k),
+                Some(v),
+                "{k} after {path} at {at}: {d:?} vs {m:?}"
+            );
+        }
+        let audit_keys = |r: &serde_json::Map<String, Value>| -> Vec<String> {
+            let mut keys: Vec<String> = r
+                .keys()
+                .filter(|k| k.starts_with("seen_") || k.starts_with("count_"))
+                .cloned()
+                .collect();
+            keys.sort();
+            keys
+        };
+        assert_eq!(audit_keys(&d), audit_keys(&m), "after {path} at {at}");
+        let (ds, ms) = (
+            sub_state(&dynamo).await.unwrap(),
+            memory
+                .state_item(
+                    "CUSTOMER#cus_NffrFeUfNV2Hib",
+                    "SUBSCRIPTION#sub_1MowQVLkdIwHu7ixeRlqHVzs",
+                )
+                .unwrap(),
+        );
+        for (k, v) in &ms {
+            assert_eq!(ds.get(k), Some(v), "state {k} after {path} at {at}");
+        }
+    }
+    let m = memory.dedupe_record(KEY).unwrap();
+    assert_eq!(m["seen_webhook"], T0);
+    assert_eq!(m["seen_partner_snapshot"], T0 + 1_500);
+    assert_eq!(
+        m["count_webhook"], 1,
+        "the webhook retry added nothing: {m:?}"
+    );
+    assert_eq!(m["count_partner_snapshot"], 1, "{m:?}");
+    assert_eq!(m["deliveries"], 2);
+    assert_eq!(m["last_seen"], T0 + 1_500);
 }
 
 #[tokio::test]
