@@ -146,3 +146,197 @@ resource "aws_cloudwatch_metric_alarm" "lambda_throttles" {
   alarm_actions       = [aws_sns_topic.alarms.arn]
   ok_actions          = [aws_sns_topic.alarms.arn]
 }
+
+# ---------------------------------------------------------------------------
+# Pipeline outcomes (EMF, namespace StripeEvents)
+# ---------------------------------------------------------------------------
+# Every consumer invocation prints one Embedded Metric Format line with the count of each
+# outcome (crates/stripe-events-consumer/src/outcome.rs, dimension `consumer`); the webhook
+# prints one per request (lambdas/webhook/src/handler.rs: accepted / rejected /
+# forward_failed, dimensions `function` and `function`+`reason`). CloudWatch extracts the
+# metrics from the Lambda log groups; no PutMetricData permission is involved.
+
+locals {
+  emf_namespace = "StripeEvents"
+  consumer_outcomes = [
+    "applied", "duplicate", "stale", "ignored", "failed_permanent", "failed_transient",
+  ]
+}
+
+# failed_permanent: an event acknowledged without reaching the billing state (bad payload,
+# object that cannot be fetched). Not retried, so one is worth a look: first occurrence.
+resource "aws_cloudwatch_metric_alarm" "failed_permanent" {
+  for_each = local.consumers
+
+  alarm_name          = "${local.function_names[each.key]}-failed-permanent"
+  alarm_description   = "Stripe ${each.key} events acknowledged without a state change (failed_permanent): search /aws/lambda/${local.function_names[each.key]} for outcome=failed_permanent (detail says why); fix and replay/backfill (README)."
+  namespace           = local.emf_namespace
+  metric_name         = "failed_permanent"
+  dimensions          = { consumer = each.key }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
+# failed_transient: DynamoDB or Stripe unavailable; the event is retried (Lambda async
+# retries, then the DLQ). A blip is normal, so alarm only when it lasts 15 minutes.
+resource "aws_cloudwatch_metric_alarm" "failed_transient" {
+  for_each = local.consumers
+
+  alarm_name          = "${local.function_names[each.key]}-failed-transient"
+  alarm_description   = "Stripe ${each.key} events failing transiently (DynamoDB or Stripe 429/5xx/401/403) for 15 minutes: retried, then the DLQ. Check Stripe status and key, DynamoDB throttling."
+  namespace           = local.emf_namespace
+  metric_name         = "failed_transient"
+  dimensions          = { consumer = each.key }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 3
+  datapoints_to_alarm = 3
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
+# forward_failed: the webhook answered 500 (PutEvents failed or timed out); Stripe retries
+# for 3 days, so alarm when it lasts 15 minutes.
+resource "aws_cloudwatch_metric_alarm" "webhook_forward_failed" {
+  alarm_name          = "${local.function_names["webhook"]}-forward-failed"
+  alarm_description   = "The webhook could not put Stripe events on ${aws_cloudwatch_event_bus.stripe.name} for 15 minutes (500s; Stripe retries for 3 days). Search /aws/lambda/${local.function_names["webhook"]} for outcome=forward_failed."
+  namespace           = local.emf_namespace
+  metric_name         = "forward_failed"
+  dimensions          = { function = "webhook" }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 3
+  datapoints_to_alarm = 3
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
+# One dashboard: outcomes per family, the webhook's requests (rejections by reason), Lambda
+# errors/throttles and the DLQs. Path lag (partner arrival minus webhook arrival) is not a
+# CloudWatch metric: it lives in the dedupe records, so the dashboard shows outcomes only and
+# the lag comes from `stripe-events migrate status` / `stripe-events audit`.
+resource "aws_cloudwatch_dashboard" "stripe_events" {
+  dashboard_name = "${local.prefix}-stripe-events"
+  dashboard_body = jsonencode({
+    widgets = concat(
+      [
+        for i, family in sort(keys(local.consumers)) : {
+          type   = "metric"
+          x      = (i % 3) * 8
+          y      = 0
+          width  = 8
+          height = 6
+          properties = {
+            title   = "${family}: outcomes (events / 5 min)"
+            view    = "timeSeries"
+            stacked = false
+            region  = local.region
+            stat    = "Sum"
+            period  = 300
+            metrics = [
+              for outcome in local.consumer_outcomes : [local.emf_namespace, outcome, "consumer", family]
+            ]
+          }
+        }
+      ],
+      [
+        {
+          type   = "metric"
+          x      = 0
+          y      = 6
+          width  = 8
+          height = 6
+          properties = {
+            title  = "webhook: requests (5 min)"
+            view   = "timeSeries"
+            region = local.region
+            stat   = "Sum"
+            period = 300
+            metrics = [
+              for m in ["accepted", "rejected", "forward_failed"] : [local.emf_namespace, m, "function", "webhook"]
+            ]
+          }
+        },
+        {
+          type   = "metric"
+          x      = 8
+          y      = 6
+          width  = 8
+          height = 6
+          properties = {
+            title  = "webhook: rejected and forward_failed by reason"
+            view   = "timeSeries"
+            region = local.region
+            period = 300
+            metrics = [
+              [{ expression = "SEARCH('{${local.emf_namespace},function,reason} function=\"webhook\" (MetricName=\"rejected\" OR MetricName=\"forward_failed\")', 'Sum', 300)", id = "reasons", label = "" }],
+            ]
+          }
+        },
+        {
+          type   = "metric"
+          x      = 16
+          y      = 6
+          width  = 8
+          height = 6
+          properties = {
+            title  = "Lambda errors and throttles"
+            view   = "timeSeries"
+            region = local.region
+            stat   = "Sum"
+            period = 300
+            metrics = concat(
+              [for name, fn in local.function_names : ["AWS/Lambda", "Errors", "FunctionName", fn]],
+              [for name, fn in local.function_names : ["AWS/Lambda", "Throttles", "FunctionName", fn]],
+            )
+          }
+        },
+        {
+          type   = "metric"
+          x      = 0
+          y      = 12
+          width  = 12
+          height = 6
+          properties = {
+            title  = "DLQ messages visible"
+            view   = "timeSeries"
+            region = local.region
+            stat   = "Maximum"
+            period = 300
+            metrics = [
+              for family, q in aws_sqs_queue.dlq : ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", q.name]
+            ]
+          }
+        },
+        {
+          type   = "text"
+          x      = 12
+          y      = 12
+          width  = 12
+          height = 6
+          properties = {
+            markdown = join("\n", [
+              "## Path lag",
+              "Partner arrival minus webhook arrival is recorded per event in the dedupe table (${aws_dynamodb_table.events.name}), not published as a metric, so it is not graphed here.",
+              "Read it with `stripe-events migrate status` (p50/p99 per type) or `stripe-events audit` (median per type; negative = partner first).",
+              "",
+              "Outcomes: `failed_permanent` = acknowledged without a state change (alarm on the first); `failed_transient` = retried (alarm after 15 min).",
+            ])
+          }
+        },
+      ],
+    )
+  })
+}

@@ -189,4 +189,26 @@ mod tests {
         assert_eq!(doc["failed_permanent"], 1);
         assert_eq!(doc["failed_transient"], 0);
     }
+
+    #[test]
+    fn terraform_alarms_and_dashboard_name_these_metrics() {
+        let tf = include_str!("../../../infra/monitoring.tf");
+        let list = tf
+            .split("consumer_outcomes = [")
+            .nth(1)
+            .and_then(|rest| rest.split(']').next())
+            .expect("infra/monitoring.tf: local.consumer_outcomes");
+        let names: Vec<&str> = list
+            .split(',')
+            .map(|n| n.trim().trim_matches('"'))
+            .filter(|n| !n.is_empty())
+            .collect();
+        let ours: Vec<&str> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
+        assert_eq!(names, ours, "the dashboard's outcome list");
+        for alarmed in [Outcome::FailedPermanent, Outcome::FailedTransient] {
+            let line = format!("metric_name         = \"{alarmed}\"");
+            assert!(tf.contains(&line), "an alarm on {alarmed}");
+        }
+        assert!(tf.contains("emf_namespace = \"StripeEvents\""));
+    }
 }

@@ -12,7 +12,7 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use stripe_events_core::{parse_bytes, Delivery, InvocationShape, Timestamp};
 
 use crate::config::DEFAULT_ROUTE;
@@ -89,6 +89,48 @@ impl Outcome {
         }
     }
 
+    /// The metric this outcome counts in: `accepted` (forwarded, 200), `rejected` (404, 405,
+    /// 400: wrong route or method, signature not verified, not one Stripe event) or
+    /// `forward_failed` (500: Stripe retries).
+    pub fn metric(&self) -> &'static str {
+        match self {
+            Outcome::Forwarded { .. } => "accepted",
+            Outcome::WrongRoute { .. }
+            | Outcome::Unauthenticated { .. }
+            | Outcome::InvalidPayload { .. } => "rejected",
+            Outcome::NotForwarded { .. } => "forward_failed",
+        }
+    }
+
+    /// One CloudWatch Embedded Metric Format document for this request, namespace
+    /// `StripeEvents`: `accepted`, `rejected` and `forward_failed` (one of them 1) by
+    /// `function` (`webhook`) and by `function` + `reason` ([`Outcome::reason`]), so rejections
+    /// and forward failures can be told apart. It carries `level` and an RFC 3339
+    /// `timestamp` so Lambda's JSON log-level filtering keeps it ([`emf_level`]).
+    pub fn emf_line(&self, timestamp_ms: i64, level: &str) -> Value {
+        let mut doc = json!({
+            "_aws": {
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": "StripeEvents",
+                    "Dimensions": [["function"], ["function", "reason"]],
+                    "Metrics": EMF_METRICS
+                        .iter()
+                        .map(|m| json!({"Name": m, "Unit": "Count"}))
+                        .collect::<Vec<_>>(),
+                }],
+            },
+            "level": level,
+            "timestamp": Timestamp::from_unix_millis(timestamp_ms).to_rfc3339(),
+            "function": "webhook",
+            "reason": self.reason(),
+        });
+        for m in EMF_METRICS {
+            doc[m] = json!(u32::from(m == self.metric()));
+        }
+        doc
+    }
+
     fn log(&self, body_bytes: usize) {
         match self {
             Outcome::Forwarded {
@@ -155,6 +197,33 @@ impl Outcome {
     }
 }
 
+/// The webhook's metrics (see [`Outcome::metric`]).
+pub const EMF_METRICS: [&str; 3] = ["accepted", "rejected", "forward_failed"];
+
+/// Lambda's application log levels, least severe first
+/// (<https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html>).
+const LAMBDA_LOG_LEVELS: [&str; 6] = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+
+/// The `level` the EMF line carries: the configured application log level
+/// (`AWS_LAMBDA_LOG_LEVEL`), else `INFO`. Lambda's JSON log-level filtering treats a line
+/// without a valid `level` as INFO and drops it under WARN; labelled with the configured level
+/// it always passes. Same rule as the consumers' (`stripe_events_consumer::outcome::emf_level`).
+pub fn emf_level(app_log_level: Option<&str>) -> &'static str {
+    app_log_level
+        .map(str::trim)
+        .and_then(|l| {
+            LAMBDA_LOG_LEVELS
+                .into_iter()
+                .find(|known| known.eq_ignore_ascii_case(l))
+        })
+        .unwrap_or("INFO")
+}
+
+fn process_emf_level() -> &'static str {
+    static LEVEL: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+    LEVEL.get_or_init(|| emf_level(std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref()))
+}
+
 /// How long a request may wait on AWS when the caller gives no invocation deadline.
 pub const DEFAULT_TIME_BUDGET: Duration = Duration::from_secs(10);
 
@@ -213,6 +282,11 @@ impl<F: Forwarder> WebhookHandler<F> {
     ) -> Outcome {
         let (outcome, body_bytes) = self.decide(request, now, trace_header, deadline).await;
         outcome.log(body_bytes);
+        // EMF must be a bare JSON line on stdout for CloudWatch to extract the metrics.
+        println!(
+            "{}",
+            outcome.emf_line(Timestamp::now().unix_millis(), process_emf_level())
+        );
         outcome
     }
 
@@ -369,5 +443,114 @@ fn read_event(body: &[u8]) -> Result<Delivery, Outcome> {
         (Some(Ok(delivery)), None) => Ok(delivery),
         (Some(Err(e)), None) => Err(invalid(e.error.code(), e.event_id)),
         _ => Err(invalid("not_a_bare_stripe_event", None)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lambda's rule for a JSON application log line (missing/invalid `level` or a
+    /// `timestamp` that is not RFC 3339 counts as INFO; kept when at least the configured level).
+    fn lambda_keeps(line: &str, app_level: &str) -> bool {
+        let rank = |l: &str| {
+            LAMBDA_LOG_LEVELS
+                .iter()
+                .position(|k| k.eq_ignore_ascii_case(l))
+        };
+        let v: Value = serde_json::from_str(line).expect("one JSON object");
+        let timestamp_ok = v["timestamp"]
+            .as_str()
+            .and_then(Timestamp::parse_iso8601)
+            .is_some();
+        let level = v["level"]
+            .as_str()
+            .and_then(rank)
+            .filter(|_| timestamp_ok)
+            .unwrap_or(2);
+        level >= rank(app_level).expect("a Lambda level")
+    }
+
+    fn outcomes() -> Vec<Outcome> {
+        vec![
+            Outcome::Forwarded {
+                event_id: "evt_1".into(),
+                event_type: "invoice.paid".into(),
+                forwarded: Forwarded::Event,
+                entry_bytes: 10,
+                eventbridge_id: None,
+            },
+            Outcome::WrongRoute {
+                error: RouteError::NotFound,
+                method: "POST".into(),
+                path: "/".into(),
+            },
+            Outcome::WrongRoute {
+                error: RouteError::MethodNotAllowed,
+                method: "GET".into(),
+                path: "/stripe/webhook".into(),
+            },
+            Outcome::Unauthenticated {
+                reason: "signature_mismatch",
+            },
+            Outcome::InvalidPayload {
+                reason: "not_json",
+                event_id: None,
+            },
+            Outcome::NotForwarded {
+                reason: "put_events_failed",
+                event_id: "evt_2".into(),
+                event_type: "invoice.paid".into(),
+                error: "throttled".into(),
+            },
+        ]
+    }
+
+    #[test]
+    fn emf_counts_accepted_rejected_by_reason_and_forward_failures() {
+        let metrics: Vec<(&str, &str)> = outcomes()
+            .iter()
+            .map(|o| {
+                let doc = o.emf_line(1_700_000_000_000, "INFO");
+                let ones: Vec<&str> = EMF_METRICS.into_iter().filter(|m| doc[*m] == 1).collect();
+                assert_eq!(ones.len(), 1, "exactly one metric counts: {doc}");
+                for m in EMF_METRICS {
+                    assert!(doc[m].is_u64(), "{m} is a root number");
+                }
+                assert_eq!(doc["function"], "webhook");
+                assert_eq!(doc["reason"], o.reason());
+                let directive = &doc["_aws"]["CloudWatchMetrics"][0];
+                assert_eq!(directive["Namespace"], "StripeEvents");
+                assert_eq!(
+                    directive["Dimensions"],
+                    json!([["function"], ["function", "reason"]])
+                );
+                (ones[0], o.reason())
+            })
+            .collect();
+        assert_eq!(
+            metrics,
+            vec![
+                ("accepted", "forwarded"),
+                ("rejected", "wrong_route"),
+                ("rejected", "wrong_method"),
+                ("rejected", "signature_mismatch"),
+                ("rejected", "not_json"),
+                ("forward_failed", "put_events_failed"),
+            ]
+        );
+    }
+
+    #[test]
+    fn emf_survives_lambda_log_level_filtering() {
+        let outcome = &outcomes()[0];
+        for app in LAMBDA_LOG_LEVELS {
+            let line = outcome
+                .emf_line(1_700_000_000_000, emf_level(Some(app)))
+                .to_string();
+            assert!(lambda_keeps(&line, app), "{app}: {line}");
+        }
+        assert_eq!(emf_level(Some("error")), "ERROR");
+        assert_eq!(emf_level(None), "INFO");
     }
 }
