@@ -55,7 +55,7 @@ def thin_v2(event_type, obj_type, obj_id, url):
     }
 
 
-def thin_note(event_type, obj_type, obj_id):
+def thin_reference(event_type, obj_type, obj_id):
     return {
         "id": "evt_" + uuid.uuid4().hex[:24],
         "type": event_type,
@@ -82,7 +82,7 @@ def main():
             thin_v2("customer.subscription.created", "subscription", sub["id"], f"/v1/subscriptions/{sub['id']}"),
             "v1.customer.subscription.created"),
         "thin-note-customer-updated.json": partner_envelope(
-            thin_note("customer.updated", "customer", customer["id"]), "customer.updated"),
+            thin_reference("customer.updated", "customer", customer["id"]), "customer.updated"),
     }
     if invoice_id:
         events["thin-v2-invoice-paid.json"] = partner_envelope(

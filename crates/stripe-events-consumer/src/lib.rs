@@ -284,7 +284,7 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
     /// Files writes whose event does not name their owner where the object is already
     /// stored; one lookup each, and only for such writes (a detached payment method fetched
     /// for a thin event). Never stored before: they stay in their own partition.
-    async fn file_unfiled(&self, writes: &mut [StateWrite]) -> Result<(), StoreError> {
+    async fn file_unfiled(&self, writes: &mut [StateWrite<'_>]) -> Result<(), StoreError> {
         for w in writes.iter_mut().filter(|w| w.is_unfiled()) {
             let Some(object_id) = w.object_id() else {
                 continue;
@@ -386,7 +386,7 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
         if let Err(e) = within(deadline, self.file_unfiled(&mut writes)).await {
             return store_failure(e);
         }
-        let version = Version::new(at, base_type, &object, &d.event_id);
+        let version = Version::new(at, base_type, &*object, &d.event_id);
         let commit = Commit {
             audit,
             writes: writes

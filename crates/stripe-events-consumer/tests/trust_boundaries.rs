@@ -365,7 +365,7 @@ impl EventStore for SlowStore {
         self.inner.record_delivery(audit).await
     }
 
-    async fn commit(&self, commit: &Commit) -> Result<CommitOutcome, StoreError> {
+    async fn commit(&self, commit: &Commit<'_>) -> Result<CommitOutcome, StoreError> {
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.most_at_once.fetch_max(now, Ordering::SeqCst);
         tokio::time::sleep(Duration::from_millis(50)).await;

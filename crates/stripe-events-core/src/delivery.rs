@@ -45,7 +45,7 @@ pub enum PayloadStyle {
     /// A v2 event notification (`object: "v2.core.event"`, `related_object`).
     ThinV2,
     /// The legacy thin reference: `data.object` holding only `id` and `object`.
-    ThinNote,
+    ThinReference,
 }
 
 impl PayloadStyle {
@@ -53,7 +53,7 @@ impl PayloadStyle {
         match self {
             PayloadStyle::Snapshot => "snapshot",
             PayloadStyle::ThinV2 => "thin_v2",
-            PayloadStyle::ThinNote => "thin_note",
+            PayloadStyle::ThinReference => "thin_reference",
         }
     }
 

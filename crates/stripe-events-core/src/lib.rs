@@ -8,6 +8,7 @@ pub mod error;
 pub mod family;
 pub mod hydrate;
 pub mod identity;
+pub mod model;
 pub mod parse;
 pub mod project;
 pub mod prune;

@@ -327,7 +327,7 @@ fn parse_stripe_event(
             url: None,
         };
         if only_reference {
-            (PayloadStyle::ThinNote, Some(object), None, None, None)
+            (PayloadStyle::ThinReference, Some(object), None, None, None)
         } else {
             let full = Value::Object(data_object);
             (PayloadStyle::Snapshot, Some(object), Some(full), None, None)

@@ -17,24 +17,230 @@
 //! `metadata.user_id` (GSI `by_user_id`). `PAY#` sort keys sort newest first with
 //! `ScanIndexForward = false`.
 
-use serde_json::{json, Map, Value};
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
 use thiserror::Error;
 
 use crate::family::Family;
+use crate::model::{self, Id, Int, Kind, Metadata, PreviousAttributes, Scalar, StripeObject, Text};
+
+/// One attribute value of a state item, built straight from the typed object and written as
+/// a DynamoDB attribute value by the store (no JSON tree in between). Strings borrow from
+/// the event's bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Attr<'a> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    /// A number outside `i64` or with a fraction (only from metadata), as JSON prints it.
+    Number(serde_json::Number),
+    Str(Cow<'a, str>),
+    List(Vec<Attr<'a>>),
+    Map(Vec<(Cow<'a, str>, Attr<'a>)>),
+}
+
+impl<'a> Attr<'a> {
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Attr::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The same value as JSON (tests, the in-memory store, the CLI).
+    pub fn to_json(&self) -> Value {
+        match self {
+            Attr::Null => Value::Null,
+            Attr::Bool(b) => Value::Bool(*b),
+            Attr::Int(n) => Value::from(*n),
+            Attr::Number(n) => Value::Number(n.clone()),
+            Attr::Str(s) => Value::String(s.as_ref().to_owned()),
+            Attr::List(items) => Value::Array(items.iter().map(Attr::to_json).collect()),
+            Attr::Map(entries) => Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.as_ref().to_owned(), v.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The value with nothing borrowed (for stores that keep it).
+    pub fn into_owned(self) -> Attr<'static> {
+        match self {
+            Attr::Null => Attr::Null,
+            Attr::Bool(b) => Attr::Bool(b),
+            Attr::Int(n) => Attr::Int(n),
+            Attr::Number(n) => Attr::Number(n),
+            Attr::Str(s) => Attr::Str(Cow::Owned(s.into_owned())),
+            Attr::List(items) => Attr::List(items.into_iter().map(Attr::into_owned).collect()),
+            Attr::Map(entries) => Attr::Map(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+impl<'a> From<&Value> for Attr<'a> {
+    fn from(v: &Value) -> Self {
+        match v {
+            Value::Null => Attr::Null,
+            Value::Bool(b) => Attr::Bool(*b),
+            Value::Number(n) => n
+                .as_i64()
+                .map_or_else(|| Attr::Number(n.clone()), Attr::Int),
+            Value::String(s) => Attr::Str(Cow::Owned(s.clone())),
+            Value::Array(items) => Attr::List(items.iter().map(Attr::from).collect()),
+            Value::Object(m) => Attr::Map(
+                m.iter()
+                    .map(|(k, v)| (Cow::Owned(k.clone()), Attr::from(v)))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+impl<'a> From<Value> for Attr<'a> {
+    fn from(v: Value) -> Self {
+        Attr::from(&v)
+    }
+}
+
+impl<'a> From<&'a str> for Attr<'a> {
+    fn from(s: &'a str) -> Self {
+        Attr::Str(Cow::Borrowed(s))
+    }
+}
+
+impl From<String> for Attr<'_> {
+    fn from(s: String) -> Self {
+        Attr::Str(Cow::Owned(s))
+    }
+}
+
+impl From<bool> for Attr<'_> {
+    fn from(b: bool) -> Self {
+        Attr::Bool(b)
+    }
+}
+
+impl From<i64> for Attr<'_> {
+    fn from(n: i64) -> Self {
+        Attr::Int(n)
+    }
+}
+
+impl<'a, T: Into<Attr<'a>>> From<Option<T>> for Attr<'a> {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Attr::Null, Into::into)
+    }
+}
+
+impl<'a> From<&'a Text<'_>> for Attr<'a> {
+    fn from(t: &'a Text<'_>) -> Self {
+        t.get().into()
+    }
+}
+
+impl<'a> From<&'a Id<'_>> for Attr<'a> {
+    fn from(t: &'a Id<'_>) -> Self {
+        t.get().into()
+    }
+}
+
+impl From<Int> for Attr<'_> {
+    fn from(n: Int) -> Self {
+        n.get().into()
+    }
+}
+
+impl From<model::Flag> for Attr<'_> {
+    fn from(f: model::Flag) -> Self {
+        f.get().into()
+    }
+}
+
+impl<'a> From<&'a Scalar<'_>> for Attr<'a> {
+    fn from(s: &'a Scalar<'_>) -> Self {
+        match s {
+            Scalar::Null => Attr::Null,
+            Scalar::Bool(b) => Attr::Bool(*b),
+            Scalar::Int(n) => Attr::Int(*n),
+            Scalar::UInt(n) => Attr::Number((*n).into()),
+            Scalar::Float(f) => serde_json::Number::from_f64(*f).map_or(Attr::Null, Attr::Number),
+            Scalar::Str(s) => Attr::Str(Cow::Borrowed(s)),
+            Scalar::Nested(v) => Attr::from(v.as_ref()),
+        }
+    }
+}
+
+/// A state item's attributes, in the order the projection sets them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Fields<'a>(pub Vec<(Cow<'static, str>, Attr<'a>)>);
+
+impl<'a> Fields<'a> {
+    fn with_capacity(n: usize) -> Self {
+        Fields(Vec::with_capacity(n))
+    }
+
+    /// Sets an attribute (replacing an earlier value of the same name).
+    pub fn insert(&mut self, name: Cow<'static, str>, value: impl Into<Attr<'a>>) {
+        let value = value.into();
+        match self.0.iter_mut().find(|(k, _)| *k == name) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((name, value)),
+        }
+    }
+
+    /// Sets a projection's attribute (each name once per projection, so no lookup).
+    fn set(&mut self, name: &'static str, value: impl Into<Attr<'a>>) {
+        self.0.push((Cow::Borrowed(name), value.into()));
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Attr<'a>> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Attr<'a>)> {
+        self.0.iter().map(|(k, v)| (k.as_ref(), v))
+    }
+
+    /// The attributes as a JSON object (tests, the in-memory store).
+    pub fn to_json(&self) -> Map<String, Value> {
+        self.0
+            .iter()
+            .map(|(k, v)| (k.as_ref().to_owned(), v.to_json()))
+            .collect()
+    }
+
+    pub fn into_owned(self) -> Fields<'static> {
+        Fields(
+            self.0
+                .into_iter()
+                .map(|(k, v)| (k, v.into_owned()))
+                .collect(),
+        )
+    }
+}
 
 /// One billing state item to write: its key and the attributes the projection sets.
 #[derive(Debug, Clone, PartialEq)]
-pub struct StateWrite {
+pub struct StateWrite<'a> {
     pub pk: String,
     pub sk: String,
-    pub fields: Map<String, Value>,
+    pub fields: Fields<'a>,
     pub kind: WriteKind,
 }
 
 /// The partition of an item whose owner the event does not name (`UNFILED#<object id>`).
 pub const UNFILED_PK_PREFIX: &str = "UNFILED#";
 
-impl StateWrite {
+impl<'a> StateWrite<'a> {
     /// The event does not say whose item this is (a detached payment method fetched for a
     /// thin event): it belongs where the object is already stored, if anywhere.
     pub fn is_unfiled(&self) -> bool {
@@ -42,7 +248,21 @@ impl StateWrite {
     }
 
     pub fn object_id(&self) -> Option<&str> {
-        self.fields.get("object_id").and_then(Value::as_str)
+        self.fields.get("object_id").and_then(Attr::as_str)
+    }
+
+    /// The attributes as JSON, for tests and reads.
+    pub fn fields_json(&self) -> Map<String, Value> {
+        self.fields.to_json()
+    }
+
+    pub fn into_owned(self) -> StateWrite<'static> {
+        StateWrite {
+            pk: self.pk,
+            sk: self.sk,
+            fields: self.fields.into_owned(),
+            kind: self.kind,
+        }
     }
 }
 
@@ -57,8 +277,8 @@ pub enum WriteKind {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Projection {
-    Items(Vec<StateWrite>),
+pub enum Projection<'a> {
+    Items(Vec<StateWrite<'a>>),
     /// The family owns the type but there is nothing to store (e.g. an upcoming invoice).
     Ignored(&'static str),
 }
@@ -77,113 +297,141 @@ pub fn handles(family: Family, base_type: &str) -> bool {
     Family::of_event_type(base_type) == family && family != Family::None
 }
 
-/// Projects a Stripe object for an event of `base_type` (no `v1.` prefix).
-/// `previous` is the snapshot's `data.previous_attributes` when present.
+/// Projects a Stripe object given as JSON (tests, tools): reads it into the typed model and
+/// projects that, exactly as the handler does with the event's bytes. The items own their
+/// attributes.
 pub fn project(
     base_type: &str,
     object: &Value,
     previous: Option<&Value>,
-) -> Result<Projection, ProjectError> {
-    let object_type = str_at(object, "object").unwrap_or("");
-    let Some(id) = str_at(object, "id").filter(|id| !id.is_empty()) else {
+) -> Result<Projection<'static>, ProjectError> {
+    let Ok(object) = StripeObject::deserialize(object) else {
+        return Ok(Projection::Ignored(
+            "object has no id (e.g. an upcoming invoice)",
+        ));
+    };
+    let previous = previous.and_then(|p| PreviousAttributes::deserialize(p).ok());
+    project_object(base_type, &object, previous.as_ref()).map(Projection::into_owned_items)
+}
+
+impl Projection<'_> {
+    fn into_owned_items(self) -> Projection<'static> {
+        match self {
+            Projection::Items(items) => {
+                Projection::Items(items.into_iter().map(StateWrite::into_owned).collect())
+            }
+            Projection::Ignored(why) => Projection::Ignored(why),
+        }
+    }
+}
+
+/// Projects a typed Stripe object for an event of `base_type` (no `v1.` prefix).
+/// `previous` is the snapshot's `data.previous_attributes` when present.
+pub fn project_object<'a>(
+    base_type: &str,
+    object: &'a StripeObject<'_>,
+    previous: Option<&'a PreviousAttributes<'_>>,
+) -> Result<Projection<'a>, ProjectError> {
+    let Some(id) = object.id().filter(|id| !id.is_empty()) else {
         return Ok(Projection::Ignored(
             "object has no id (e.g. an upcoming invoice)",
         ));
     };
     let deleted_event = base_type.ends_with(".deleted");
-    let item = match object_type {
-        "subscription" => subscription(id, object)?,
-        "subscription_schedule" => schedule(id, object)?,
-        "invoice" => invoice(id, object),
-        "payment_intent" => payment_intent(id, object),
-        "charge" => charge(id, object),
-        kind @ ("refund" | "dispute") => charge_child(kind, id, object),
-        "invoice_payment" => invoice_payment(id, object),
-        "customer" => customer(id, object, deleted_event),
-        "payment_method" => payment_method(id, object, previous),
-        "discount" => discount(id, object, deleted_event),
-        "tax_id" => tax_id(id, object, deleted_event),
-        _ => return Ok(Projection::Ignored("object type not stored")),
+    let item = match &object.kind {
+        Kind::Subscription(o) => subscription(id, o)?,
+        Kind::SubscriptionSchedule(o) => schedule(id, o)?,
+        Kind::Invoice(o) => invoice(id, o),
+        Kind::PaymentIntent(o) => payment_intent(id, o),
+        Kind::Charge(o) => charge(id, o),
+        Kind::Refund(o) => charge_child("refund", id, o),
+        Kind::Dispute(o) => charge_child("dispute", id, o),
+        Kind::InvoicePayment(o) => invoice_payment(id, o),
+        Kind::Customer(o) => customer(id, o, deleted_event),
+        Kind::PaymentMethod(o) => payment_method(id, o, previous),
+        Kind::Discount(o) => discount(id, o, deleted_event),
+        Kind::TaxId(o) => tax_id(id, o, deleted_event),
+        Kind::Other(_) => return Ok(Projection::Ignored("object type not stored")),
     };
     Ok(Projection::Items(vec![item]))
 }
 
-fn subscription(id: &str, o: &Value) -> Result<StateWrite, ProjectError> {
-    let customer = id_at(o, "customer").ok_or(ProjectError::MissingField {
+fn subscription<'a>(
+    id: &'a str,
+    o: &'a model::Subscription<'_>,
+) -> Result<StateWrite<'a>, ProjectError> {
+    let customer = o.customer.get().ok_or(ProjectError::MissingField {
         object_type: "subscription",
         field: "customer",
     })?;
-    let items: Vec<&Value> = o
-        .pointer("/items/data")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().collect())
+    let items: &[model::SubscriptionItem<'_>] = o
+        .items
+        .get()
+        .and_then(|i| i.data.0.as_deref())
         .unwrap_or_default();
-    let item_rows: Vec<Value> = items
+    let item_rows: Vec<Attr<'a>> = items
         .iter()
         .map(|it| {
-            // 2018+ items carry `price`; older accounts render only `plan`.
-            let price = it.get("price").filter(|p| p.is_object());
-            let plan = it.get("plan").filter(|p| p.is_object());
+            let price = it.price.get();
+            let plan = it.plan.get();
             let priced = price.or(plan);
-            json!({
-                "id": str_at(it, "id"),
-                "price_id": price.and_then(|p| str_at(p, "id")),
-                "plan_id": plan.and_then(|p| str_at(p, "id")),
-                "product_id": priced.and_then(|p| id_at(p, "product")),
-                "quantity": it.get("quantity").and_then(Value::as_i64),
-            })
+            // Keys in JSON object order (sorted), as the stored map always was.
+            Attr::Map(vec![
+                (Cow::Borrowed("id"), Attr::from(&it.id)),
+                (
+                    Cow::Borrowed("plan_id"),
+                    plan.and_then(|p| p.id.get()).into(),
+                ),
+                (
+                    Cow::Borrowed("price_id"),
+                    price.and_then(|p| p.id.get()).into(),
+                ),
+                (
+                    Cow::Borrowed("product_id"),
+                    priced.and_then(|p| p.product.get()).into(),
+                ),
+                (Cow::Borrowed("quantity"), it.quantity.into()),
+            ])
         })
         .collect();
     // API 2025-03-31 moved the period onto the items; older versions have it on the object.
-    let period_start = int_at(o, "current_period_start").or_else(|| {
+    let period_start = o.current_period_start.get().or_else(|| {
         items
             .iter()
-            .filter_map(|i| int_at(i, "current_period_start"))
+            .filter_map(|i| i.current_period_start.get())
             .min()
     });
-    let period_end = int_at(o, "current_period_end").or_else(|| {
+    let period_end = o.current_period_end.get().or_else(|| {
         items
             .iter()
-            .filter_map(|i| int_at(i, "current_period_end"))
+            .filter_map(|i| i.current_period_end.get())
             .max()
     });
-    let legacy_plan = o
-        .get("plan")
-        .filter(|p| p.is_object())
-        .and_then(|p| str_at(p, "id"));
-    let pause = o.get("pause_collection").filter(|p| p.is_object());
-    let mut f = Map::new();
-    f.insert("object_type".into(), json!("subscription"));
-    f.insert("object_id".into(), json!(id));
-    f.insert("customer_id".into(), json!(customer));
-    f.insert("status".into(), json!(str_at(o, "status")));
-    f.insert("items".into(), Value::Array(item_rows));
-    f.insert("plan_id".into(), json!(legacy_plan));
-    f.insert("current_period_start".into(), json!(period_start));
-    f.insert("current_period_end".into(), json!(period_end));
-    f.insert("trial_start".into(), json!(int_at(o, "trial_start")));
-    f.insert("trial_end".into(), json!(int_at(o, "trial_end")));
-    f.insert("cancel_at".into(), json!(int_at(o, "cancel_at")));
-    f.insert(
-        "cancel_at_period_end".into(),
-        json!(o
-            .get("cancel_at_period_end")
-            .and_then(Value::as_bool)
-            .unwrap_or(false)),
+    let legacy_plan = o.plan.get().and_then(|p| p.id.get());
+    let pause = o.pause_collection.get();
+    let mut f = Fields::with_capacity(21);
+    f.set("object_type", "subscription");
+    f.set("object_id", id);
+    f.set("customer_id", customer);
+    f.set("status", &o.status);
+    f.set("items", Attr::List(item_rows));
+    f.set("plan_id", legacy_plan);
+    f.set("current_period_start", period_start);
+    f.set("current_period_end", period_end);
+    f.set("trial_start", o.trial_start);
+    f.set("trial_end", o.trial_end);
+    f.set("cancel_at", o.cancel_at);
+    f.set(
+        "cancel_at_period_end",
+        o.cancel_at_period_end.get().unwrap_or(false),
     );
-    f.insert("canceled_at".into(), json!(int_at(o, "canceled_at")));
-    f.insert("ended_at".into(), json!(int_at(o, "ended_at")));
-    f.insert(
-        "pause_behavior".into(),
-        json!(pause.and_then(|p| str_at(p, "behavior"))),
-    );
-    f.insert(
-        "pause_resumes_at".into(),
-        json!(pause.and_then(|p| int_at(p, "resumes_at"))),
-    );
-    f.insert("latest_invoice".into(), json!(id_at(o, "latest_invoice")));
-    f.insert("schedule_id".into(), json!(id_at(o, "schedule")));
-    f.insert("metadata".into(), metadata(o));
+    f.set("canceled_at", o.canceled_at);
+    f.set("ended_at", o.ended_at);
+    f.set("pause_behavior", pause.and_then(|p| p.behavior.get()));
+    f.set("pause_resumes_at", pause.and_then(|p| p.resumes_at.get()));
+    f.set("latest_invoice", &o.latest_invoice);
+    f.set("schedule_id", &o.schedule);
+    f.set("metadata", metadata(o.metadata.as_ref()));
     Ok(StateWrite {
         pk: customer_pk(customer),
         sk: format!("SUBSCRIPTION#{id}"),
@@ -192,27 +440,32 @@ fn subscription(id: &str, o: &Value) -> Result<StateWrite, ProjectError> {
     })
 }
 
-fn schedule(id: &str, o: &Value) -> Result<StateWrite, ProjectError> {
-    let customer = id_at(o, "customer").ok_or(ProjectError::MissingField {
+fn schedule<'a>(
+    id: &'a str,
+    o: &'a model::SubscriptionSchedule<'_>,
+) -> Result<StateWrite<'a>, ProjectError> {
+    let customer = o.customer.get().ok_or(ProjectError::MissingField {
         object_type: "subscription_schedule",
         field: "customer",
     })?;
-    let phases = o.get("phases").and_then(Value::as_array).map(Vec::len);
-    let mut f = Map::new();
-    f.insert("object_type".into(), json!("subscription_schedule"));
-    f.insert("object_id".into(), json!(id));
-    f.insert("customer_id".into(), json!(customer));
-    f.insert("status".into(), json!(str_at(o, "status")));
-    f.insert("subscription_id".into(), json!(id_at(o, "subscription")));
-    f.insert("end_behavior".into(), json!(str_at(o, "end_behavior")));
-    f.insert("phase_count".into(), json!(phases));
-    f.insert(
-        "current_phase_end".into(),
-        json!(o.get("current_phase").and_then(|p| int_at(p, "end_date"))),
+    let mut f = Fields::with_capacity(11);
+    f.set("object_type", "subscription_schedule");
+    f.set("object_id", id);
+    f.set("customer_id", customer);
+    f.set("status", &o.status);
+    f.set("subscription_id", &o.subscription);
+    f.set("end_behavior", &o.end_behavior);
+    f.set(
+        "phase_count",
+        o.phases.0.map(|n| i64::try_from(n).unwrap_or(i64::MAX)),
     );
-    f.insert("canceled_at".into(), json!(int_at(o, "canceled_at")));
-    f.insert("completed_at".into(), json!(int_at(o, "completed_at")));
-    f.insert("released_at".into(), json!(int_at(o, "released_at")));
+    f.set(
+        "current_phase_end",
+        o.current_phase.get().and_then(|p| p.end_date.get()),
+    );
+    f.set("canceled_at", o.canceled_at);
+    f.set("completed_at", o.completed_at);
+    f.set("released_at", o.released_at);
     Ok(StateWrite {
         pk: customer_pk(customer),
         sk: format!("SCHEDULE#{id}"),
@@ -221,135 +474,137 @@ fn schedule(id: &str, o: &Value) -> Result<StateWrite, ProjectError> {
     })
 }
 
-fn invoice(id: &str, o: &Value) -> StateWrite {
+fn invoice<'a>(id: &'a str, o: &'a model::Invoice<'_>) -> StateWrite<'a> {
     // API 2025-03-31 moved `subscription` under `parent.subscription_details`.
-    let subscription = id_at(o, "subscription").or_else(|| {
-        o.pointer("/parent/subscription_details/subscription")
-            .and_then(as_id)
+    let subscription = o.subscription.get().or_else(|| {
+        o.parent
+            .get()
+            .and_then(|p| p.subscription_details.get())
+            .and_then(|d| d.subscription.get())
     });
-    let mut f = payment_common("invoice", id, o);
-    f.insert("status".into(), json!(str_at(o, "status")));
-    f.insert("number".into(), json!(str_at(o, "number")));
-    f.insert("amount_due".into(), json!(int_at(o, "amount_due")));
-    f.insert("amount_paid".into(), json!(int_at(o, "amount_paid")));
-    f.insert(
-        "amount_remaining".into(),
-        json!(int_at(o, "amount_remaining")),
-    );
-    f.insert("total".into(), json!(int_at(o, "total")));
-    f.insert("subscription_id".into(), json!(subscription));
-    f.insert("billing_reason".into(), json!(str_at(o, "billing_reason")));
-    f.insert("period_start".into(), json!(int_at(o, "period_start")));
-    f.insert("period_end".into(), json!(int_at(o, "period_end")));
-    f.insert("attempt_count".into(), json!(int_at(o, "attempt_count")));
-    f.insert(
-        "next_payment_attempt".into(),
-        json!(int_at(o, "next_payment_attempt")),
-    );
-    f.insert(
-        "hosted_invoice_url".into(),
-        json!(str_at(o, "hosted_invoice_url")),
-    );
-    pay_item("invoice", id, o, f, None)
+    let mut f = payment_common("invoice", id, &o.customer, &o.currency, o.created, 17);
+    f.set("status", &o.status);
+    f.set("number", &o.number);
+    f.set("amount_due", o.amount_due);
+    f.set("amount_paid", o.amount_paid);
+    f.set("amount_remaining", o.amount_remaining);
+    f.set("total", o.total);
+    f.set("subscription_id", subscription);
+    f.set("billing_reason", &o.billing_reason);
+    f.set("period_start", o.period_start);
+    f.set("period_end", o.period_end);
+    f.set("attempt_count", o.attempt_count);
+    f.set("next_payment_attempt", o.next_payment_attempt);
+    f.set("hosted_invoice_url", &o.hosted_invoice_url);
+    pay_item("invoice", id, &o.customer, o.created, f, None)
 }
 
-fn payment_intent(id: &str, o: &Value) -> StateWrite {
-    let error = o.get("last_payment_error").filter(|e| e.is_object());
-    let mut f = payment_common("payment_intent", id, o);
-    f.insert("status".into(), json!(str_at(o, "status")));
-    f.insert("amount".into(), json!(int_at(o, "amount")));
-    f.insert(
-        "amount_received".into(),
-        json!(int_at(o, "amount_received")),
+fn payment_intent<'a>(id: &'a str, o: &'a model::PaymentIntent<'_>) -> StateWrite<'a> {
+    let error = o.last_payment_error.get();
+    let mut f = payment_common(
+        "payment_intent",
+        id,
+        &o.customer,
+        &o.currency,
+        o.created,
+        11,
     );
-    f.insert(
-        "last_error_code".into(),
-        json!(error.and_then(|e| str_at(e, "code"))),
+    f.set("status", &o.status);
+    f.set("amount", o.amount);
+    f.set("amount_received", o.amount_received);
+    f.set("last_error_code", error.and_then(|e| e.code.get()));
+    f.set(
+        "last_decline_code",
+        error.and_then(|e| e.decline_code.get()),
     );
-    f.insert(
-        "last_decline_code".into(),
-        json!(error.and_then(|e| str_at(e, "decline_code"))),
-    );
-    f.insert("latest_charge".into(), json!(id_at(o, "latest_charge")));
-    pay_item("payment_intent", id, o, f, None)
+    f.set("latest_charge", &o.latest_charge);
+    pay_item("payment_intent", id, &o.customer, o.created, f, None)
 }
 
-fn charge(id: &str, o: &Value) -> StateWrite {
-    let mut f = payment_common("charge", id, o);
-    f.insert("status".into(), json!(str_at(o, "status")));
-    f.insert("amount".into(), json!(int_at(o, "amount")));
-    f.insert(
-        "amount_refunded".into(),
-        json!(int_at(o, "amount_refunded")),
-    );
-    f.insert("refunded".into(), json!(bool_at(o, "refunded")));
-    f.insert("failure_code".into(), json!(str_at(o, "failure_code")));
-    f.insert("disputed".into(), json!(bool_at(o, "disputed")));
+fn charge<'a>(id: &'a str, o: &'a model::Charge<'_>) -> StateWrite<'a> {
+    let mut f = payment_common("charge", id, &o.customer, &o.currency, o.created, 13);
+    f.set("status", &o.status);
+    f.set("amount", o.amount);
+    f.set("amount_refunded", o.amount_refunded);
+    f.set("refunded", o.refunded);
+    f.set("failure_code", &o.failure_code);
+    f.set("disputed", o.disputed);
     // Older API versions expand `dispute` on the charge.
-    f.insert("dispute_id".into(), json!(id_at(o, "dispute")));
-    f.insert(
-        "payment_intent_id".into(),
-        json!(id_at(o, "payment_intent")),
-    );
-    pay_item("charge", id, o, f, None)
+    f.set("dispute_id", &o.dispute);
+    f.set("payment_intent_id", &o.payment_intent);
+    pay_item("charge", id, &o.customer, o.created, f, None)
 }
 
 /// Refunds and disputes: the same fields, filed under the charge they belong to.
-fn charge_child(kind: &str, id: &str, o: &Value) -> StateWrite {
-    let mut f = payment_common(kind, id, o);
-    f.insert("status".into(), json!(str_at(o, "status")));
-    f.insert("amount".into(), json!(int_at(o, "amount")));
-    f.insert("reason".into(), json!(str_at(o, "reason")));
-    f.insert("charge_id".into(), json!(id_at(o, "charge")));
-    f.insert(
-        "payment_intent_id".into(),
-        json!(id_at(o, "payment_intent")),
-    );
-    let parent = id_at(o, "charge").map(|c| format!("CHARGE#{c}"));
-    pay_item(kind, id, o, f, parent)
+fn charge_child<'a>(
+    kind: &'static str,
+    id: &'a str,
+    o: &'a model::ChargeChild<'_>,
+) -> StateWrite<'a> {
+    let mut f = payment_common(kind, id, &o.customer, &o.currency, o.created, 10);
+    f.set("status", &o.status);
+    f.set("amount", o.amount);
+    f.set("reason", &o.reason);
+    f.set("charge_id", &o.charge);
+    f.set("payment_intent_id", &o.payment_intent);
+    let parent = o.charge.get().map(|c| format!("CHARGE#{c}"));
+    pay_item(kind, id, &o.customer, o.created, f, parent)
 }
 
-fn invoice_payment(id: &str, o: &Value) -> StateWrite {
-    let mut f = payment_common("invoice_payment", id, o);
-    f.insert("status".into(), json!(str_at(o, "status")));
-    f.insert("amount_paid".into(), json!(int_at(o, "amount_paid")));
-    f.insert(
-        "amount_requested".into(),
-        json!(int_at(o, "amount_requested")),
+fn invoice_payment<'a>(id: &'a str, o: &'a model::InvoicePayment<'_>) -> StateWrite<'a> {
+    let mut f = payment_common(
+        "invoice_payment",
+        id,
+        &o.customer,
+        &o.currency,
+        o.created,
+        10,
     );
-    f.insert("invoice_id".into(), json!(id_at(o, "invoice")));
-    f.insert(
-        "payment_intent_id".into(),
-        json!(o.pointer("/payment/payment_intent").and_then(as_id)),
+    f.set("status", &o.status);
+    f.set("amount_paid", o.amount_paid);
+    f.set("amount_requested", o.amount_requested);
+    f.set("invoice_id", &o.invoice);
+    f.set(
+        "payment_intent_id",
+        o.payment.get().and_then(|p| p.payment_intent.get()),
     );
-    let parent = id_at(o, "invoice").map(|i| format!("INVOICE#{i}"));
-    pay_item("invoice_payment", id, o, f, parent)
+    let parent = o.invoice.get().map(|i| format!("INVOICE#{i}"));
+    pay_item("invoice_payment", id, &o.customer, o.created, f, parent)
 }
 
-fn payment_common(object_type: &str, id: &str, o: &Value) -> Map<String, Value> {
-    let mut f = Map::new();
-    f.insert("object_type".into(), json!(object_type));
-    f.insert("object_id".into(), json!(id));
-    f.insert("customer_id".into(), json!(id_at(o, "customer")));
-    f.insert("currency".into(), json!(str_at(o, "currency")));
-    f.insert("created".into(), json!(int_at(o, "created")));
+fn payment_common<'a>(
+    object_type: &'static str,
+    id: &'a str,
+    customer: &'a Id<'_>,
+    currency: &'a Text<'_>,
+    created: Int,
+    capacity: usize,
+) -> Fields<'a> {
+    let mut f = Fields::with_capacity(capacity);
+    f.set("object_type", object_type);
+    f.set("object_id", id);
+    f.set("customer_id", customer);
+    f.set("currency", currency);
+    f.set("created", created);
     f
 }
 
 /// Payment-side items live in the customer's partition when the object names a customer,
 /// else under their parent object (a refund under its charge, …), else under themselves.
-fn pay_item(
+fn pay_item<'a>(
     object_type: &str,
     id: &str,
-    o: &Value,
-    fields: Map<String, Value>,
+    customer: &Id<'_>,
+    created: Int,
+    fields: Fields<'a>,
     parent_pk: Option<String>,
-) -> StateWrite {
-    let pk = id_at(o, "customer")
+) -> StateWrite<'a> {
+    let pk = customer
+        .get()
         .map(customer_pk)
         .or(parent_pk)
         .unwrap_or_else(|| format!("{}#{id}", object_type.to_ascii_uppercase()));
-    let created = int_at(o, "created").unwrap_or(0).max(0);
+    let created = created.get().unwrap_or(0).max(0);
     StateWrite {
         pk,
         sk: format!("PAY#{created:010}#{object_type}#{id}"),
@@ -358,29 +613,38 @@ fn pay_item(
     }
 }
 
-fn customer(id: &str, o: &Value, deleted_event: bool) -> StateWrite {
-    let mut f = Map::new();
-    f.insert("object_type".into(), json!("customer"));
-    f.insert("object_id".into(), json!(id));
-    f.insert("customer_id".into(), json!(id));
+fn customer<'a>(id: &'a str, o: &'a model::Customer<'_>, deleted_event: bool) -> StateWrite<'a> {
+    let mut f = Fields::with_capacity(10);
+    f.set("object_type", "customer");
+    f.set("object_id", id);
+    f.set("customer_id", id);
     // Only deletions write `deleted`, so no later-arriving older update can clear it.
-    if deleted_event || bool_at(o, "deleted") == Some(true) {
-        f.insert("deleted".into(), json!(true));
+    if deleted_event || o.deleted.get() == Some(true) {
+        f.set("deleted", true);
     }
     // A deleted stub (`{id, object, deleted}`) has nothing else: keep the last known profile.
-    let stub = o.get("email").is_none() && o.get("name").is_none() && o.get("created").is_none();
+    let stub = o.is_stub();
     if !stub {
-        f.insert("email".into(), json!(str_at(o, "email")));
-        f.insert("name".into(), json!(str_at(o, "name")));
-        f.insert("delinquent".into(), json!(bool_at(o, "delinquent")));
+        f.set("email", o.email.as_ref().and_then(Text::get));
+        f.set("name", o.name.as_ref().and_then(Text::get));
+        f.set("delinquent", o.delinquent);
         let default_pm = o
-            .pointer("/invoice_settings/default_payment_method")
-            .and_then(as_id)
-            .or_else(|| id_at(o, "default_source"));
-        f.insert("default_payment_method".into(), json!(default_pm));
-        f.insert("metadata".into(), metadata(o));
-        if let Some(user) = o.pointer("/metadata/user_id").and_then(Value::as_str) {
-            f.insert("user_id".into(), json!(user));
+            .invoice_settings
+            .get()
+            .and_then(|s| s.default_payment_method.get())
+            .or_else(|| o.default_source.get());
+        f.set("default_payment_method", default_pm);
+        f.set("metadata", metadata(o.metadata.as_ref()));
+        let user = o
+            .metadata
+            .as_ref()
+            .and_then(|m| m.get("user_id"))
+            .and_then(|v| match v {
+                Scalar::Str(s) => Some(s.as_ref()),
+                _ => None,
+            });
+        if let Some(user) = user {
+            f.set("user_id", user);
         }
     }
     StateWrite {
@@ -395,31 +659,32 @@ fn customer(id: &str, o: &Value, deleted_event: bool) -> StateWrite {
     }
 }
 
-fn payment_method(id: &str, o: &Value, previous: Option<&Value>) -> StateWrite {
-    let customer = id_at(o, "customer");
+// Owned attributes (a few short strings) so the signature stays plain: the Terraform test
+// finds `fn payment_method(` as the only builder of unfiled partitions.
+fn payment_method(
+    id: &str,
+    o: &model::PaymentMethod<'_>,
+    previous: Option<&PreviousAttributes<'_>>,
+) -> StateWrite<'static> {
+    let owned = |s: Option<&str>| s.map(str::to_owned);
+    let customer = o.customer.get();
     // A detached method names its former customer only in `previous_attributes`; a fetched
     // one (thin event) not at all: its write is unfiled and the consumer files it where the
     // method is already stored (`StateWrite::is_unfiled`).
-    let owner = customer.or_else(|| previous.and_then(|p| id_at(p, "customer")));
-    let card = o.get("card").filter(|c| c.is_object());
-    let mut f = Map::new();
-    f.insert("object_type".into(), json!("payment_method"));
-    f.insert("object_id".into(), json!(id));
+    let owner = customer.or_else(|| previous.and_then(|p| p.customer.get()));
+    let card = o.card.get();
+    let mut f = Fields::with_capacity(9);
+    f.set("object_type", "payment_method");
+    f.set("object_id", id.to_owned());
     if let Some(owner) = owner {
-        f.insert("customer_id".into(), json!(owner));
+        f.set("customer_id", owner.to_owned());
     }
-    f.insert("attached".into(), json!(customer.is_some()));
-    f.insert("type".into(), json!(str_at(o, "type")));
-    f.insert("brand".into(), json!(card.and_then(|c| str_at(c, "brand"))));
-    f.insert("last4".into(), json!(card.and_then(|c| str_at(c, "last4"))));
-    f.insert(
-        "exp_month".into(),
-        json!(card.and_then(|c| int_at(c, "exp_month"))),
-    );
-    f.insert(
-        "exp_year".into(),
-        json!(card.and_then(|c| int_at(c, "exp_year"))),
-    );
+    f.set("attached", customer.is_some());
+    f.set("type", owned(o.kind.get()));
+    f.set("brand", owned(card.and_then(|c| c.brand.get())));
+    f.set("last4", owned(card.and_then(|c| c.last4.get())));
+    f.set("exp_month", card.and_then(|c| c.exp_month.get()));
+    f.set("exp_year", card.and_then(|c| c.exp_year.get()));
     StateWrite {
         pk: owner
             .map(customer_pk)
@@ -430,23 +695,24 @@ fn payment_method(id: &str, o: &Value, previous: Option<&Value>) -> StateWrite {
     }
 }
 
-fn discount(id: &str, o: &Value, deleted_event: bool) -> StateWrite {
+fn discount<'a>(id: &'a str, o: &'a model::Discount<'_>, deleted_event: bool) -> StateWrite<'a> {
     let coupon = o
-        .pointer("/source/coupon")
-        .and_then(as_id)
-        .or_else(|| id_at(o, "coupon"));
-    let customer = id_at(o, "customer");
-    let mut f = Map::new();
-    f.insert("object_type".into(), json!("discount"));
-    f.insert("object_id".into(), json!(id));
-    f.insert("customer_id".into(), json!(customer));
-    f.insert("coupon_id".into(), json!(coupon));
-    f.insert("promotion_code".into(), json!(id_at(o, "promotion_code")));
-    f.insert("subscription_id".into(), json!(id_at(o, "subscription")));
-    f.insert("start".into(), json!(int_at(o, "start")));
-    f.insert("end".into(), json!(int_at(o, "end")));
+        .source
+        .get()
+        .and_then(|s| s.coupon.get())
+        .or_else(|| o.coupon.get());
+    let customer = o.customer.get();
+    let mut f = Fields::with_capacity(10);
+    f.set("object_type", "discount");
+    f.set("object_id", id);
+    f.set("customer_id", customer);
+    f.set("coupon_id", coupon);
+    f.set("promotion_code", &o.promotion_code);
+    f.set("subscription_id", &o.subscription);
+    f.set("start", o.start);
+    f.set("end", o.end);
     if deleted_event {
-        f.insert("deleted".into(), json!(true));
+        f.set("deleted", true);
     }
     StateWrite {
         pk: customer
@@ -458,21 +724,24 @@ fn discount(id: &str, o: &Value, deleted_event: bool) -> StateWrite {
     }
 }
 
-fn tax_id(id: &str, o: &Value, deleted_event: bool) -> StateWrite {
-    let customer = id_at(o, "customer").or_else(|| o.pointer("/owner/customer").and_then(as_id));
-    let mut f = Map::new();
-    f.insert("object_type".into(), json!("tax_id"));
-    f.insert("object_id".into(), json!(id));
-    f.insert("customer_id".into(), json!(customer));
-    f.insert("type".into(), json!(str_at(o, "type")));
-    f.insert("value".into(), json!(str_at(o, "value")));
-    f.insert("country".into(), json!(str_at(o, "country")));
-    f.insert(
-        "verification_status".into(),
-        json!(o.pointer("/verification/status").and_then(Value::as_str)),
+fn tax_id<'a>(id: &'a str, o: &'a model::TaxId<'_>, deleted_event: bool) -> StateWrite<'a> {
+    let customer = o
+        .customer
+        .get()
+        .or_else(|| o.owner.get().and_then(|w| w.customer.get()));
+    let mut f = Fields::with_capacity(9);
+    f.set("object_type", "tax_id");
+    f.set("object_id", id);
+    f.set("customer_id", customer);
+    f.set("type", &o.kind);
+    f.set("value", &o.value);
+    f.set("country", &o.country);
+    f.set(
+        "verification_status",
+        o.verification.get().and_then(|v| v.status.get()),
     );
     if deleted_event {
-        f.insert("deleted".into(), json!(true));
+        f.set("deleted", true);
     }
     StateWrite {
         pk: customer
@@ -488,34 +757,14 @@ pub fn customer_pk(customer_id: &str) -> String {
     format!("CUSTOMER#{customer_id}")
 }
 
-fn metadata(o: &Value) -> Value {
-    match o.get("metadata") {
-        Some(Value::Object(m)) => Value::Object(m.clone()),
-        _ => Value::Object(Map::new()),
-    }
-}
-
-fn str_at<'a>(o: &'a Value, key: &str) -> Option<&'a str> {
-    o.get(key).and_then(Value::as_str)
-}
-
-fn int_at(o: &Value, key: &str) -> Option<i64> {
-    o.get(key).and_then(Value::as_i64)
-}
-
-fn bool_at(o: &Value, key: &str) -> Option<bool> {
-    o.get(key).and_then(Value::as_bool)
-}
-
-/// A Stripe reference: an id string, or an expanded object with an `id`.
-fn as_id(v: &Value) -> Option<&str> {
-    match v {
-        Value::String(s) => Some(s),
-        Value::Object(o) => o.get("id").and_then(Value::as_str),
-        _ => None,
-    }
-}
-
-fn id_at<'a>(o: &'a Value, key: &str) -> Option<&'a str> {
-    o.get(key).and_then(as_id)
+/// `metadata` as stored: the object's entries (an empty map when there is none).
+fn metadata<'a>(m: Option<&'a Metadata<'_>>) -> Attr<'a> {
+    Attr::Map(
+        m.map(|m| {
+            m.0.iter()
+                .map(|(k, v)| (Cow::Borrowed(k.as_ref()), Attr::from(v)))
+                .collect()
+        })
+        .unwrap_or_default(),
+    )
 }

@@ -17,7 +17,49 @@
 
 use serde_json::Value;
 
+use crate::model::StripeObject;
 use crate::timestamp::Timestamp;
+
+/// What the tiebreak reads of an object: its kind, status, `deleted` and, for invoices,
+/// `attempt_count`. The typed model is what the handler passes; JSON is for tests and tools.
+pub trait Lifecycle {
+    fn object_type(&self) -> &str;
+    fn status(&self) -> &str;
+    fn is_deleted(&self) -> bool;
+    fn attempt_count(&self) -> u64;
+}
+
+impl Lifecycle for StripeObject<'_> {
+    fn object_type(&self) -> &str {
+        StripeObject::object_type(self).unwrap_or("")
+    }
+    fn status(&self) -> &str {
+        StripeObject::status(self).unwrap_or("")
+    }
+    fn is_deleted(&self) -> bool {
+        self.deleted() == Some(true)
+    }
+    fn attempt_count(&self) -> u64 {
+        StripeObject::attempt_count(self).unwrap_or(0)
+    }
+}
+
+impl Lifecycle for Value {
+    fn object_type(&self) -> &str {
+        self.get("object").and_then(Value::as_str).unwrap_or("")
+    }
+    fn status(&self) -> &str {
+        self.get("status").and_then(Value::as_str).unwrap_or("")
+    }
+    fn is_deleted(&self) -> bool {
+        self.get("deleted").and_then(Value::as_bool) == Some(true)
+    }
+    fn attempt_count(&self) -> u64 {
+        self.get("attempt_count")
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Version {
@@ -26,7 +68,12 @@ pub struct Version {
 }
 
 impl Version {
-    pub fn new(at: Timestamp, event_type: &str, object: &Value, event_id: &str) -> Version {
+    pub fn new(
+        at: Timestamp,
+        event_type: &str,
+        object: &(impl Lifecycle + ?Sized),
+        event_id: &str,
+    ) -> Version {
         let kind = if event_type.ends_with(".created") {
             0
         } else if event_type.ends_with(".deleted") {
@@ -44,15 +91,15 @@ impl Version {
 
 /// How far an object is in its lifecycle, for same-second ties. Statuses that can go back and
 /// forth (a subscription's active ↔ past_due) share a rank.
-fn lifecycle_progress(object: &Value) -> u8 {
-    let object_type = object.get("object").and_then(Value::as_str).unwrap_or("");
-    let status = object.get("status").and_then(Value::as_str).unwrap_or("");
-    if object.get("deleted").and_then(Value::as_bool) == Some(true) {
+fn lifecycle_progress(object: &(impl Lifecycle + ?Sized)) -> u8 {
+    let object_type = object.object_type();
+    let status = object.status();
+    if object.is_deleted() {
         return 90;
     }
     match (object_type, status) {
         ("invoice", "draft") => 10,
-        ("invoice", "open") => 20 + attempt_count(object),
+        ("invoice", "open") => 20 + object.attempt_count().min(50) as u8,
         ("invoice", "paid" | "void" | "uncollectible") => 80,
         ("subscription", "incomplete") => 10,
         ("subscription", "trialing") => 20,
@@ -70,14 +117,6 @@ fn lifecycle_progress(object: &Value) -> u8 {
         (_, "succeeded" | "failed" | "canceled" | "won" | "lost") => 80,
         _ => 50,
     }
-}
-
-fn attempt_count(invoice: &Value) -> u8 {
-    let n = invoice
-        .get("attempt_count")
-        .and_then(Value::as_u64)
-        .unwrap_or(0);
-    n.min(50) as u8
 }
 
 #[cfg(test)]

@@ -4,6 +4,25 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Map, Number, Value};
+use stripe_events_core::project::Attr;
+
+/// A projected attribute as DynamoDB's: built straight from the typed projection.
+pub fn attr_value(a: &Attr<'_>) -> AttributeValue {
+    match a {
+        Attr::Null => AttributeValue::Null(true),
+        Attr::Bool(b) => AttributeValue::Bool(*b),
+        Attr::Int(n) => AttributeValue::N(n.to_string()),
+        Attr::Number(n) => AttributeValue::N(n.to_string()),
+        Attr::Str(s) => AttributeValue::S(s.as_ref().to_owned()),
+        Attr::List(items) => AttributeValue::L(items.iter().map(attr_value).collect()),
+        Attr::Map(entries) => AttributeValue::M(
+            entries
+                .iter()
+                .map(|(k, v)| (k.as_ref().to_owned(), attr_value(v)))
+                .collect(),
+        ),
+    }
+}
 
 pub fn to_attr(v: &Value) -> AttributeValue {
     match v {

@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::Client;
 use serde_json::{Map, Value};
 use stripe_events_core::project::WriteKind;
 
-use crate::attr::{item_to_json, n, s, to_attr};
+use crate::attr::{attr_value, item_to_json, n, s};
 use crate::schema::{self, TableNames};
 use crate::{
     filed_pk, seen_attr, version_fields, Commit, CommitOutcome, DeliveryAudit, EventStore, Prior,
@@ -107,14 +107,14 @@ fn not_done_condition(e: &mut UpdateExpr) -> String {
     format!("attribute_not_exists({})", e.name("applied_at"))
 }
 
-fn state_update(w: &VersionedWrite, a: &DeliveryAudit) -> UpdateExpr {
+fn state_update(w: &VersionedWrite<'_>, a: &DeliveryAudit) -> UpdateExpr {
     let mut e = UpdateExpr::default();
-    for (k, v) in &w.write.fields {
-        e.set(k, to_attr(v));
+    for (k, v) in w.write.fields.iter() {
+        e.set(k, attr_value(v));
     }
     if w.write.kind == WriteKind::Versioned {
         for (k, v) in version_fields(w, a) {
-            e.set(k, to_attr(&v));
+            e.set(k, attr_value(&v));
         }
     }
     e
@@ -122,7 +122,7 @@ fn state_update(w: &VersionedWrite, a: &DeliveryAudit) -> UpdateExpr {
 
 /// The ordering guard (see `stripe_events_core::version`): strictly newer versions only.
 /// Markers are unconditional. An item holding only a marker has no version yet.
-fn newer_condition(e: &mut UpdateExpr, w: &VersionedWrite) -> Option<String> {
+fn newer_condition(e: &mut UpdateExpr, w: &VersionedWrite<'_>) -> Option<String> {
     if w.write.kind == WriteKind::Marker {
         return None;
     }
@@ -172,7 +172,7 @@ impl DynamoStore {
         HashMap::from([(schema::DEDUPE_PK.to_owned(), s(key))])
     }
 
-    fn state_key(w: &VersionedWrite) -> HashMap<String, AttributeValue> {
+    fn state_key(w: &VersionedWrite<'_>) -> HashMap<String, AttributeValue> {
         HashMap::from([
             (schema::BILLING_PK.to_owned(), s(&w.write.pk)),
             (schema::BILLING_SK.to_owned(), s(&w.write.sk)),
@@ -182,8 +182,8 @@ impl DynamoStore {
     /// One transaction: the done mark plus every remaining write.
     async fn try_commit(
         &self,
-        c: &Commit,
-        writes: &[VersionedWrite],
+        c: &Commit<'_>,
+        writes: &[VersionedWrite<'_>],
     ) -> Result<(), SdkError<TransactWriteItemsError, aws_smithy_runtime_api::http::Response>> {
         let mut items = Vec::with_capacity(writes.len() + 1);
         let mut e = dedupe_update(&c.audit, !c.delivery_recorded, Some("applied"));
@@ -411,7 +411,7 @@ impl EventStore for DynamoStore {
         Ok(if done { Prior::AlreadyDone } else { Prior::New })
     }
 
-    async fn commit(&self, c: &Commit) -> Result<CommitOutcome, StoreError> {
+    async fn commit(&self, c: &Commit<'_>) -> Result<CommitOutcome, StoreError> {
         let mut writes = c.writes.clone();
         if writes.is_empty() {
             return self

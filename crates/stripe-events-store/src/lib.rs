@@ -20,8 +20,7 @@
 
 use std::future::Future;
 
-use serde_json::Value;
-use stripe_events_core::project::{StateWrite, UNFILED_PK_PREFIX};
+use stripe_events_core::project::{Attr, StateWrite, UNFILED_PK_PREFIX};
 use stripe_events_core::{Family, Timestamp, Version};
 
 pub mod attr;
@@ -59,17 +58,18 @@ pub struct DeliveryAudit {
     pub expires_at: i64,
 }
 
-/// A state write with the version guarding it.
+/// A state write with the version guarding it. Its attributes may borrow from the event's
+/// bytes, which outlive the commit.
 #[derive(Debug, Clone, PartialEq)]
-pub struct VersionedWrite {
-    pub write: StateWrite,
+pub struct VersionedWrite<'a> {
+    pub write: StateWrite<'a>,
     pub version: Version,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Commit {
+pub struct Commit<'a> {
     pub audit: DeliveryAudit,
-    pub writes: Vec<VersionedWrite>,
+    pub writes: Vec<VersionedWrite<'a>>,
     /// True when `record_delivery` already counted this delivery (thin flow), so the commit
     /// only sets the done mark.
     pub delivery_recorded: bool,
@@ -106,7 +106,7 @@ pub trait EventStore: Send + Sync {
     /// `Stale`.
     fn commit(
         &self,
-        commit: &Commit,
+        commit: &Commit<'_>,
     ) -> impl Future<Output = Result<CommitOutcome, StoreError>> + Send;
 
     /// The partition (pk) where the state item of `object_id` with sort key `sk` is filed,
@@ -137,15 +137,15 @@ pub(crate) fn filed_pk<'a>(
 }
 
 /// Fields every state item gets from its version, in addition to the projection's.
-pub(crate) fn version_fields(
-    w: &VersionedWrite,
-    audit: &DeliveryAudit,
-) -> Vec<(&'static str, Value)> {
-    vec![
-        ("version", Value::from(w.version.at.unix_millis())),
-        ("version_tiebreak", Value::from(w.version.tiebreak.clone())),
-        ("last_event_id", Value::from(audit.event_id.clone())),
-        ("last_event_type", Value::from(audit.event_type.clone())),
-        ("updated_at", Value::from(audit.received_at.unix_millis())),
+pub(crate) fn version_fields<'a>(
+    w: &'a VersionedWrite<'_>,
+    audit: &'a DeliveryAudit,
+) -> [(&'static str, Attr<'a>); 5] {
+    [
+        ("version", Attr::Int(w.version.at.unix_millis())),
+        ("version_tiebreak", Attr::from(w.version.tiebreak.as_str())),
+        ("last_event_id", Attr::from(audit.event_id.as_str())),
+        ("last_event_type", Attr::from(audit.event_type.as_str())),
+        ("updated_at", Attr::Int(audit.received_at.unix_millis())),
     ]
 }

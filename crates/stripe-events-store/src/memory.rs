@@ -112,7 +112,7 @@ impl EventStore for MemoryStore {
         })
     }
 
-    async fn commit(&self, c: &Commit) -> Result<CommitOutcome, StoreError> {
+    async fn commit(&self, c: &Commit<'_>) -> Result<CommitOutcome, StoreError> {
         let mut t = self.lock()?;
         if is_done(&t, &c.audit.key) {
             // As DynamoStore: only a delivery that adds a path is recorded.
@@ -136,7 +136,7 @@ impl EventStore for MemoryStore {
                     .state
                     .entry(key)
                     .or_insert_with(|| (unversioned, Map::new()));
-                entry.1.extend(w.write.fields.clone());
+                entry.1.extend(w.write.fields_json());
                 applied = true;
                 continue;
             }
@@ -150,11 +150,11 @@ impl EventStore for MemoryStore {
                 .entry(key)
                 .or_insert_with(|| (w.version.clone(), Map::new()));
             entry.0 = w.version.clone();
-            for (k, v) in &w.write.fields {
-                entry.1.insert(k.clone(), v.clone());
+            for (k, v) in w.write.fields.iter() {
+                entry.1.insert(k.to_owned(), v.to_json());
             }
             for (k, v) in version_fields(w, &c.audit) {
-                entry.1.insert(k.to_owned(), v);
+                entry.1.insert(k.to_owned(), v.to_json());
             }
         }
         let outcome = if applied {

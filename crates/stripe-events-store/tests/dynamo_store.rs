@@ -59,7 +59,7 @@ fn audit(ev: &Ev) -> DeliveryAudit {
     }
 }
 
-fn commit_of(ev: &Ev, delivery_recorded: bool) -> Commit {
+fn commit_of(ev: &Ev, delivery_recorded: bool) -> Commit<'static> {
     let Projection::Items(items) = project(ev.event_type, &ev.object, None).unwrap() else {
         panic!("projection stores subscriptions")
     };
@@ -83,7 +83,7 @@ fn commit_of(ev: &Ev, delivery_recorded: bool) -> Commit {
 }
 
 /// `commit_of` with the delivery's arrival fixed, so the audit's times can be asserted.
-fn commit_at(ev: &Ev, received_ms: i64) -> Commit {
+fn commit_at(ev: &Ev, received_ms: i64) -> Commit<'static> {
     let mut c = commit_of(ev, false);
     c.audit.received_at = Timestamp::from_unix_millis(received_ms);
     c.audit.expires_at = received_ms / 1000 + 30 * 86_400;

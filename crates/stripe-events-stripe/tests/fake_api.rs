@@ -72,7 +72,7 @@ async fn no_stripe_context_header_without_context_and_pinned_version_is_sent() {
 }
 
 #[tokio::test]
-async fn note_thin_and_thin_without_url_use_the_v1_path() {
+async fn thin_reference_and_thin_without_url_use_the_v1_path() {
     let server = FakeStripe::start(vec![Reply::json(
         200,
         json!({"id": "in_1", "object": "invoice"}),
@@ -80,7 +80,7 @@ async fn note_thin_and_thin_without_url_use_the_v1_path() {
     .await;
     let h = hydrator(&server.base, "sk_test_fake", fast_policy());
     h.fetch(
-        &delivery(note_thin("invoice.paid", "invoice", "in_1")),
+        &delivery(thin_reference("invoice.paid", "invoice", "in_1")),
         soon(),
     )
     .await
@@ -105,7 +105,7 @@ async fn rate_limited_with_should_retry_false_is_not_retried() {
     ])
     .await;
     let h = hydrator(&server.base, "sk_test_fake", fast_policy());
-    let d = delivery(note_thin(
+    let d = delivery(thin_reference(
         "customer.subscription.updated",
         "subscription",
         "sub_429",
@@ -128,7 +128,7 @@ async fn rate_limited_with_should_retry_true_is_retried() {
     ])
     .await;
     let h = hydrator(&server.base, "sk_test_fake", fast_policy());
-    let d = delivery(note_thin(
+    let d = delivery(thin_reference(
         "customer.subscription.updated",
         "subscription",
         "sub_429t",
@@ -147,7 +147,7 @@ async fn rate_limited_without_header_is_retried_until_attempts_run_out() {
     )])
     .await;
     let h = hydrator(&server.base, "sk_test_fake", fast_policy());
-    let d = delivery(note_thin("customer.updated", "customer", "cus_429"));
+    let d = delivery(thin_reference("customer.updated", "customer", "cus_429"));
     let err = h.fetch(&d, soon()).await.unwrap_err();
     assert!(matches!(err, HydrateError::Transient(_)), "{err:?}");
     assert_eq!(h.calls(), 3, "max_attempts = 3");
@@ -182,7 +182,7 @@ async fn server_error_with_should_retry_false_is_transient_without_retry() {
     ])
     .await;
     let h = hydrator(&server.base, "sk_test_fake", fast_policy());
-    let d = delivery(note_thin(
+    let d = delivery(thin_reference(
         "customer.subscription.updated",
         "subscription",
         "sub_503",
@@ -198,7 +198,7 @@ async fn non_json_gateway_error_keeps_its_status_and_is_retried() {
     html.body = "<html>Bad Gateway</html>".into();
     let server = FakeStripe::start(vec![html, Reply::json(200, sub("sub_502"))]).await;
     let h = hydrator(&server.base, "sk_test_fake", fast_policy());
-    let d = delivery(note_thin(
+    let d = delivery(thin_reference(
         "customer.subscription.updated",
         "subscription",
         "sub_502",
@@ -218,7 +218,7 @@ async fn unauthorized_and_forbidden_are_transient_not_retried_and_never_show_the
         )])
         .await;
         let h = hydrator(&server.base, "sk_test_secret_value_123", fast_policy());
-        let d = delivery(note_thin("customer.updated", "customer", "cus_auth"));
+        let d = delivery(thin_reference("customer.updated", "customer", "cus_auth"));
         let err = h.fetch(&d, soon()).await.unwrap_err();
         assert!(matches!(&err, HydrateError::Transient(_)), "{err:?}");
         let shown = format!("{err} {err:?} {h:?}");
@@ -236,7 +236,7 @@ async fn not_found_and_bad_request() {
     ])
     .await;
     let h = hydrator(&server.base, "sk_test_fake", fast_policy());
-    let d = delivery(note_thin(
+    let d = delivery(thin_reference(
         "customer.subscription.updated",
         "subscription",
         "sub_gone",
@@ -260,7 +260,11 @@ async fn backoff_never_sleeps_past_the_deadline() {
     policy.initial_backoff = Duration::from_millis(200);
     policy.max_backoff = Duration::from_millis(400);
     let h = hydrator(&server.base, "sk_test_fake", policy);
-    let d = delivery(note_thin("customer.updated", "customer", "cus_deadline"));
+    let d = delivery(thin_reference(
+        "customer.updated",
+        "customer",
+        "cus_deadline",
+    ));
     let start = Instant::now();
     let deadline = start + Duration::from_millis(700);
     let err = h.fetch(&d, deadline).await.unwrap_err();
@@ -282,7 +286,7 @@ async fn a_slow_response_is_cut_at_the_deadline() {
     ])
     .await;
     let h = hydrator(&server.base, "sk_test_fake", fast_policy());
-    let d = delivery(note_thin(
+    let d = delivery(thin_reference(
         "customer.subscription.updated",
         "subscription",
         "sub_slow",
@@ -301,7 +305,7 @@ async fn a_slow_response_is_cut_at_the_deadline() {
 async fn a_passed_deadline_sends_nothing() {
     let server = FakeStripe::start(vec![Reply::json(200, sub("sub_late"))]).await;
     let h = hydrator(&server.base, "sk_test_fake", fast_policy());
-    let d = delivery(note_thin(
+    let d = delivery(thin_reference(
         "customer.subscription.updated",
         "subscription",
         "sub_late",
@@ -315,7 +319,7 @@ async fn a_passed_deadline_sends_nothing() {
 #[tokio::test]
 async fn nothing_listening_is_transient_and_sends_nothing() {
     let h = hydrator(&closed_port_base(), "sk_test_fake", fast_policy());
-    let d = delivery(note_thin("customer.updated", "customer", "cus_closed"));
+    let d = delivery(thin_reference("customer.updated", "customer", "cus_closed"));
     let err = h
         .fetch(&d, Instant::now() + Duration::from_secs(3))
         .await
@@ -333,7 +337,7 @@ async fn unknown_object_type_and_foreign_urls_are_permanent_without_a_call() {
     let server = FakeStripe::start(vec![Reply::json(200, sub("sub_x"))]).await;
     let h = hydrator(&server.base, "sk_test_fake", fast_policy());
     let cases = [
-        delivery(note_thin("widget.updated", "widget", "wid_1")),
+        delivery(thin_reference("widget.updated", "widget", "wid_1")),
         delivery(thin_v2("v1.widget.updated", "widget", "wid_1", None, None)),
         delivery(thin_v2(
             "v1.customer.updated",
@@ -349,7 +353,11 @@ async fn unknown_object_type_and_foreign_urls_are_permanent_without_a_call() {
             Some("/v1/../../admin"),
             None,
         )),
-        delivery(note_thin("customer.updated", "customer", "cus_1/../../x")),
+        delivery(thin_reference(
+            "customer.updated",
+            "customer",
+            "cus_1/../../x",
+        )),
     ];
     for d in &cases {
         let err = h.fetch(d, soon()).await.unwrap_err();

@@ -24,7 +24,7 @@ fn soon() -> Instant {
     Instant::now() + Duration::from_secs(10)
 }
 
-fn one_write(base_type: &str, object: &Value) -> StateWrite {
+fn one_write(base_type: &str, object: &Value) -> StateWrite<'static> {
     match project(base_type, object, None).unwrap() {
         Projection::Items(mut items) => {
             assert_eq!(items.len(), 1);
@@ -42,17 +42,20 @@ fn assert_subscription_write(w: &StateWrite, customer: &Value, plan: &Value, sub
         w.sk,
         format!("SUBSCRIPTION#{}", sub["id"].as_str().unwrap())
     );
-    assert_eq!(w.fields["status"], "active");
-    assert_eq!(w.fields["customer_id"], cus);
-    assert_eq!(w.fields["plan_id"], plan["id"]);
+    assert_eq!(w.fields_json()["status"], "active");
+    assert_eq!(w.fields_json()["customer_id"], cus);
+    assert_eq!(w.fields_json()["plan_id"], plan["id"]);
     assert!(sub["current_period_start"].is_i64(), "{sub}");
     assert_eq!(
-        w.fields["current_period_start"],
+        w.fields_json()["current_period_start"],
         sub["current_period_start"]
     );
-    assert_eq!(w.fields["current_period_end"], sub["current_period_end"]);
-    assert_eq!(w.fields["items"][0]["plan_id"], plan["id"]);
-    assert_eq!(w.fields["items"][0]["quantity"], 1);
+    assert_eq!(
+        w.fields_json()["current_period_end"],
+        sub["current_period_end"]
+    );
+    assert_eq!(w.fields_json()["items"][0]["plan_id"], plan["id"]);
+    assert_eq!(w.fields_json()["items"][0]["quantity"], 1);
 }
 
 #[tokio::test]
@@ -78,16 +81,16 @@ async fn thin_v2_subscription_is_fetched_once_and_projects() {
 }
 
 #[tokio::test]
-async fn note_thin_subscription_and_customer_are_fetched_by_type_and_id() {
+async fn thin_reference_subscription_and_customer_are_fetched_by_type_and_id() {
     let (ls, h) = localstripe_hydrator();
     let (customer, plan, sub) = local_subscription(&ls, "user_note").await;
 
-    let d = delivery(note_thin(
+    let d = delivery(thin_reference(
         "customer.subscription.updated",
         "subscription",
         sub["id"].as_str().unwrap(),
     ));
-    assert_eq!(d.style, PayloadStyle::ThinNote);
+    assert_eq!(d.style, PayloadStyle::ThinReference);
     let fetched = h.fetch(&d, soon()).await.unwrap();
     assert_eq!(h.calls(), 1);
     assert_subscription_write(
@@ -97,7 +100,7 @@ async fn note_thin_subscription_and_customer_are_fetched_by_type_and_id() {
         &sub,
     );
 
-    let d = delivery(note_thin(
+    let d = delivery(thin_reference(
         "customer.updated",
         "customer",
         customer["id"].as_str().unwrap(),
@@ -106,8 +109,8 @@ async fn note_thin_subscription_and_customer_are_fetched_by_type_and_id() {
     assert_eq!(h.calls(), 2);
     let w = one_write(d.base_type(), &fetched.object);
     assert_eq!(w.sk, "PROFILE");
-    assert_eq!(w.fields["email"], "hydrate@example.com");
-    assert_eq!(w.fields["user_id"], "user_note");
+    assert_eq!(w.fields_json()["email"], "hydrate@example.com");
+    assert_eq!(w.fields_json()["user_id"], "user_note");
 }
 
 #[tokio::test]
@@ -135,7 +138,7 @@ async fn unknown_ids_are_not_found() {
     ));
     let err = h.fetch(&d, soon()).await.unwrap_err();
     assert!(matches!(err, HydrateError::NotFound(_)), "{err:?}");
-    let d = delivery(note_thin(
+    let d = delivery(thin_reference(
         "customer.updated",
         "customer",
         "cus_doesnotexist",
@@ -148,7 +151,7 @@ async fn unknown_ids_are_not_found() {
 #[tokio::test]
 async fn unknown_object_type_is_permanent() {
     let (_, h) = localstripe_hydrator();
-    let d = delivery(note_thin("widget.updated", "widget", "wid_1"));
+    let d = delivery(thin_reference("widget.updated", "widget", "wid_1"));
     let err = h.fetch(&d, soon()).await.unwrap_err();
     assert!(matches!(err, HydrateError::Permanent(_)), "{err:?}");
     assert_eq!(h.calls(), 0);
@@ -159,7 +162,7 @@ async fn a_rejected_key_is_transient() {
     let ls = local_stripe();
     // localstripe accepts any `sk_…` key and rejects anything else with 401.
     let h = hydrator(&ls.base, "rk_test_not_accepted", fast_policy());
-    let d = delivery(note_thin("customer.updated", "customer", "cus_any"));
+    let d = delivery(thin_reference("customer.updated", "customer", "cus_any"));
     let err = h.fetch(&d, soon()).await.unwrap_err();
     assert!(
         matches!(&err, HydrateError::Transient(m) if m.contains("401")),
@@ -176,7 +179,7 @@ async fn localstripe_stopped_is_transient() {
         &require_env("STRIPE_API_KEY"),
         fast_policy(),
     );
-    let d = delivery(note_thin("customer.updated", "customer", "cus_any"));
+    let d = delivery(thin_reference("customer.updated", "customer", "cus_any"));
     let err = h.fetch(&d, soon()).await.unwrap_err();
     assert!(matches!(err, HydrateError::Transient(_)), "{err:?}");
 }

@@ -55,7 +55,7 @@ async fn key_seen_by_server(config: StripeConfig) -> String {
     let mut config = config;
     config.api_base = server.base.clone();
     let h = StripeHydrator::new(config).unwrap();
-    let d = delivery(note_thin("customer.updated", "customer", "cus_1"));
+    let d = delivery(thin_reference("customer.updated", "customer", "cus_1"));
     h.fetch(&d, Instant::now() + Duration::from_secs(5))
         .await
         .unwrap();
@@ -115,7 +115,7 @@ async fn from_env_uses_the_plain_key_locally() {
     assert!(std::env::var(ENV_API_KEY_SECRET_ARN).is_err());
     let h = StripeHydrator::from_env().await.unwrap();
     let (_, _, sub) = local_subscription(&ls, "user_env").await;
-    let d = delivery(note_thin(
+    let d = delivery(thin_reference(
         "customer.subscription.created",
         "subscription",
         sub["id"].as_str().unwrap(),

@@ -269,7 +269,7 @@ mod tests {
                    "data": {"object": {"id": "in_big", "object": "invoice"}}})
         );
         let r = delivery(&entry.detail);
-        assert_eq!(r.style, PayloadStyle::ThinNote);
+        assert_eq!(r.style, PayloadStyle::ThinReference);
         assert_eq!(r.event_id, "evt_big");
         assert_eq!(r.created, d.created);
         assert_eq!(r.family, d.family);

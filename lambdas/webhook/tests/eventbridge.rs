@@ -200,7 +200,7 @@ async fn each_family_lands_in_exactly_its_queue() {
                     .unwrap();
             assert_eq!(d.path.source, SourcePath::Webhook);
             if id == "evt_wh_big" {
-                assert_eq!(d.style, PayloadStyle::ThinNote);
+                assert_eq!(d.style, PayloadStyle::ThinReference);
                 assert_eq!(
                     m["detail"],
                     json!({"id": "evt_wh_big", "object": "event", "type": "invoice.updated",

@@ -88,7 +88,7 @@ pub fn thin_v2(
 
 /// The legacy thin reference: `data.object` is only `{id, object}`, with the literal
 /// `detail-type: "Stripe Event"`.
-pub fn note_thin(event_type: &str, object_type: &str, id: &str) -> Value {
+pub fn thin_reference(event_type: &str, object_type: &str, id: &str) -> Value {
     json!({
         "version": "0",
         "id": "57e62b5e-cb38-4805-8535-60c085986a0f",
