@@ -14,7 +14,8 @@ use stripe_events_core::identity;
 use stripe_events_core::project::{self, Projection, StateWrite};
 use stripe_events_core::prune::PrunedPayload;
 use stripe_events_core::{
-    parse_invocation, Delivery, InvocationShape, ParseError, RecordError, Timestamp, Version,
+    parse_bytes, parse_invocation, Delivery, Invocation, InvocationShape, ParseError, RecordError,
+    Timestamp, Version,
 };
 use stripe_events_store::{
     Commit, CommitOutcome, DeliveryAudit, EventStore, Prior, StoreError, VersionedWrite,
@@ -27,6 +28,35 @@ pub mod runtime;
 
 pub use config::{ConfigError, ConsumerConfig};
 pub use outcome::{emf_line, Outcome};
+
+/// An invocation's bytes, as [`Consumer::handle`] takes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvocationBytes(pub Vec<u8>);
+
+impl From<Vec<u8>> for InvocationBytes {
+    fn from(bytes: Vec<u8>) -> Self {
+        InvocationBytes(bytes)
+    }
+}
+
+impl From<&[u8]> for InvocationBytes {
+    fn from(bytes: &[u8]) -> Self {
+        InvocationBytes(bytes.to_vec())
+    }
+}
+
+impl From<&Value> for InvocationBytes {
+    fn from(value: &Value) -> Self {
+        // Serializing a `Value` cannot fail (its keys are strings).
+        InvocationBytes(serde_json::to_vec(value).unwrap_or_default())
+    }
+}
+
+impl From<Value> for InvocationBytes {
+    fn from(value: Value) -> Self {
+        InvocationBytes::from(&value)
+    }
+}
 
 pub struct Consumer<S, H> {
     pub config: ConsumerConfig,
@@ -154,11 +184,44 @@ fn store_failure(e: StoreError) -> Processed {
 }
 
 impl<S: EventStore, H: Hydrator> Consumer<S, H> {
-    /// Handles one invocation payload of any shape the core parses. `deadline` bounds the
-    /// Stripe retries (the Lambda's remaining time minus a margin).
-    pub async fn handle(&self, payload: Value, deadline: Instant) -> InvocationReport {
+    /// Handles one invocation payload of any shape the core parses, from its bytes: the
+    /// same pruned parse the Lambda runtime does ([`PrunedPayload`]). Tests and tools that
+    /// hold a `serde_json::Value` pass it as is; it is serialized and takes the same path, so
+    /// a field the parse would drop is dropped for them too. `deadline` bounds every call
+    /// (the Lambda's remaining time minus a margin).
+    pub async fn handle(
+        &self,
+        payload: impl Into<InvocationBytes>,
+        deadline: Instant,
+    ) -> InvocationReport {
+        self.handle_parsed(parse_bytes(&payload.into().0), deadline)
+            .await
+    }
+
+    /// Handles what the Lambda runtime deserialized: a payload serde could not read (`NaN`,
+    /// `1e400`, nesting over 128, bad UTF-8) is one unreadable record, acknowledged and
+    /// logged like any other, never an invocation error retried into the DLQ.
+    pub async fn handle_payload(
+        &self,
+        payload: PrunedPayload,
+        deadline: Instant,
+    ) -> InvocationReport {
+        let parsed = payload.0.map_err(|detail| RecordError {
+            sqs_message_id: None,
+            event_id: None,
+            error: ParseError::NotJson { detail },
+        });
+        self.handle_parsed(parsed.and_then(parse_invocation), deadline)
+            .await
+    }
+
+    async fn handle_parsed(
+        &self,
+        parsed: Result<Invocation, RecordError>,
+        deadline: Instant,
+    ) -> InvocationReport {
         // An unreadable payload is reported like an unreadable SQS record: one failed record.
-        let (shape, parsed) = match parse_invocation(payload) {
+        let (shape, parsed) = match parsed {
             Ok(inv) => (Some(inv.shape), inv.records),
             Err(e) => (None, vec![Err(e)]),
         };
@@ -175,27 +238,6 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
             .collect()
             .await;
         InvocationReport { shape, records }
-    }
-
-    /// Handles what the Lambda runtime deserialized: a payload serde could not read (`NaN`,
-    /// `1e400`, nesting over 128, bad UTF-8) is one unreadable record, acknowledged and
-    /// logged like any other, never an invocation error retried into the DLQ.
-    pub async fn handle_payload(
-        &self,
-        payload: PrunedPayload,
-        deadline: Instant,
-    ) -> InvocationReport {
-        match payload.0 {
-            Ok(value) => self.handle(value, deadline).await,
-            Err(detail) => InvocationReport {
-                shape: None,
-                records: vec![self.unreadable(RecordError {
-                    sqs_message_id: None,
-                    event_id: None,
-                    error: ParseError::NotJson { detail },
-                })],
-            },
-        }
     }
 
     fn unreadable(&self, e: RecordError) -> RecordReport {
