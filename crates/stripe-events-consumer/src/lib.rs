@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use aws_lambda_events::sqs::SqsBatchResponse;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 use stripe_events_core::hydrate::{Fetched, HydrateError, Hydrator};
@@ -102,19 +103,19 @@ impl InvocationReport {
     /// `batchItemFailures`. EventBridge/direct: an error when any record must be retried.
     pub fn response(&self) -> Result<Value, RetryLater> {
         if self.shape == Some(InvocationShape::SqsBatch) {
-            let failures: Vec<Value> = self
-                .records
-                .iter()
-                .filter(|r| {
-                    matches!(
-                        r.outcome,
-                        Outcome::FailedTransient | Outcome::FailedPermanent
-                    )
-                })
-                .filter_map(|r| r.sqs_message_id.as_ref())
-                .map(|id| json!({"itemIdentifier": id}))
-                .collect();
-            return Ok(json!({"batchItemFailures": failures}));
+            let mut answer = SqsBatchResponse::default();
+            for r in &self.records {
+                if matches!(
+                    r.outcome,
+                    Outcome::FailedTransient | Outcome::FailedPermanent
+                ) {
+                    if let Some(id) = &r.sqs_message_id {
+                        answer.add_failure(id.clone());
+                    }
+                }
+            }
+            // Serializing a struct of strings cannot fail.
+            return Ok(serde_json::to_value(answer).unwrap_or_default());
         }
         let transient: Vec<&RecordReport> = self
             .records
