@@ -1,15 +1,16 @@
 //! `migrate status | cutover | rollback` against the local stack: audit records written the way
 //! the consumers write them (moto DynamoDB), the Stripe webhook endpoint in
 //! infra/local/fake_stripe_admin.py, which maps `enabled_events` onto localstripe's own webhook
-//! configuration, and a webhook receiver on 127.0.0.1 that localstripe delivers to.
+//! configuration, and the webhook Lambda's handler (signature verified with the endpoint's
+//! secret, forwarded to a recording bus) on 127.0.0.1, where localstripe delivers.
 //! Needs the local stack: `infra/local/stack.sh run -- cargo test -p stripe-events-cli`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use stripe_events_cli::admin::StripeAdmin;
 use stripe_events_cli::migrate::{cut_over, read_log};
 use stripe_events_core::{Family, Timestamp};
@@ -18,15 +19,40 @@ use stripe_events_store::{dynamodb_client, DeliveryAudit, DynamoStore, EventStor
 use stripe_events_stripe::testkit::LocalStripe;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
+use webhook::{BusEntry, ForwardError, Forwarder, SecretStore, WebhookHandler, WebhookSecrets};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Every Stripe event POSTed to the receiver: (type, data.object.id).
+/// Every Stripe event the webhook Lambda's handler verified and forwarded: (type,
+/// data.object.id).
 type Received = Arc<Mutex<Vec<(String, String)>>>;
 
-async fn receiver() -> (String, Received) {
+/// Records what the webhook handler puts on the bus.
+struct RecordingBus(Received);
+
+impl Forwarder for RecordingBus {
+    async fn put(&self, entry: &BusEntry) -> Result<Option<String>, ForwardError> {
+        let detail: Value = serde_json::from_str(&entry.detail).unwrap_or_default();
+        let t = detail["type"].as_str().unwrap_or_default().to_owned();
+        let id = detail["data"]["object"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if let Ok(mut s) = self.0.lock() {
+            s.push((t, id));
+        }
+        Ok(None)
+    }
+}
+
+/// The webhook Lambda's handler, served over HTTP on 127.0.0.1 as API Gateway would invoke
+/// it. Its signing secret is only known once the endpoint exists (Stripe returns it on
+/// create), so requests before `handler` is set are answered 503 and Stripe retries.
+type Handler = Arc<OnceLock<WebhookHandler<RecordingBus>>>;
+
+async fn receiver() -> (String, Received, Handler) {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .unwrap_or_else(|e| panic!("bind: {e}"));
@@ -35,51 +61,62 @@ async fn receiver() -> (String, Received) {
         listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
     );
     let seen: Received = Arc::default();
-    let out = Arc::clone(&seen);
+    let handler: Handler = Arc::default();
+    let served = Arc::clone(&handler);
     tokio::spawn(async move {
         while let Ok((mut stream, _)) = listener.accept().await {
-            let seen = Arc::clone(&seen);
+            let handler = Arc::clone(&served);
             tokio::spawn(async move {
                 let mut buf = Vec::new();
                 let mut chunk = [0u8; 8192];
-                loop {
+                let request = loop {
                     let Ok(n) = stream.read(&mut chunk).await else {
                         return;
                     };
                     if n == 0 {
-                        break;
+                        return;
                     }
                     buf.extend_from_slice(&chunk[..n]);
                     let Some(head) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
                         continue;
                     };
-                    let headers = String::from_utf8_lossy(&buf[..head]).to_ascii_lowercase();
+                    let text = String::from_utf8_lossy(&buf[..head]).into_owned();
+                    let mut lines = text.lines();
+                    let start: Vec<&str> = lines.next().unwrap_or_default().split(' ').collect();
+                    let headers: serde_json::Map<String, Value> = lines
+                        .filter_map(|l| l.split_once(':'))
+                        .map(|(k, v)| (k.trim().to_ascii_lowercase(), json!(v.trim())))
+                        .collect();
                     let len = headers
-                        .lines()
-                        .find_map(|l| l.strip_prefix("content-length:"))
-                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .get("content-length")
+                        .and_then(Value::as_str)
+                        .and_then(|v| v.parse::<usize>().ok())
                         .unwrap_or(0);
                     if buf.len() >= head + 4 + len {
-                        let body: Value = serde_json::from_slice(&buf[head + 4..head + 4 + len])
-                            .unwrap_or_default();
-                        let t = body["type"].as_str().unwrap_or_default().to_owned();
-                        let id = body["data"]["object"]["id"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .to_owned();
-                        if let Ok(mut s) = seen.lock() {
-                            s.push((t, id));
-                        }
-                        break;
+                        let body = String::from_utf8_lossy(&buf[head + 4..head + 4 + len]);
+                        let (method, path) = (start.first().copied(), start.get(1).copied());
+                        break json!({
+                            "version": "2.0", "rawPath": path, "headers": headers,
+                            "requestContext": {"http": {"method": method, "path": path}},
+                            "body": body, "isBase64Encoded": false,
+                        });
                     }
-                }
-                let _ = stream
-                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                    .await;
+                };
+                let status = match handler.get() {
+                    Some(h) => {
+                        let now = Timestamp::now().unix_seconds();
+                        h.process(&request, now, None).await.response().status_code
+                    }
+                    None => 503,
+                };
+                let wire = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+                let _ = stream.write_all(wire.as_bytes()).await;
             });
         }
     });
-    (url, out)
+    (url, seen, handler)
 }
 
 fn received(r: &Received, typ: &str, object: &str) -> bool {
@@ -169,7 +206,7 @@ async fn cutover_is_gated_logged_reversible_and_stops_webhook_delivery() {
     let localstripe = LocalStripe::from_env().unwrap_or_else(|e| panic!("{e}"));
 
     // The webhook endpoint Stripe delivers to (registered in localstripe by the fake).
-    let (url, seen) = receiver().await;
+    let (url, seen, handler) = receiver().await;
     let mut form = vec![("url".to_owned(), url.clone())];
     for t in ["customer.created", "customer.updated", "invoice.paid"] {
         form.push(("enabled_events[]".into(), t.into()));
@@ -179,6 +216,14 @@ async fn cutover_is_gated_logged_reversible_and_stops_webhook_delivery() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let ep_id = ep["id"].as_str().unwrap_or_default().to_owned();
+    let secret = ep["secret"].as_str().unwrap_or_default();
+    let secrets = WebhookSecrets::parse(secret).unwrap_or_else(|e| panic!("{e}"));
+    let webhook = WebhookHandler::new(
+        SecretStore::fixed(secrets),
+        300,
+        RecordingBus(Arc::clone(&seen)),
+    );
+    assert!(handler.set(webhook).is_ok(), "set once");
 
     // Before: localstripe delivers customer.created to the endpoint.
     let c1 = localstripe
