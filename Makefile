@@ -20,8 +20,8 @@ help:
 	@echo "make simulate-burst            billing-day burst model with the Terraform defaults (no services)"
 	@echo "make burst-local               the real subscription binary through a 5/s Stripe limiter (local stack)"
 	@echo "make package                   target/lambda/<fn>/bootstrap.zip for every function"
-	@echo "make deploy FUNCTION=<fn>      package and update one function's code"
-	@echo "make invoke FUNCTION=<fn> EVENT=<fixture>   run one Lambda locally against the stack"
+	@echo "make deploy FUNCTION=<fn>      package and update one function's code (fn: $(FUNCTIONS))"
+	@echo "make invoke FUNCTION=<fn> EVENT=<fixture>   run one Lambda (subscription, payment, customer, webhook) locally"
 	@echo "make fmt | lint"
 
 venv:
@@ -59,7 +59,7 @@ bench: venv
 
 # Billing-day bursts (infra/README.md): the model, fed from infra/variables.tf...
 simulate-burst:
-	$(CARGO) run --release -q -p burst-sim
+	$(CARGO) run --release -p burst-sim
 
 # ...and the real consumer binary, scaled down: a few hundred thin events through a 5 req/s
 # limiting proxy in front of localstripe (a smaller variant runs in `make test`).
@@ -81,8 +81,11 @@ deploy: venv
 	infra/local/package.sh $(FUNCTION)
 	infra/local/deploy.sh $(FUNCTION)
 
-invoke: venv
-	@test -n "$(FUNCTION)" -a -n "$(EVENT)" || { echo "usage: make invoke FUNCTION=<fn> EVENT=fixtures/…json"; exit 2; }
+# The arguments are checked (FUNCTION one of $(FUNCTIONS), EVENT a file) before the venv and
+# the stack start.
+invoke:
+	@INVOKE_CHECK_ONLY=1 infra/local/invoke.sh "$(FUNCTION)" "$(EVENT)"
+	@infra/local/venv.sh
 	$(STACK) run -- infra/local/invoke.sh $(FUNCTION) $(EVENT)
 
 clean:

@@ -12,10 +12,15 @@ DIR=.local/demo-setup
 rm -rf "$DIR" && mkdir -p "$DIR"
 PY=.venv/bin/python
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# Bold headings only on a terminal, and not with NO_COLOR set (https://no-color.org).
+if [[ -t 1 && -z "${NO_COLOR:-}" ]]; then
+  step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+else
+  step() { printf '\n== %s\n' "$*"; }
+fi
 
-step "building the operator CLI"
-cargo build --quiet -p stripe-events-cli --bin stripe-events
+step "building the operator CLI (the first build compiles the workspace's dependencies: minutes)"
+cargo build -p stripe-events-cli --bin stripe-events
 CLI=target/debug/stripe-events
 
 step "stripe-events setup status (nothing yet)"

@@ -4,15 +4,20 @@
 # (run under infra/local/stack.sh, which exports the moto/localstripe endpoints).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-FN="${1:?function: subscription | payment | customer | webhook}"
-EVENT="${2:?event file}"
+FUNCTIONS="subscription payment customer webhook"
+usage() { echo "usage: make invoke FUNCTION=<${FUNCTIONS// /|}> EVENT=<event file, e.g. fixtures/partner-snapshot/subscription-created.json>" >&2; exit 2; }
+FN="${1:-}"
+EVENT="${2:-}"
+[[ " $FUNCTIONS " == *" $FN "* && -n "$FN" ]] || { [[ -n "$FN" ]] && echo "invoke: $FN is not a Lambda function" >&2; usage; }
+[[ -f "$EVENT" ]] || { [[ -n "$EVENT" ]] && echo "invoke: no such event file: $EVENT" >&2; usage; }
+# Only the arguments are checked above: `make invoke` runs that check before starting the stack.
+[[ "${INVOKE_CHECK_ONLY:-}" == 1 ]] && exit 0
 : "${AWS_ENDPOINT_URL:?run through infra/local/stack.sh run -- (make invoke does)}"
-[[ -f "$EVENT" ]] || { echo "invoke: no such event file: $EVENT" >&2; exit 2; }
 CARGO_LAMBDA=.venv/bin/cargo-lambda
 
 export TABLE_PREFIX="invoke-$(date +%s)"
 export BILLING_TABLE="$TABLE_PREFIX-stripe-billing" DEDUPE_TABLE="$TABLE_PREFIX-stripe-events"
-cargo run --quiet -p stripe-events-cli --bin stripe-events -- create-tables
+cargo run -p stripe-events-cli --bin stripe-events -- create-tables
 
 PORT=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 LOG=.local/logs/invoke-watch.log

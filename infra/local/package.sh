@@ -18,7 +18,7 @@
 #
 # Environment: PACKAGE_TARGET_DIR, PACKAGE_ARCH=arm64|x86_64 to force the architecture.
 # Prints what it built and each zip's size; the last line per function is
-#   package: <fn> <arch> <bytes> <path>
+#   package: <fn> <arch> <bytes> <path> (<MiB, 2^20 bytes> MiB)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -80,6 +80,6 @@ with zipfile.ZipFile(sys.argv[1]) as z:
     sys.exit(0 if mode & 0o111 else 1)
 PY
   bytes="$(stat -c %s "$zip")"
-  printf 'package: %s %s %d %s (%.2f MB)\n' "$fn" "$arch" "$bytes" "${zip#"$REPO"/}" \
+  printf 'package: %s %s %d %s (%.2f MiB)\n' "$fn" "$arch" "$bytes" "${zip#"$REPO"/}" \
     "$(awk -v b="$bytes" 'BEGIN{print b/1048576}')"
 done

@@ -2,7 +2,7 @@
 # Create/refresh <repo>/.venv with the pinned Python tools of the local stack
 # (moto, localstripe, checkov, cargo-lambda, stripe).
 #
-#   infra/local/venv.sh            # idempotent; prints one line
+#   infra/local/venv.sh            # idempotent; one line when up to date, progress otherwise
 #   PYTHON=python3.12 infra/local/venv.sh
 #
 # A stamp (sha256 of requirements.txt + constraints.txt + the Python version) is kept in
@@ -61,7 +61,14 @@ rm -f "$STAMP_FILE"
 [[ -x "$VENV/bin/python" ]] || "$PY" -m venv "$VENV" >"$LOG" 2>&1 || { tail -20 "$LOG" >&2; die "python -m venv failed"; }
 
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
-if ! "$VENV/bin/python" -m pip install -r "$REQ" -c "$CON" >>"$LOG" 2>&1; then
+echo "venv: installing the pinned tools into $VENV (about 1-2 min on a fresh clone; full log $LOG)"
+# Progress: one line per package pip collects, then the install step; everything in the log.
+set +e
+"$VENV/bin/python" -m pip install -r "$REQ" -c "$CON" 2>&1 | tee -a "$LOG" \
+  | awk '/^Collecting /{n++; printf "venv: [%d] %s\n", n, $2; fflush()} /^Installing collected/{print "venv: installing " n " packages..."; fflush()}'
+pip_rc=${PIPESTATUS[0]}
+set -e
+if [[ $pip_rc -ne 0 ]]; then
   tail -30 "$LOG" >&2
   die "pip install failed (full log: $LOG)"
 fi

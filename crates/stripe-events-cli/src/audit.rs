@@ -89,6 +89,25 @@ impl Summary {
     }
 }
 
+/// A partner lag (partner arrival minus webhook arrival) for a table cell: `+850 ms`,
+/// `+2.4 s`, or `-1.7 s (partner first)` when the partner path delivered before the webhook.
+pub fn format_lag(ms: i64) -> String {
+    let size = if ms.abs() < 1000 {
+        format!("{} ms", ms.abs())
+    } else {
+        format!("{:.1} s", ms.abs() as f64 / 1000.0)
+    };
+    if ms < 0 {
+        format!("-{size} (partner first)")
+    } else {
+        format!("+{size}")
+    }
+}
+
+/// The line under a table with a lag column.
+pub const LAG_NOTE: &str = "partner lag = partner arrival minus webhook arrival of the same event \
+(negative: the partner path delivered first; only events both paths delivered count)";
+
 pub fn summarise(entries: &[AuditEntry]) -> BTreeMap<(String, String), Summary> {
     let mut out: BTreeMap<(String, String), Summary> = BTreeMap::new();
     for e in entries {
@@ -136,5 +155,13 @@ mod tests {
         let row = &s[&("payment".to_owned(), "invoice.paid".to_owned())];
         assert_eq!(row.counts[&Seen::Both], 2);
         assert_eq!(row.median_delay_ms(), Some(400));
+    }
+
+    #[test]
+    fn lags_read_with_their_sign() {
+        assert_eq!(format_lag(850), "+850 ms");
+        assert_eq!(format_lag(2_400), "+2.4 s");
+        assert_eq!(format_lag(-1_695), "-1.7 s (partner first)");
+        assert_eq!(format_lag(0), "+0 ms");
     }
 }

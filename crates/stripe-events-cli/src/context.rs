@@ -40,9 +40,9 @@ impl Context {
 
     /// From the standard AWS configuration (`AWS_ENDPOINT_URL` for moto) and the Stripe
     /// settings (`STRIPE_API_BASE`, `STRIPE_API_KEY` or `STRIPE_API_KEY_SECRET_ARN`).
+    /// The tables must exist (else a one-line error naming `create-tables` / the prefix).
     pub async fn from_env(tables: TableNames) -> Result<Context, String> {
-        let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
-        let store = DynamoStore::new(dynamodb_client(&sdk, None), tables);
+        let store = store_from_env(tables).await?;
         let stripe = StripeHydrator::from_env()
             .await
             .map_err(|e| e.to_string())?;
@@ -52,4 +52,13 @@ impl Context {
     pub fn handler(&self, family: Family) -> Option<&Handler> {
         self.handlers.iter().find(|h| h.config.consumer == family)
     }
+}
+
+/// The DynamoDB store alone (commands that never call Stripe: `state`, `audit`), after
+/// checking both tables exist ([`crate::explain::require_tables`]).
+pub async fn store_from_env(tables: TableNames) -> Result<DynamoStore, String> {
+    let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+    let client = dynamodb_client(&sdk, None);
+    crate::explain::require_tables(&client, &tables).await?;
+    Ok(DynamoStore::new(client, tables))
 }

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod aws;
 pub mod context;
 pub mod event_types;
+pub mod explain;
 pub mod migrate;
 pub mod ping;
 pub mod replay;
@@ -14,6 +15,37 @@ pub mod state;
 pub mod table;
 
 use std::time::Duration;
+
+/// The exit codes, the same for every command (listed by `stripe-events --help` and the README).
+pub mod exit {
+    /// Done; every input handled (`applied`, `duplicate`, `stale`, `ignored`).
+    pub const OK: u8 = 0;
+    /// Could not run: missing table, unreachable endpoint, missing Stripe key, … (one line
+    /// on stderr naming the fix).
+    pub const ERROR: u8 = 1;
+    /// Bad arguments: unknown flag or event type, unparsable `--since`, …
+    pub const USAGE: u8 = 2;
+    /// `replay`/`backfill`: some delivery failed transiently (DynamoDB or Stripe); run again.
+    pub const RETRY: u8 = 3;
+    /// `migrate cutover`: some types were not ready and were refused (`--force` overrides).
+    pub const NOT_READY: u8 = 4;
+    /// `replay`/`backfill`: some input was unreadable, unrouted or `failed_permanent`.
+    pub const INPUT: u8 = 5;
+    /// `state`: no billing state for that customer, or no customer with that user id.
+    pub const NOT_FOUND: u8 = 6;
+
+    /// The `--help` text for the codes above.
+    pub const HELP: &str = "\
+Exit codes:
+  0  done; every input handled (applied, duplicate, stale, ignored)
+  1  could not run (missing table, unreachable endpoint, no Stripe key, ...);
+     one line on stderr names the fix
+  2  bad arguments (unknown flag or event type, unparsable --since, ...)
+  3  replay/backfill: a delivery failed transiently (DynamoDB or Stripe); run it again
+  4  migrate cutover: types not ready were refused (--force overrides)
+  5  replay/backfill: an input was unreadable, unrouted or failed_permanent (see its row)
+  6  state: no billing state for that customer / no customer with that user id";
+}
 
 use stripe_events_core::Timestamp;
 

@@ -6,20 +6,41 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use stripe_events_cli::audit::{classify, summarise, Seen};
-use stripe_events_cli::context::Context;
-use stripe_events_cli::parse_since;
+use stripe_events_cli::audit::{classify, format_lag, summarise, Seen, LAG_NOTE};
+use stripe_events_cli::context::{store_from_env, Context};
 use stripe_events_cli::replay::{replay_bytes, replay_value, Row};
 use stripe_events_cli::state::{customer_state, customers_of_user, to_json};
 use stripe_events_cli::table::Table;
-use stripe_events_core::Timestamp;
-use stripe_events_store::{create_tables, TableNames};
+use stripe_events_cli::{event_types, exit, explain, parse_since};
+use stripe_events_core::{Family, Timestamp};
+use stripe_events_store::TableNames;
+
+/// What the CLI reads from the environment (also in the README).
+const ENVIRONMENT_HELP: &str = "\
+Environment:
+  TABLE_PREFIX               --table-prefix (tables <prefix>-stripe-events, <prefix>-stripe-billing)
+  AWS_REGION, AWS_PROFILE, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, ...
+                             the standard AWS configuration (DynamoDB, EventBridge, Logs, STS)
+  AWS_ENDPOINT_URL           local stacks only (moto);
+                             EVENT_SOURCES_ENDPOINT_URL for ListEventSources
+  STRIPE_API_KEY             the Stripe key (replay, backfill, setup, ping,
+                             migrate cutover/rollback)
+  STRIPE_API_KEY_SECRET_ARN  ... or the Secrets Manager secret holding it
+  STRIPE_API_BASE            default https://api.stripe.com (localstripe locally);
+                             STRIPE_ADMIN_API_BASE for setup/ping/migrate if different
+  STRIPE_API_VERSION         optional Stripe-Version for fetches
+  STRIPE_WEBHOOK_URL         --webhook-url of migrate
+  USER                       default --operator of migrate
+  RUST_LOG                   handler logs on stderr (JSON), default warn
+  NO_COLOR                   no colour (there is colour only on a terminal anyway)
+state, audit, create-tables and migrate status need no Stripe key.";
 
 #[derive(Parser)]
 #[command(
     name = "stripe-events",
     version,
-    about = "Operate the Stripe events pipeline: setup, ping, migrate, replay, audit, backfill, state"
+    about = "Operate the Stripe events pipeline: setup, ping, migrate, replay, audit, backfill, state",
+    after_help = after_help()
 )]
 struct Cli {
     /// Table prefix: tables are <prefix>-stripe-events and <prefix>-stripe-billing.
@@ -30,6 +51,9 @@ struct Cli {
         global = true
     )]
     table_prefix: String,
+    /// Print tables in full (long ids and paths); by default they fit in 100 columns.
+    #[arg(long, global = true)]
+    wide: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -38,13 +62,15 @@ struct Cli {
 enum Command {
     /// Route event files through the deployed rule files to their handlers, in process.
     Replay {
-        /// Files or folders of event JSON (`*.expect.json` files are skipped).
-        #[arg(required = true)]
+        /// Event files (replayed whatever their name) or folders (their `*.json` files,
+        /// `*.expect.json` excluded; other files are listed as skipped).
+        #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
     /// Migration view: events seen by both paths, only by webhook, only by partner.
     Audit {
-        /// Only events first seen since (e.g. `24h`, `7d`, `2026-11-01`).
+        /// Only events first seen since: an age (`30m`, `24h`, `7d`) or a date/time
+        /// (`2026-11-01`, `2026-11-01T12:00:00Z`). Default: every record (they live 30 days).
         #[arg(long)]
         since: Option<String>,
         /// Webhook-only events younger than this may still get their partner delivery.
@@ -53,14 +79,17 @@ enum Command {
     },
     /// List Stripe events (`/v1/events`, 30-day window) and run each through the pipeline.
     Backfill {
+        /// Events created since: an age (`24h`, `7d`; Stripe keeps 30 days) or a date/time.
         #[arg(long)]
         since: String,
-        /// Comma-separated event types (default: all).
+        /// Comma-separated v1 event types, checked against fixtures/event-types.txt and the
+        /// families (default: every handled type).
         #[arg(long, value_delimiter = ',')]
         types: Vec<String>,
     },
     /// The billing state the application reads for a customer.
     State {
+        /// The Stripe customer id (`cus_…`); or give --user.
         customer_id: Option<String>,
         /// Look the customer up by the application's user id (`metadata.user_id`).
         #[arg(long)]
@@ -90,6 +119,7 @@ enum Command {
         /// Longest wait for the ping to be logged.
         #[arg(long, default_value = "2m")]
         wait: String,
+        /// How often to look for the ping in the log group.
         #[arg(long, default_value = "2s", hide = true)]
         poll: String,
     },
@@ -111,6 +141,7 @@ struct SetupArgs {
     /// Longest wait for the partner event sources.
     #[arg(long, default_value = "10m")]
     wait: String,
+    /// How often to look for the sources.
     #[arg(long, default_value = "5s", hide = true)]
     poll: String,
     /// Where to write the tfvars that associate the sources.
@@ -144,8 +175,11 @@ struct Selection {
 enum MigrateAction {
     /// Per event type: both paths, webhook only, partner only, lag, ready, cut over when.
     Status {
+        /// How far back the audit counts (an age: `24h`, `7d`).
         #[arg(long, default_value = "24h")]
         window: String,
+        /// The Stripe webhook endpoint's URL, to show which types it still sends (needs a
+        /// Stripe key; default: Terraform output `webhook_url`).
         #[arg(long, env = "STRIPE_WEBHOOK_URL")]
         webhook_url: Option<String>,
     },
@@ -153,6 +187,7 @@ enum MigrateAction {
     Cutover {
         #[command(flatten)]
         select: Selection,
+        /// How far back the audit that decides readiness counts (an age: `24h`, `7d`).
         #[arg(long, default_value = "24h")]
         window: String,
         /// Cut over types that are not ready too.
@@ -173,52 +208,191 @@ fn init_logs() {
     tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
+        .with_ansi(false)
         .with_writer(std::io::stderr)
         .with_env_filter(filter)
         .init();
+}
+
+fn after_help() -> String {
+    format!("{ENVIRONMENT_HELP}\n\n{}", exit::HELP)
+}
+
+/// Why a command stopped: one line for stderr and the exit code ([`exit`]).
+#[derive(Debug)]
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    fn usage(message: impl Into<String>) -> Failure {
+        Failure {
+            code: exit::USAGE,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Failure {
+        Failure {
+            code: exit::ERROR,
+            message,
+        }
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(message: &str) -> Failure {
+        Failure::from(message.to_owned())
+    }
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     init_logs();
     let cli = Cli::parse();
+    stripe_events_cli::table::set_max_width(if cli.wide { None } else { Some(100) });
     let tables = TableNames::for_prefix(&cli.table_prefix);
     match run(cli.command, tables).await {
         Ok(code) => code,
-        Err(e) => {
-            eprintln!("stripe-events: {e}");
-            ExitCode::FAILURE
+        Err(f) => {
+            eprintln!("stripe-events: {}", f.message);
+            ExitCode::from(f.code)
         }
     }
 }
 
-async fn run(command: Command, tables: TableNames) -> Result<ExitCode, String> {
+/// `--since`/`--grace`-style values, as a usage error naming the flag.
+fn since_arg(flag: &str, value: &str, now: Timestamp) -> Result<Timestamp, Failure> {
+    parse_since(value, now).ok_or_else(|| {
+        Failure::usage(format!(
+            "{flag}: expected an age (30m, 24h, 7d) or a date (2026-11-01, 2026-11-01T12:00:00Z), got {value:?}"
+        ))
+    })
+}
+
+/// `--types` of backfill: each a Stripe v1 event type (fixtures/event-types.txt) that some
+/// family handles.
+fn check_types(types: &[String]) -> Result<Vec<String>, Failure> {
+    let all = event_types::all_types();
+    let mut out = Vec::new();
+    for t in types.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
+        if !all.contains(&t) {
+            let mut close: Vec<(usize, &str)> = all
+                .iter()
+                .copied()
+                .filter(|k| Family::of_event_type(k) != Family::None)
+                .map(|k| (edit_distance(t, k), k))
+                .collect();
+            close.sort();
+            let close: Vec<&str> = close.into_iter().take(3).map(|(_, k)| k).collect();
+            let hint = if close.is_empty() {
+                String::new()
+            } else {
+                format!(" (did you mean {}?)", close.join(", "))
+            };
+            return Err(Failure::usage(format!(
+                "--types: {t:?} is not a Stripe event type{hint}; the list is fixtures/event-types.txt"
+            )));
+        }
+        if Family::of_event_type(t) == Family::None {
+            return Err(Failure::usage(format!(
+                "--types: {t} is handled by no consumer (it would only be unrouted); handled types: `stripe-events migrate status` or crates/stripe-events-core/src/family.rs"
+            )));
+        }
+        out.push(t.to_owned());
+    }
+    Ok(out)
+}
+
+/// Levenshtein distance, for "did you mean".
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let here = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(here + 1);
+            prev = here;
+        }
+    }
+    row[b.len()]
+}
+
+async fn run(command: Command, tables: TableNames) -> Result<ExitCode, Failure> {
     match command {
         Command::Setup { action, args } => {
-            return commands::setup(action.is_some(), args, &tables).await
+            return Ok(commands::setup(action.is_some(), args, &tables).await?)
         }
         Command::Ping {
             destination,
             log_group,
             wait,
             poll,
-        } => return commands::ping(&destination, &log_group, &wait, &poll, &tables).await,
-        Command::Migrate { action } => return commands::migrate(action, &tables).await,
+        } => return Ok(commands::ping(&destination, &log_group, &wait, &poll, &tables).await?),
+        Command::Migrate { action } => return Ok(commands::migrate(action, &tables).await?),
         _ => {}
     }
     if let Command::CreateTables = command {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let client = stripe_events_store::dynamodb_client(&sdk, None);
-        create_tables(&client, &tables)
-            .await
-            .map_err(|e| e.to_string())?;
-        println!("created {} and {}", tables.dedupe, tables.billing);
+        match explain::create_tables_once(&client, &tables).await? {
+            explain::Created::Both => {
+                println!("created {} and {}", tables.dedupe, tables.billing)
+            }
+            explain::Created::AlreadyThere => println!(
+                "tables {} and {} already exist; nothing to do",
+                tables.dedupe, tables.billing
+            ),
+        }
         return Ok(ExitCode::SUCCESS);
     }
+    // Commands that never call Stripe need no Stripe key.
+    match command {
+        Command::Audit { since, grace } => {
+            let store = store_from_env(tables).await?;
+            return audit(&store, since, &grace).await;
+        }
+        Command::State {
+            customer_id,
+            user,
+            json,
+        } => {
+            let store = store_from_env(tables).await?;
+            return state(&store, customer_id, user, json).await;
+        }
+        _ => {}
+    }
+    // Arguments first, then the environment.
+    let (files, skipped) = match &command {
+        Command::Replay { paths } => event_files(paths)?,
+        _ => (Vec::new(), Vec::new()),
+    };
+    let backfill = match &command {
+        Command::Backfill { since, types } => Some((
+            since_arg("--since", since, Timestamp::now())?,
+            check_types(types)?,
+        )),
+        _ => None,
+    };
     let ctx = Context::from_env(tables).await?;
     match command {
-        Command::Replay { paths } => {
-            let files = event_files(&paths)?;
+        Command::Replay { .. } => {
+            if !skipped.is_empty() {
+                eprintln!(
+                    "skipped {} file(s) in the folders given, not *.json (name a file to replay it anyway):",
+                    skipped.len()
+                );
+                for s in &skipped {
+                    eprintln!("  {}", s.display());
+                }
+            }
             let bar = progress(files.len() as u64, "replaying");
             let mut rows = Vec::new();
             for file in &files {
@@ -228,11 +402,13 @@ async fn run(command: Command, tables: TableNames) -> Result<ExitCode, String> {
             }
             bar.finish_and_clear();
             print_rows(&rows);
+            println!("Stripe API calls: {}", ctx.stripe.calls());
             Ok(exit_for(&rows))
         }
-        Command::Backfill { since, types } => {
-            let since = parse_since(&since, Timestamp::now())
-                .ok_or("--since: expected 7d, 24h or a date")?;
+        Command::Backfill { .. } => {
+            let Some((since, types)) = backfill else {
+                return Ok(ExitCode::SUCCESS);
+            };
             let events = ctx
                 .stripe
                 .list_events(since, &types)
@@ -246,109 +422,136 @@ async fn run(command: Command, tables: TableNames) -> Result<ExitCode, String> {
             }
             bar.finish_and_clear();
             print_rows(&rows);
+            println!("Stripe API calls: {}", ctx.stripe.calls());
             Ok(exit_for(&rows))
         }
-        Command::Audit { since, grace } => {
-            let now = Timestamp::now();
-            let since = match since {
-                Some(s) => Some(parse_since(&s, now).ok_or("--since: expected 7d, 24h or a date")?),
-                None => None,
-            };
-            let grace = parse_since(&grace, now).ok_or("--grace: expected e.g. 10m")?;
-            let records = ctx
-                .store
-                .dedupe_records()
-                .await
-                .map_err(|e| e.to_string())?;
-            let entries: Vec<_> = records
-                .iter()
-                .map(classify)
-                .filter(|e| since.is_none_or(|s| e.first_seen_ms >= s.unix_millis()))
-                .collect();
-            let mut table = Table::new(&[
-                "consumer",
-                "event type",
-                "both",
-                "webhook only",
-                "partner only",
-                "direct only",
-                "median partner delay",
-            ]);
-            for ((consumer, typ), s) in summarise(&entries) {
-                let n = |k: Seen| s.counts.get(&k).copied().unwrap_or(0).to_string();
-                let delay = s
-                    .median_delay_ms()
-                    .map(|d| format!("{d} ms"))
-                    .unwrap_or_else(|| "-".into());
-                table.row(vec![
-                    consumer,
-                    typ,
-                    n(Seen::Both),
-                    n(Seen::WebhookOnly),
-                    n(Seen::PartnerOnly),
-                    n(Seen::Neither),
-                    delay,
-                ]);
-            }
-            println!("{}", table.render());
-            let missed: Vec<_> = entries
-                .iter()
-                .filter(|e| e.seen == Seen::WebhookOnly && e.first_seen_ms < grace.unix_millis())
-                .collect();
-            println!(
-                "\nmissed by the partner source (webhook only, older than the grace period): {}",
-                missed.len()
-            );
-            for e in &missed {
-                println!("  {}  {}", e.key, e.event_type);
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::State {
-            customer_id,
-            user,
-            json,
-        } => {
-            let customers = match (customer_id, user) {
-                (Some(c), None) => vec![c],
-                (None, Some(u)) => customers_of_user(&ctx.store, &u)
-                    .await
-                    .map_err(|e| e.to_string())?,
-                _ => return Err("give a CUSTOMER_ID or --user USER_ID".into()),
-            };
-            if customers.is_empty() {
-                return Err("no customer has that user id".into());
-            }
-            for c in customers {
-                let state = customer_state(&ctx.store, &c)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if json {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&to_json(&state)).unwrap_or_default()
-                    );
-                } else {
-                    print_state(&state);
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
         Command::CreateTables
+        | Command::Audit { .. }
+        | Command::State { .. }
         | Command::Setup { .. }
         | Command::Ping { .. }
         | Command::Migrate { .. } => Ok(ExitCode::SUCCESS),
     }
 }
 
-/// The table prefix (`<project>-<environment>`) from the dedupe table's name.
-fn prefix_of(tables: &TableNames) -> String {
-    tables
-        .dedupe
-        .strip_suffix("-stripe-events")
-        .unwrap_or(&tables.dedupe)
-        .to_owned()
+async fn audit(
+    store: &stripe_events_store::DynamoStore,
+    since: Option<String>,
+    grace: &str,
+) -> Result<ExitCode, Failure> {
+    let now = Timestamp::now();
+    let since = match since {
+        Some(s) => Some(since_arg("--since", &s, now)?),
+        None => None,
+    };
+    let grace = since_arg("--grace", grace, now)?;
+    let records = store
+        .dedupe_records()
+        .await
+        .map_err(|e| short_store_error("reading the audit records", &e))?;
+    let entries: Vec<_> = records
+        .iter()
+        .map(classify)
+        .filter(|e| since.is_none_or(|s| e.first_seen_ms >= s.unix_millis()))
+        .collect();
+    let mut table = Table::new(&[
+        "consumer",
+        "event type",
+        "both",
+        "webhook only",
+        "partner only",
+        "direct only",
+        "partner lag (median)",
+    ]);
+    for ((consumer, typ), s) in summarise(&entries) {
+        let n = |k: Seen| s.counts.get(&k).copied().unwrap_or(0).to_string();
+        let delay = s
+            .median_delay_ms()
+            .map(format_lag)
+            .unwrap_or_else(|| "-".into());
+        table.row(vec![
+            consumer,
+            typ,
+            n(Seen::Both),
+            n(Seen::WebhookOnly),
+            n(Seen::PartnerOnly),
+            n(Seen::Neither),
+            delay,
+        ]);
+    }
+    println!("{}", table.render());
+    println!("{LAG_NOTE}");
+    let missed: Vec<_> = entries
+        .iter()
+        .filter(|e| e.seen == Seen::WebhookOnly && e.first_seen_ms < grace.unix_millis())
+        .collect();
+    println!(
+        "\nmissed by the partner source (webhook only, older than the grace period): {}",
+        missed.len()
+    );
+    for e in &missed {
+        println!("  {}  {}", e.key, e.event_type);
+    }
+    Ok(ExitCode::SUCCESS)
 }
+
+async fn state(
+    store: &stripe_events_store::DynamoStore,
+    customer_id: Option<String>,
+    user: Option<String>,
+    json: bool,
+) -> Result<ExitCode, Failure> {
+    let not_found = |message: String| Failure {
+        code: exit::NOT_FOUND,
+        message,
+    };
+    let customers = match (customer_id, user.as_deref()) {
+        (Some(c), None) => vec![c],
+        (None, Some(u)) => customers_of_user(store, u)
+            .await
+            .map_err(|e| short_store_error("looking up the user", &e))?,
+        _ => return Err(Failure::usage("give a CUSTOMER_ID or --user USER_ID")),
+    };
+    if let (Some(u), true) = (&user, customers.is_empty()) {
+        return Err(not_found(format!(
+            "no customer has user id {u:?} (metadata.user_id) in {}; check the id and --table-prefix",
+            store.tables().billing
+        )));
+    }
+    for c in customers {
+        let state = customer_state(store, &c)
+            .await
+            .map_err(|e| short_store_error("reading the billing state", &e))?;
+        let empty = state.profile.is_none()
+            && state.subscriptions.is_empty()
+            && state.payments.is_empty()
+            && state.other.is_empty();
+        if empty {
+            return Err(not_found(format!(
+                "no billing state for customer {c:?} in {}; check the id and --table-prefix",
+                store.tables().billing
+            )));
+        }
+        if json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&to_json(&state)).unwrap_or_default()
+            );
+        } else {
+            print_state(&state);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A store error in one line (the SDK's detail cut at its first parenthesis).
+fn short_store_error(what: &str, e: &stripe_events_store::StoreError) -> Failure {
+    let e = e.to_string();
+    let short = e.split(" (").next().unwrap_or(&e);
+    Failure::from(format!("{what}: {short}"))
+}
+
+use explain::prefix_of;
 
 mod commands {
     use super::*;
@@ -578,7 +781,18 @@ wrote {}",
     }
 
     pub async fn migrate(action: MigrateAction, tables: &TableNames) -> Result<ExitCode, String> {
-        let (admin, aws) = clients().await?;
+        let aws = Aws::from_env().await;
+        // `migrate status` reads only DynamoDB unless a Stripe key is there to show the
+        // endpoint's types; cutover and rollback change the endpoint, so they need one.
+        let admin = match StripeAdmin::from_env(&aws.sdk).await {
+            Ok(admin) => Some(admin),
+            Err(stripe_events_cli::admin::AdminError::MissingKey)
+                if matches!(action, MigrateAction::Status { .. }) =>
+            {
+                None
+            }
+            Err(e) => return Err(e.to_string()),
+        };
         let now = Timestamp::now();
         let records = || async {
             stripe_events_store::DynamoStore::new(aws.dynamodb.clone(), tables.clone())
@@ -603,18 +817,22 @@ wrote {}",
                 let log = migrate::read_log(&aws.dynamodb, tables)
                     .await
                     .map_err(|e| e.to_string())?;
-                let endpoint = match migrate::resolve_webhook_url(webhook_url) {
-                    Ok(url) => Some(
-                        migrate::find_endpoint(&admin, &url)
+                let url = migrate::resolve_webhook_url(webhook_url).ok();
+                let endpoint = match (&admin, &url) {
+                    (Some(admin), Some(url)) => Some(
+                        migrate::find_endpoint(admin, url)
                             .await
                             .map_err(|e| e.to_string())?,
                     ),
-                    Err(_) => None,
+                    _ => None,
                 };
                 print!(
                     "{}",
                     migrate::render_status(&stats, &log, endpoint.as_ref(), &window)
                 );
+                if admin.is_none() && url.is_some() {
+                    println!("(no Stripe key: the webhook endpoint's types are not shown; set STRIPE_API_KEY or STRIPE_API_KEY_SECRET_ARN)");
+                }
                 Ok(ExitCode::SUCCESS)
             }
             MigrateAction::Cutover {
@@ -622,6 +840,7 @@ wrote {}",
                 window,
                 force,
             } => {
+                let admin = admin.ok_or("no Stripe key")?;
                 let since = parse_since(&window, now).ok_or("--window: expected e.g. 24h")?;
                 let url =
                     migrate::resolve_webhook_url(select.webhook_url).map_err(|e| e.to_string())?;
@@ -653,10 +872,11 @@ wrote {}",
                 Ok(if r.refused.is_empty() {
                     ExitCode::SUCCESS
                 } else {
-                    ExitCode::from(4)
+                    ExitCode::from(exit::NOT_READY)
                 })
             }
             MigrateAction::Rollback { select } => {
+                let admin = admin.ok_or("no Stripe key")?;
                 let url =
                     migrate::resolve_webhook_url(select.webhook_url).map_err(|e| e.to_string())?;
                 let types =
@@ -682,8 +902,11 @@ fn progress(len: u64, what: &'static str) -> ProgressBar {
     bar
 }
 
-fn event_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
-    fn walk(p: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
+/// The files to replay, and the files in the folders given that are not replayed (not
+/// `*.json`; `*.expect.json` expectations are left out silently). A file named on the
+/// command line is replayed whatever its name (non-JSON content: `unreadable`).
+fn event_files(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<PathBuf>), Failure> {
+    fn walk(p: &Path, out: &mut Vec<PathBuf>, skipped: &mut Vec<PathBuf>) -> Result<(), String> {
         if p.is_dir() {
             let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
                 .map_err(|e| format!("{}: {e}", p.display()))?
@@ -691,28 +914,50 @@ fn event_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
                 .collect();
             entries.sort();
             for e in entries {
-                walk(&e, out)?;
+                walk(&e, out, skipped)?;
             }
         } else {
             let name = p.to_string_lossy();
-            if name.ends_with(".json") && !name.ends_with(".expect.json") {
+            if name.ends_with(".expect.json") {
+            } else if name.ends_with(".json") {
                 out.push(p.to_path_buf());
+            } else {
+                skipped.push(p.to_path_buf());
             }
         }
         Ok(())
     }
     let mut out = Vec::new();
+    let mut skipped = Vec::new();
     for p in paths {
         if !p.exists() {
-            return Err(format!("{}: no such file or folder", p.display()));
+            return Err(Failure::usage(format!(
+                "{}: no such file or folder",
+                p.display()
+            )));
         }
-        walk(p, &mut out)?;
+        if p.is_dir() {
+            walk(p, &mut out, &mut skipped)?;
+        } else {
+            out.push(p.clone());
+        }
     }
-    Ok(out)
+    Ok((out, skipped))
 }
 
 fn print_rows(rows: &[Row]) {
-    let mut table = Table::new(&["source", "event", "type", "rule(s)", "lambda", "outcome"]);
+    use stripe_events_cli::table::Fit;
+    // Within 100 columns the Lambda and outcomes up to `failed_permanent` stay whole (only a
+    // long `unreadable: <code>` is shortened); paths keep their file name.
+    let mut table = Table::new(&["source", "event", "type", "rule(s)", "lambda", "outcome"])
+        .fitted_with(&[
+            Fit::Tail(12),
+            Fit::Middle(10),
+            Fit::Middle(16),
+            Fit::Middle(10),
+            Fit::Keep,
+            Fit::Middle(16),
+        ]);
     for r in rows {
         table.row(vec![
             short(&r.source),
@@ -745,12 +990,32 @@ fn short(source: &str) -> String {
         .to_owned()
 }
 
-/// Non-zero when something must be retried, so scripts notice.
+/// [`exit::RETRY`] when a delivery must be retried, else [`exit::INPUT`] when an input was
+/// not handled (unreadable, unrouted, no handler, `failed_permanent`), else 0.
 fn exit_for(rows: &[Row]) -> ExitCode {
-    if rows.iter().any(|r| r.outcome == "failed_transient") {
-        ExitCode::from(3)
+    use stripe_events_consumer::Outcome;
+    let outcomes: Vec<Option<Outcome>> = rows.iter().map(Row::handled).collect();
+    if outcomes.contains(&Some(Outcome::FailedTransient)) {
+        ExitCode::from(exit::RETRY)
+    } else if outcomes
+        .iter()
+        .any(|o| matches!(o, None | Some(Outcome::FailedPermanent)))
+    {
+        ExitCode::from(exit::INPUT)
     } else {
-        ExitCode::SUCCESS
+        ExitCode::from(exit::OK)
+    }
+}
+
+/// A stored time for a table cell: unix seconds as RFC 3339, strings as they are.
+fn time_cell(v: Option<&serde_json::Value>) -> String {
+    match v {
+        Some(serde_json::Value::Number(n)) => n
+            .as_i64()
+            .map(|s| Timestamp::from_unix_seconds(s).to_rfc3339())
+            .unwrap_or_else(|| n.to_string()),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        _ => "-".into(),
     }
 }
 
@@ -798,12 +1063,13 @@ fn print_state(s: &stripe_events_cli::state::CustomerState) {
             "period end",
             "cancel at period end",
             "last event",
-        ]);
+        ])
+        .fitted();
         for sub in &s.subscriptions {
             t.row(vec![
                 get(sub, "object_id"),
                 get(sub, "status"),
-                get(sub, "current_period_end"),
+                time_cell(sub.get("current_period_end")),
                 get(sub, "cancel_at_period_end"),
                 get(sub, "last_event_type"),
             ]);
@@ -817,7 +1083,8 @@ fn print_state(s: &stripe_events_cli::state::CustomerState) {
             "status",
             "amount",
             "currency",
-        ]);
+        ])
+        .fitted();
         for p in &s.payments {
             let amount = ["amount_paid", "amount_due", "amount"]
                 .iter()
@@ -835,7 +1102,7 @@ fn print_state(s: &stripe_events_cli::state::CustomerState) {
         println!("\n{}", t.render());
     }
     if !s.other.is_empty() {
-        let mut t = Table::new(&["item", "object", "detail"]);
+        let mut t = Table::new(&["item", "object", "detail"]).fitted();
         for o in &s.other {
             let detail = match get(o, "object_type").as_str() {
                 "payment_method" => format!(
@@ -853,4 +1120,106 @@ fn print_state(s: &stripe_events_cli::state::CustomerState) {
         println!("\n{}", t.render());
     }
     println!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every argument of every (sub)command says what it is.
+    #[test]
+    fn every_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" || arg.is_hide_set() {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_about().is_none() && sub.get_name() != "help" {
+                    missing.push(format!("{path} {} (about)", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "stripe-events", &mut missing);
+        assert!(missing.is_empty(), "no help: {missing:?}");
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn help_lists_environment_and_exit_codes_within_100_columns() {
+        let help = Cli::command().render_long_help().to_string();
+        for var in [
+            "TABLE_PREFIX",
+            "AWS_ENDPOINT_URL",
+            "STRIPE_API_KEY",
+            "STRIPE_API_KEY_SECRET_ARN",
+            "STRIPE_API_BASE",
+            "STRIPE_WEBHOOK_URL",
+            "RUST_LOG",
+            "NO_COLOR",
+            "Exit codes",
+        ] {
+            assert!(help.contains(var), "{var} not in --help");
+        }
+        for line in after_help().lines() {
+            assert!(line.chars().count() <= 100, "{line}");
+        }
+    }
+
+    #[test]
+    fn types_are_checked_against_the_event_type_list() {
+        assert_eq!(
+            check_types(&["invoice.paid".into()])
+                .map_err(|f| f.message)
+                .ok(),
+            Some(vec!["invoice.paid".to_owned()])
+        );
+        let typo = check_types(&["invoice.payed".into()]).expect_err("refused");
+        assert_eq!(typo.code, exit::USAGE);
+        assert!(typo.message.contains("invoice.paid"), "{}", typo.message);
+        let unhandled = check_types(&["product.created".into()]).expect_err("refused");
+        assert!(
+            unhandled.message.contains("no consumer"),
+            "{}",
+            unhandled.message
+        );
+    }
+
+    #[test]
+    fn exit_codes_follow_the_outcomes() {
+        let row = |outcome: &str| Row {
+            source: "s".into(),
+            event_id: "evt".into(),
+            event_type: "invoice.paid".into(),
+            route: "direct".into(),
+            lambda: "payment".into(),
+            outcome: outcome.into(),
+        };
+        let code = |outcomes: &[&str]| {
+            let rows: Vec<Row> = outcomes.iter().map(|o| row(o)).collect();
+            exit_for(&rows)
+        };
+        assert_eq!(
+            code(&["applied", "duplicate", "stale", "ignored"]),
+            ExitCode::from(0)
+        );
+        assert_eq!(
+            code(&["applied", "unreadable: not_json"]),
+            ExitCode::from(5)
+        );
+        assert_eq!(code(&["unrouted"]), ExitCode::from(5));
+        assert_eq!(code(&["failed_permanent"]), ExitCode::from(5));
+        assert_eq!(
+            code(&["failed_permanent", "failed_transient"]),
+            ExitCode::from(3)
+        );
+    }
 }

@@ -532,7 +532,10 @@ pub fn render_status(
         "ready",
         "webhook",
     ]);
-    let ms = |v: Option<i64>| v.map(|v| format!("{v} ms")).unwrap_or_else(|| "-".into());
+    let ms = |v: Option<i64>| {
+        v.map(crate::audit::format_lag)
+            .unwrap_or_else(|| "-".into())
+    };
     let mut ready_uncut = Vec::new();
     for ty in &types {
         let st = stats.get(ty).cloned().unwrap_or_default();
@@ -557,7 +560,11 @@ pub fn render_status(
             on_webhook,
         ]);
     }
-    let mut out = format!("window: {window}\n{}\n", t.render());
+    let mut out = format!(
+        "window: {window}\n{}\n{}\n",
+        t.render(),
+        crate::audit::LAG_NOTE
+    );
     if !log.is_empty() {
         out.push_str("\nmigration log:\n");
         for e in log {
