@@ -4,85 +4,24 @@
 //! in-memory hydrator serving the matching snapshot objects (the Stripe path itself is
 //! tested against localstripe in `thin_localstripe.rs`).
 
+mod support;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Map, Value};
 use stripe_events_consumer::{Consumer, ConsumerConfig, Outcome};
-use stripe_events_core::hydrate::{Fetched, HydrateError, Hydrator};
-use stripe_events_core::{Delivery, Family, Timestamp};
+use stripe_events_core::Family;
 use stripe_events_store::schema::{OBJECT_INDEX, OBJECT_INDEX_KEY};
 use stripe_events_store::testkit::{fresh_tables, local_endpoint, sdk_config_for};
 use stripe_events_store::{dynamodb_client, DynamoStore};
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
-}
-
-fn load(rel: &str) -> Value {
-    let path = fixtures().join(rel);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).expect("fixture JSON")
-}
-
-/// Serves objects by id (from the snapshot fixtures), fails transiently for ids listed in
-/// `unavailable`, and counts calls.
-#[derive(Default)]
-struct FixtureStripe {
-    objects: HashMap<String, Value>,
-    unavailable: Vec<String>,
-    calls: AtomicU32,
-}
-
-impl FixtureStripe {
-    fn from_snapshots() -> Self {
-        let mut objects = HashMap::new();
-        let mut newest: HashMap<String, i64> = HashMap::new();
-        for dir in ["partner-snapshot", "old-api"] {
-            for entry in std::fs::read_dir(fixtures().join(dir)).expect("fixture dir") {
-                let path = entry.expect("entry").path();
-                if path.to_string_lossy().ends_with(".expect.json") {
-                    continue;
-                }
-                let ev: Value =
-                    serde_json::from_str(&std::fs::read_to_string(&path).expect("read"))
-                        .expect("json");
-                // Stripe serves an object as it is now: the newest fixture of it wins.
-                let object = &ev["detail"]["data"]["object"];
-                let created = ev["detail"]["created"].as_i64().unwrap_or(0);
-                if let Some(id) = object["id"].as_str() {
-                    let newer = newest.get(id).is_none_or(|&seen| created > seen);
-                    if newer {
-                        newest.insert(id.to_owned(), created);
-                        objects.insert(id.to_owned(), object.clone());
-                    }
-                }
-            }
-        }
-        FixtureStripe {
-            objects,
-            ..Default::default()
-        }
-    }
-}
-
-impl Hydrator for FixtureStripe {
-    async fn fetch(&self, d: &Delivery, _deadline: Instant) -> Result<Fetched, HydrateError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        if self.unavailable.iter().any(|id| id == d.object_id()) {
-            return Err(HydrateError::Transient("HTTP 503 from Stripe".into()));
-        }
-        match self.objects.get(d.object_id()) {
-            Some(object) => Ok(Fetched {
-                object: object.clone(),
-                fetched_at: Timestamp::now(),
-            }),
-            None => Err(HydrateError::NotFound(d.object_id().to_owned())),
-        }
-    }
-}
+use support::{
+    assert_item_matches, delivery_fixtures, expectation, family_named, fixture_files, invocations,
+    load, load_path, FixtureStripe,
+};
 
 async fn consumer(family: Family, stripe: FixtureStripe) -> Consumer<DynamoStore, FixtureStripe> {
     let endpoint = local_endpoint().unwrap_or_else(|e| panic!("{e}"));
@@ -202,23 +141,6 @@ async fn payment_and_customer_fixtures_land_in_dynamodb() {
         run(&cus, "partner-snapshot/subscription-created.json").await,
         [Outcome::Ignored]
     );
-}
-
-fn fixture_files(dir: &str) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(fixtures().join(dir))
-        .expect("fixture dir")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            let n = p.to_string_lossy();
-            n.ends_with(".json") && !n.ends_with(".expect.json")
-        })
-        .collect();
-    files.sort();
-    files
-}
-
-fn load_path(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json")
 }
 
 /// Every permutation of `items`.
@@ -563,6 +485,55 @@ async fn every_fixture_of_a_family_lands_in_dynamodb() {
     }
 }
 
+/// Each delivery that writes state stores in DynamoDB exactly the items its `.expect.json`
+/// holds under `state` (computed by `fixtures/generate.py` from the raw Stripe object, not by
+/// the projection code): through its family's consumer, into fresh tables, read back with
+/// DynamoDB's numbers, maps, lists and nulls. Every attribute is compared except those
+/// `support::EXCLUDED` names (the commit clock, the ordering tiebreak, and a fetched object's
+/// version). SQS batches are delivered one record at a time. `projected_state.rs` checks the
+/// same on the in-memory store, and the deliveries that write nothing.
+#[tokio::test]
+async fn every_fixture_writes_its_expected_state_in_dynamodb() {
+    let stripe = FixtureStripe::from_snapshots();
+    let (mut applied, mut compared) = (0, 0);
+    for path in delivery_fixtures() {
+        let expect = expectation(&path);
+        let deliveries = expect["deliveries"].as_array().expect("deliveries");
+        let runs = invocations(&load_path(&path));
+        assert_eq!(runs.len(), deliveries.len(), "{}", path.display());
+        for (i, (invocation, want)) in runs.iter().zip(deliveries).enumerate() {
+            let Some(items) = want["state"].as_array() else {
+                continue;
+            };
+            let name = format!("{} #{i}", path.display());
+            let family = family_named(want["family"].as_str().unwrap_or("")).expect("a family");
+            let c = consumer(family, stripe.fresh()).await;
+            let report = c.handle(invocation.clone(), deadline()).await;
+            let outcomes: Vec<Outcome> = report.records.iter().map(|r| r.outcome).collect();
+            assert_eq!(outcomes, [Outcome::Applied], "{name}: {report:?}");
+            let object_id = want["object_id"].as_str().expect("object_id");
+            let stored = c
+                .store
+                .by_index(OBJECT_INDEX, OBJECT_INDEX_KEY, object_id)
+                .await
+                .expect("query by object id");
+            assert_eq!(stored.len(), items.len(), "{name}: {stored:?}");
+            let hydrated = want["style"] != "snapshot";
+            for wanted in items {
+                let (pk, sk) = (wanted["pk"].as_str(), wanted["sk"].as_str());
+                let got = item(&c, pk.expect("pk"), sk.expect("sk")).await;
+                compared += assert_item_matches(&name, &got, wanted, hydrated);
+            }
+            applied += 1;
+        }
+    }
+    assert!(applied >= 80, "only {applied} deliveries compared");
+    assert!(
+        compared >= 10 * applied,
+        "only {compared} attributes compared"
+    );
+}
+
 const PM: &str = "pm_1TmQCvLkdIwHu7ixxOP0L7HU";
 
 /// A thin detach names no customer, and Stripe returns the method as it is now (`customer:
@@ -573,7 +544,7 @@ async fn a_thin_detach_updates_the_method_where_its_customer_filed_it() {
     let mut detached_now = attached["detail"]["data"]["object"].clone();
     detached_now["customer"] = Value::Null;
     let stripe = || FixtureStripe {
-        objects: HashMap::from([(PM.to_owned(), detached_now.clone())]),
+        objects: Arc::new(HashMap::from([(PM.to_owned(), detached_now.clone())])),
         ..Default::default()
     };
     let sk = format!("PAYMENT_METHOD#{PM}");
