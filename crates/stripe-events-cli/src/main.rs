@@ -202,9 +202,13 @@ enum MigrateAction {
 }
 
 fn init_logs() {
-    // Handler logs go to stderr at warn by default so the tables stay readable.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // Handler logs go to stderr at warn by default so the tables stay readable; the AWS SDK's
+    // own warnings (IMDS probes, retries) only at error: the CLI reports failures in one line.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(
+            "warn,aws_config=error,aws_smithy_runtime=error,aws_smithy_http_client=error,aws_sdk_dynamodb=error",
+        )
+    });
     tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
@@ -336,7 +340,19 @@ async fn run(command: Command, tables: TableNames) -> Result<ExitCode, Failure> 
             wait,
             poll,
         } => return Ok(commands::ping(&destination, &log_group, &wait, &poll, &tables).await?),
-        Command::Migrate { action } => return Ok(commands::migrate(action, &tables).await?),
+        Command::Migrate { action } => {
+            if let MigrateAction::Cutover { select, .. } | MigrateAction::Rollback { select } =
+                &action
+            {
+                let base: Vec<String> = select
+                    .types
+                    .iter()
+                    .map(|t| stripe_events_core::family::base_event_type(t.trim()).to_owned())
+                    .collect();
+                check_types(&base)?;
+            }
+            return Ok(commands::migrate(action, &tables).await?);
+        }
         _ => {}
     }
     if let Command::CreateTables = command {

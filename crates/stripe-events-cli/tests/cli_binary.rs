@@ -161,6 +161,12 @@ fn replay_exit_codes_reports_skipped_files_and_fits_100_columns() {
     );
     assert_eq!(code(&out), 2, "{:?}", text(&out));
     assert!(text(&out).1.contains("invoice.paid"));
+    let out = cli(
+        &p,
+        &["migrate", "cutover", "--types", "v1.invoice.payed"],
+        true,
+    );
+    assert_eq!(code(&out), 2, "{:?}", text(&out));
     let out = cli(&p, &["audit", "--since", "soon"], true);
     assert_eq!(code(&out), 2, "{:?}", text(&out));
     let _ = std::fs::remove_dir_all(&dir);
