@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# make bench (GitHub issue 9): cold start, handler cost, round trips and package size of the
-# Lambdas, printed as one table with the command behind each figure.
+# make bench (GitHub issues 9, 17): cold start, CPU per warm invocation and where it goes,
+# handler cost, round trips, SQS batch wall time and package size of the Lambdas, printed as
+# one table with the command behind each figure and the figures from before issue 17
+# (crates/stripe-events-bench/baseline/) next to today's.
 #
-#   crates/stripe-events-bench/run.sh              # everything (≈ 15 min cold, 2 cores)
-#   crates/stripe-events-bench/run.sh STEP...      # package coldstart roundtrips handler table
+#   crates/stripe-events-bench/run.sh              # everything (≈ 25 min cold, 2 cores)
+#   crates/stripe-events-bench/run.sh STEP...      # package coldstart cpu profile roundtrips batch handler table
 #
 # Environment: BENCH_STARTS (default 21 measured cold starts per function, after 1 warm-up),
-# BENCH_INVOCATIONS (default 1000 invocations before reading the peak RSS).
-# Results: target/bench/{coldstart,roundtrips}.json, criterion's target/criterion/handler/,
-# the table in target/bench/table.md.
+# BENCH_INVOCATIONS (default 1000 invocations before reading the peak RSS, and per CPU case),
+# BENCH_PROFILE_INVOCATIONS (default 200 invocations per case under callgrind).
+# Results: target/bench/{coldstart,cpu,profile,roundtrips,batch}.json, criterion's
+# target/criterion/handler/, the table in target/bench/table.md.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -19,12 +22,13 @@ STACK=infra/local/stack.sh
 HARNESS=target/release/stripe-events-bench
 STARTS="${BENCH_STARTS:-21}"
 INVOCATIONS="${BENCH_INVOCATIONS:-1000}"
+PROFILE_INVOCATIONS="${BENCH_PROFILE_INVOCATIONS:-200}"
 CONSUMERS=(subscription payment customer)
 
 say() { echo "bench: $*" >&2; }
 
 steps=("$@")
-[[ ${#steps[@]} -gt 0 ]] || steps=(package coldstart roundtrips handler table)
+[[ ${#steps[@]} -gt 0 ]] || steps=(package coldstart cpu profile roundtrips batch handler table)
 want() { local s; for s in "${steps[@]}"; do [[ "$s" == "$1" ]] && return 0; done; return 1; }
 mkdir -p "$OUT"
 
@@ -49,13 +53,35 @@ for fn in "${CONSUMERS[@]}" webhook; do
   functions+=(--function "$fn=$OUT/bin/$fn/bootstrap")
 done
 
-if want coldstart || want roundtrips || want table; then
+if want coldstart || want cpu || want profile || want roundtrips || want batch || want table; then
   say "building the harness (release)"
   cargo build --quiet --release -p stripe-events-bench --bin stripe-events-bench
 fi
 
 if want coldstart; then
   cmd=("$STACK" run -- "$HARNESS" coldstart "${functions[@]}" --starts "$STARTS" --invocations "$INVOCATIONS" --out "$OUT/coldstart.json")
+  "${cmd[@]}" --command "${cmd[*]}"
+fi
+
+if want cpu; then
+  # The packaged binaries, against moto and against the instant responder.
+  cmd=("$STACK" run -- "$HARNESS" cpu "${functions[@]}" --invocations "$INVOCATIONS" --out "$OUT/cpu.json")
+  "${cmd[@]}" --command "${cmd[*]}"
+fi
+
+if want profile; then
+  # callgrind needs symbols: the release binaries (the zips' are stripped).
+  say "building the release binaries for callgrind"
+  cargo build --quiet --release -p subscription -p webhook
+  command -v valgrind >/dev/null || { say "error: profile needs valgrind (apt-get install valgrind)"; exit 1; }
+  cmd=("$STACK" run -- "$HARNESS" profile --function subscription=target/release/subscription
+       --function webhook=target/release/webhook --invocations "$PROFILE_INVOCATIONS"
+       --work "$OUT/callgrind" --out "$OUT/profile.json")
+  "${cmd[@]}" --command "${cmd[*]}"
+fi
+
+if want batch; then
+  cmd=("$STACK" run -- "$HARNESS" batch --delay-ms 10 --out "$OUT/batch.json")
   "${cmd[@]}" --command "${cmd[*]}"
 fi
 

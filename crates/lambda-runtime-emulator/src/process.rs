@@ -53,6 +53,7 @@ pub enum ProcessError {
 #[derive(Debug, Clone)]
 pub struct FunctionCommand {
     program: PathBuf,
+    args: Vec<OsString>,
     env: Vec<(OsString, Option<OsString>)>,
     output: Output,
 }
@@ -64,6 +65,7 @@ impl FunctionCommand {
     pub fn new(program: impl Into<PathBuf>, emulator: &Emulator, function_name: &str) -> Self {
         let mut cmd = FunctionCommand {
             program: program.into(),
+            args: Vec::new(),
             env: Vec::new(),
             output: Output::Capture,
         };
@@ -92,6 +94,13 @@ impl FunctionCommand {
         self
     }
 
+    /// A command-line argument (e.g. the binary, when `program` is a wrapper such as
+    /// `valgrind`).
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.args.push(arg.as_ref().to_owned());
+        self
+    }
+
     pub fn env_remove(mut self, key: impl AsRef<OsStr>) -> Self {
         self.env.push((key.as_ref().to_owned(), None));
         self
@@ -107,6 +116,7 @@ impl FunctionCommand {
     /// `fork`/`exec`.
     pub fn spawn(&self) -> Result<FunctionProcess, ProcessError> {
         let mut cmd = Command::new(&self.program);
+        cmd.args(&self.args);
         for (k, v) in &self.env {
             match v {
                 Some(v) => cmd.env(k, v),
@@ -278,6 +288,30 @@ impl FunctionProcess {
     /// Has it exited? (`None`: still running.)
     pub fn try_status(&mut self) -> std::io::Result<Option<ExitStatus>> {
         self.child.try_wait()
+    }
+
+    /// The process id (`None` once reaped).
+    pub fn id(&self) -> Option<u32> {
+        self.pid
+    }
+
+    /// SIGTERM (so a wrapper such as valgrind writes its results), then waits up to
+    /// `timeout` for the exit; SIGKILL after that.
+    pub async fn terminate(&mut self, timeout: Duration) -> std::io::Result<ExitStatus> {
+        if let Some(status) = self.child.try_wait()? {
+            return Ok(status);
+        }
+        if let Some(pid) = self.pid {
+            Command::new("kill")
+                .arg("-TERM")
+                .arg(pid.to_string())
+                .status()
+                .await?;
+        }
+        match tokio::time::timeout(timeout, self.child.wait()).await {
+            Ok(status) => status,
+            Err(_) => self.kill().await,
+        }
     }
 
     /// SIGKILL and reap.

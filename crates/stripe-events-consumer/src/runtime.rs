@@ -31,16 +31,18 @@ pub async fn run(consumer: Family) -> Result<(), lambda_runtime::Error> {
         async move {
             let deadline = deadline_of(&event.context);
             let report = handler.handle_payload(event.payload, deadline).await;
-            // EMF must be a bare JSON line on stdout for CloudWatch to extract the metrics.
+            // EMF must be a bare JSON line on stdout for CloudWatch to extract the metrics:
+            // serialized straight into one buffer, written with one call.
             let counts = report.counts();
-            println!(
-                "{}",
-                emf_line(
-                    handler.config.consumer.as_str(),
-                    &counts,
-                    Timestamp::now().unix_millis()
-                )
+            let emf = emf_line(
+                handler.config.consumer.as_str(),
+                &counts,
+                Timestamp::now().unix_millis(),
             );
+            if let Ok(mut line) = serde_json::to_vec(&emf) {
+                line.push(b'\n');
+                let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), &line);
+            }
             report.response().map_err(lambda_runtime::Error::from)
         }
     }))

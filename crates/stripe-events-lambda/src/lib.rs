@@ -4,9 +4,14 @@
 //!   `info`; the targets that would print raw payloads, headers or secrets are capped at
 //!   `info` whatever the level asked for.
 //! - [`aws_sdk_config`]: the AWS SDK configuration with connect and per-attempt timeouts, so
-//!   a service that accepts the connection and never answers fails fast and is retried.
+//!   a service that accepts the connection and never answers fails fast and is retried; the
+//!   HTTP client of [`http`] (TLS set up on the first call, one root store per process) and,
+//!   when the environment holds them (always in Lambda), the environment's credentials
+//!   without the rest of the default chain (which builds an STS client at load).
 //! - [`deadline_of`]: the invocation's deadline as an [`Instant`], minus a margin to log and
 //!   answer.
+
+pub mod http;
 
 use std::time::{Duration, Instant};
 
@@ -67,7 +72,11 @@ pub fn level_directive(var: impl Fn(&str) -> Option<String>) -> String {
 pub fn init_logging() {
     let directive = level_directive(|k| std::env::var(k).ok());
     let env_filter = EnvFilter::try_new(&directive).unwrap_or_else(|_| EnvFilter::new("info"));
-    let caps = filter_fn(|meta: &Metadata<'_>| allowed(meta.target(), meta.level()));
+    // Events only: the lines carry no span data (`with_current_span(false)`,
+    // `with_span_list(false)`), so spans (lambda_runtime opens one per invocation) are
+    // disabled at their callsite instead of being recorded and formatted for nothing.
+    let caps =
+        filter_fn(|meta: &Metadata<'_>| meta.is_event() && allowed(meta.target(), meta.level()));
     let json = tracing_subscriber::fmt::layer()
         .json()
         .flatten_event(true)
@@ -89,9 +98,18 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
 /// deadline ([`deadline_of`]); this bounds calls at cold start (Secrets Manager).
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(8);
 
-/// The standard AWS configuration (environment, `AWS_ENDPOINT_URL`, …) with bounded waits.
+/// The standard AWS configuration (environment, `AWS_ENDPOINT_URL`, …) with bounded waits,
+/// the lazy HTTP client ([`http::sdk_http_client`]) and, when `AWS_ACCESS_KEY_ID` is set
+/// (Lambda sets it with the secret key and session token), the environment's credentials only.
 pub async fn aws_sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
+    let mut loader =
+        aws_config::defaults(BehaviorVersion::latest()).http_client(http::sdk_http_client());
+    if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
+        loader = loader.credentials_provider(
+            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+        );
+    }
+    loader
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(CONNECT_TIMEOUT)

@@ -11,10 +11,15 @@
 //! [`RequestStrategy::test`](stripe_client_core::RequestStrategy::test) (Stripe's retryable
 //! statuses plus `Stripe-Should-Retry`), and the transport is the stack async-stripe builds
 //! (hyper-util's client over hyper-rustls with webpki roots and aws-lc-rs), with pooling on.
+//!
+//! TLS: one client configuration per process ([`shared_tls_config`]: the webpki roots compiled
+//! into the binary, aws-lc-rs), built on the first HTTPS connection, not at cold start, and
+//! shared with the AWS SDK's HTTP client of the Lambdas (`stripe-events-lambda`), so a process
+//! holds one root store and a consumer that never fetches never builds it.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full, Limited};
@@ -49,6 +54,28 @@ const STRIPE_SHOULD_RETRY: &str = "stripe-should-retry";
 
 type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
+/// The process's TLS client configuration: the webpki roots (Mozilla's, compiled in: no file
+/// read or PEM parsing), the aws-lc-rs provider named explicitly (the process default can be
+/// ambiguous when several rustls crypto backends end up in one binary), no ALPN (each client
+/// sets its own on a copy). Built once, on first use; shared by the Stripe hydrator and the
+/// AWS SDK's HTTP client of the Lambdas.
+pub fn shared_tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
+    static CONFIG: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let roots = rustls::RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            };
+            rustls::ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::aws_lc_rs::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .map(|b| Arc::new(b.with_root_certificates(roots).with_no_client_auth()))
+            .map_err(|e| e.to_string())
+        })
+        .clone()
+}
+
 /// Fetches Stripe objects for thin events (and snapshot revalidation). Cheap to clone; clones
 /// share the connection pool and the call counter. Build one per Lambda at cold start.
 #[derive(Clone)]
@@ -57,7 +84,9 @@ pub struct StripeHydrator {
 }
 
 struct Inner {
-    http: HttpClient,
+    /// Built on the first request (TLS is set up then, not at cold start).
+    http: OnceLock<Result<HttpClient, String>>,
+    connect_timeout: Duration,
     base: String,
     key: ApiKey,
     auth: HeaderValue,
@@ -117,28 +146,10 @@ impl StripeHydrator {
             " (async-stripe-client-core 1.0.0-rc.10)"
         ));
 
-        let mut connector = HttpConnector::new();
-        connector.enforce_http(false);
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(retry.connect_timeout));
-        // An explicit provider: the process default can be ambiguous when several rustls
-        // crypto backends end up in one binary.
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(rustls::crypto::aws_lc_rs::default_provider())
-            .map_err(|e| ConfigError::Tls(e.to_string()))?
-            .https_or_http()
-            .enable_http1()
-            .enable_http2()
-            .wrap_connector(connector);
-        let http = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(8)
-            .build(https);
-
         Ok(StripeHydrator {
             inner: Arc::new(Inner {
-                http,
+                http: OnceLock::new(),
+                connect_timeout: retry.connect_timeout,
                 base: api_base,
                 key: api_key,
                 auth,
@@ -148,6 +159,35 @@ impl StripeHydrator {
                 calls: Arc::new(AtomicU64::new(0)),
             }),
         })
+    }
+
+    /// The HTTP client, built on first use: hyper-util's pooled client over hyper-rustls with
+    /// [`shared_tls_config`] (HTTP/1.1 and HTTP/2 by ALPN; plain `http` only reaches the
+    /// loopback bases [`StripeConfig`] allows).
+    fn http(&self) -> Result<&HttpClient, String> {
+        let connect_timeout = self.inner.connect_timeout;
+        self.inner
+            .http
+            .get_or_init(|| {
+                let tls = shared_tls_config()?;
+                let mut connector = HttpConnector::new();
+                connector.enforce_http(false);
+                connector.set_nodelay(true);
+                connector.set_connect_timeout(Some(connect_timeout));
+                let https = hyper_rustls::HttpsConnectorBuilder::new()
+                    .with_tls_config((*tls).clone())
+                    .https_or_http()
+                    .enable_http1()
+                    .enable_http2()
+                    .wrap_connector(connector);
+                Ok(Client::builder(TokioExecutor::new())
+                    .pool_timer(TokioTimer::new())
+                    .pool_idle_timeout(Duration::from_secs(30))
+                    .pool_max_idle_per_host(8)
+                    .build(https))
+            })
+            .as_ref()
+            .map_err(|e| format!("TLS setup: {e}"))
     }
 
     /// [`StripeConfig::from_env`] then [`StripeHydrator::new`]: the Lambda cold-start path.
@@ -423,7 +463,16 @@ impl StripeHydrator {
                 }
             }
         };
-        let response = match inner.http.request(request).await {
+        let http = match self.http() {
+            Ok(http) => http,
+            Err(detail) => {
+                return Attempt::Failed {
+                    sent: false,
+                    detail,
+                }
+            }
+        };
+        let response = match http.request(request).await {
             Ok(r) => r,
             Err(e) => {
                 return Attempt::Failed {

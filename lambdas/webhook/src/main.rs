@@ -13,7 +13,7 @@ use webhook::{
     WebhookHandler,
 };
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     init_logging();
     let config = Config::from_lookup(|k| std::env::var(k).ok()).inspect_err(|e| {
