@@ -40,7 +40,7 @@ async fn subject(name: &str) -> Subject {
     let endpoint = local_endpoint().unwrap_or_else(|e| panic!("{e}"));
     let sdk = sdk_config_for(&endpoint).await;
     if name == "webhook" {
-        let bus = format!("bench-{}-bus", std::process::id());
+        let bus = format!("bench-{}-bus-{}", std::process::id(), crate::sys::unique());
         aws_sdk_eventbridge::Client::new(&sdk)
             .create_event_bus()
             .name(&bus)

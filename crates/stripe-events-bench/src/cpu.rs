@@ -110,7 +110,11 @@ pub async fn setup(name: &str, backend: Backend) -> Setup {
             let sdk = sdk_config_for(&endpoint).await;
             env.push(("AWS_ENDPOINT_URL".into(), endpoint));
             if name == "webhook" {
-                let bus = format!("bench-{}-cpu-bus", std::process::id());
+                let bus = format!(
+                    "bench-{}-cpu-bus-{}",
+                    std::process::id(),
+                    crate::sys::unique()
+                );
                 aws_sdk_eventbridge::Client::new(&sdk)
                     .create_event_bus()
                     .name(&bus)
@@ -288,7 +292,7 @@ pub async fn cpu(run: &CpuRun) -> Vec<Value> {
                     Duration::from_secs(30),
                 )
                 .await;
-                wait_for_idle_cpu(0.6, Duration::from_secs(30)).await;
+                wait_for_idle_cpu(0.6, Duration::from_secs(5)).await;
                 let count = |s: &Option<Server>| s.as_ref().map(Server::requests);
                 let (aws0, stripe0) = (count(&s.aws), count(&s.stripe));
                 let (ticks0, ns0) = process_cpu(pid).expect("/proc/PID/stat");

@@ -53,13 +53,26 @@ fn sum_of(symbols: &BTreeMap<String, f64>, pattern: &str) -> f64 {
 /// around `invoke`), SigV4 signing, the operations' request serializers and response
 /// deserializers, lambda_runtime's payload deserializer, the tracing layers, the EMF line.
 pub fn parts(total: f64, s: &BTreeMap<String, f64>) -> Vec<(String, f64)> {
-    let handler = max_of(s, "futures_util::stream::stream::collect::Collect<St,C> as core::future::future::Future>::poll")
-        .max(max_of(s, "WebhookHandler<F>::process_until::{{closure}}"))
-        .max(max_of(s, "WebhookHandler::process_until::{{closure}}"));
     let sdk = max_of(
         s,
         "<aws_smithy_runtime::client::timeout::MaybeTimeoutFuture<InnerFuture> as core::future::future::Future>::poll",
     );
+    // The consumer's pipeline (detect → dedupe → hydrate → project → commit), or the
+    // webhook's steps (inlined into its main: verification, reading, route, entries) and
+    // its PutEvents.
+    let consumer = max_of(
+        s,
+        "stripe_events_consumer::Consumer<S,H>::process::{{closure}}",
+    );
+    let handler = if consumer > 0.0 {
+        consumer
+    } else {
+        max_of(s, "webhook::signature::verify")
+            + max_of(s, "webhook::handler::read_event")
+            + sum_of(s, "webhook::http::")
+            + max_of(s, "webhook::forward::entry_for")
+            + sdk
+    };
     let sign = max_of(
         s,
         "aws_smithy_runtime::client::orchestrator::auth::sign_request",
@@ -80,39 +93,19 @@ pub fn parts(total: f64, s: &BTreeMap<String, f64>) -> Vec<(String, f64)> {
     vec![
         ("whole invocation".into(), total),
         (
-            "Runtime API loop (lambda_runtime: next/response, context, span; tokio) and the rest"
-                .into(),
-            total - parse - handler - emf,
+            "Runtime API loop (lambda_runtime: next/response, context, response JSON; tokio) and the rest".into(),
+            total - parse - handler - logging - emf,
         ),
-        (
-            "  of which HTTP connection tasks (hyper, Runtime API and AWS)".into(),
-            hyper_io,
-        ),
-        (
-            "parse: bytes → PrunedPayload (lambda_runtime's deserializer)".into(),
-            parse,
-        ),
-        (
-            "handler (detect, dedupe, project, commit; with its SDK calls and log line)".into(),
-            handler,
-        ),
+        ("  of which HTTP connection tasks (hyper, Runtime API and AWS)".into(), hyper_io),
+        ("parse: bytes → payload (lambda_runtime's deserializer)".into(), parse),
+        ("handler (consumer: detect … commit; webhook: verify, read, forward)".into(), handler),
         ("  AWS SDK call(s), whole orchestrator".into(), sdk),
-        ("    SigV4 signing".into(), sign),
+        ("    SigV4 signing (callgrind: portable SHA-256, SHA-NI hidden)".into(), sign),
         ("    request serialization (JSON)".into(), ser),
         ("    response deserialization".into(), de),
-        (
-            "    the rest (interceptors, config bag, endpoint, identity, retry, timeouts, HTTP)"
-                .into(),
-            sdk - sign - ser - de,
-        ),
-        (
-            "  logging (tracing layers: the event line and spans)".into(),
-            logging,
-        ),
-        (
-            "  handler's own work (projection, request building)".into(),
-            handler - sdk - logging.min(handler - sdk),
-        ),
+        ("    the rest (interceptors, config bag, endpoint, identity, retry, timeouts, HTTP)".into(), sdk - sign - ser - de),
+        ("  handler's own work (projection, store request building, Stripe fetch)".into(), handler - sdk),
+        ("logging (tracing layers: the event line, spans)".into(), logging),
         ("EMF metrics line (build + print)".into(), emf),
     ]
 }

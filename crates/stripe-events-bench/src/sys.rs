@@ -92,3 +92,9 @@ pub fn process_cpu(pid: u32) -> std::io::Result<(u64, u64)> {
     }
     Ok((ticks, ns))
 }
+
+/// A number not handed out before in this process (names of resources created in moto).
+pub fn unique() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
