@@ -16,7 +16,7 @@ help:
 	@echo "make demo                      the main job on the local stack (moto + localstripe)"
 	@echo "make demo-setup                setup -> status -> ping -> migrate on the local stack (Stripe fakes)"
 	@echo "make test                      every check and test (fmt, clippy, terraform fmt, checkov, cargo test)"
-	@echo "make bench                     benchmarks: cold start, handler cost, round trips, sizes"
+	@echo "make bench                     benchmarks: cold start, CPU per warm invocation (+ callgrind breakdown), handler cost, round trips, SQS batch, sizes"
 	@echo "make simulate-burst            billing-day burst model with the Terraform defaults (no services)"
 	@echo "make burst-local               the real subscription binary through a 5/s Stripe limiter (local stack)"
 	@echo "make package                   target/lambda/<fn>/bootstrap.zip for every function"
