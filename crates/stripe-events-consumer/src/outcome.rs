@@ -3,6 +3,7 @@ use std::fmt;
 
 use serde_json::{json, Value};
 use stripe_events_core::Timestamp;
+use stripe_events_lambda::process_emf_level;
 
 /// What happened to one delivery (docs/architecture.md, processing contract).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -47,40 +48,9 @@ impl fmt::Display for Outcome {
     }
 }
 
-/// Lambda's application log levels, least severe first
-/// (<https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html>).
-pub const LAMBDA_LOG_LEVELS: [&str; 6] = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
-
-/// The `level` an EMF line carries so Lambda's log-level filtering never drops it.
-///
-/// With the JSON log format and an application log level, Lambda keeps a JSON line only if
-/// its `"level"` is at least that level, and treats a line whose `level` is missing or invalid
-/// (or whose `timestamp` is not RFC 3339) as `INFO`. A bare EMF document would be dropped at
-/// `WARN`, and with it every metric. So the line is labelled with the configured application
-/// level itself (`AWS_LAMBDA_LOG_LEVEL`, which Lambda sets from the function's logging config):
-/// exactly the lowest level that passes, so it is never filtered, and never louder than it
-/// needs to be (a fixed `FATAL` would also pass, but would show up in every search and metric
-/// filter for fatal errors). Unset or unknown: `INFO`, Lambda's default application level.
-pub fn emf_level(app_log_level: Option<&str>) -> &'static str {
-    app_log_level
-        .map(str::trim)
-        .and_then(|l| {
-            LAMBDA_LOG_LEVELS
-                .into_iter()
-                .find(|known| known.eq_ignore_ascii_case(l))
-        })
-        .unwrap_or("INFO")
-}
-
-/// [`emf_level`] of this process's `AWS_LAMBDA_LOG_LEVEL`, read once.
-fn process_emf_level() -> &'static str {
-    static LEVEL: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
-    LEVEL.get_or_init(|| emf_level(std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref()))
-}
-
 /// One CloudWatch Embedded Metric Format document with the count of each outcome, so
 /// CloudWatch gets metrics from the log line without a PutMetricData call. Printed as one
-/// bare JSON line on stdout; it carries `level` ([`emf_level`] of `AWS_LAMBDA_LOG_LEVEL`) and
+/// bare JSON line on stdout; it carries `level` ([`stripe_events_lambda::emf_level`] of `AWS_LAMBDA_LOG_LEVEL`) and
 /// an RFC 3339 `timestamp` so that Lambda's JSON log-level filtering keeps it.
 pub fn emf_line(consumer: &str, counts: &BTreeMap<Outcome, u32>, timestamp_ms: i64) -> Value {
     emf_line_at(consumer, counts, timestamp_ms, process_emf_level())
@@ -119,29 +89,7 @@ pub fn emf_line_at(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Lambda's rule for a JSON application log line under an application log level
-    /// (docs linked at [`LAMBDA_LOG_LEVELS`]): missing/invalid `level` or a `timestamp` that
-    /// is not RFC 3339 counts as INFO; the line is kept when its level is at least the
-    /// configured one.
-    fn lambda_keeps(line: &str, app_level: &str) -> bool {
-        let rank = |l: &str| {
-            LAMBDA_LOG_LEVELS
-                .iter()
-                .position(|k| k.eq_ignore_ascii_case(l))
-        };
-        let v: Value = serde_json::from_str(line).expect("one JSON object per line");
-        let timestamp_ok = v["timestamp"]
-            .as_str()
-            .and_then(Timestamp::parse_iso8601)
-            .is_some();
-        let level = v["level"]
-            .as_str()
-            .and_then(rank)
-            .filter(|_| timestamp_ok)
-            .unwrap_or(2);
-        level >= rank(app_level).expect("a Lambda level")
-    }
+    use stripe_events_lambda::{emf_level, lambda_keeps, LAMBDA_LOG_LEVELS};
 
     fn counts() -> BTreeMap<Outcome, u32> {
         BTreeMap::from([(Outcome::Applied, 2), (Outcome::FailedPermanent, 1)])

@@ -90,6 +90,60 @@ pub fn init_logging() {
     let _ = tracing_subscriber::registry().with(json).try_init();
 }
 
+/// Lambda's application log levels, least severe first
+/// (<https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html>).
+pub const LAMBDA_LOG_LEVELS: [&str; 6] = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+
+/// The `level` an EMF line carries so Lambda's log-level filtering never drops it.
+///
+/// With the JSON log format and an application log level, Lambda keeps a JSON line only if
+/// its `"level"` is at least that level, and treats a line whose `level` is missing or invalid
+/// (or whose `timestamp` is not RFC 3339) as `INFO`. A bare EMF document would be dropped at
+/// `WARN`, and with it every metric. So the line is labelled with the configured application
+/// level itself (`AWS_LAMBDA_LOG_LEVEL`): the lowest level that passes, never louder than it
+/// needs to be (a fixed `FATAL` would show up in every search for fatal errors). Unset or
+/// unknown: `INFO`, Lambda's default application level.
+pub fn emf_level(app_log_level: Option<&str>) -> &'static str {
+    app_log_level
+        .map(str::trim)
+        .and_then(|l| {
+            LAMBDA_LOG_LEVELS
+                .into_iter()
+                .find(|known| known.eq_ignore_ascii_case(l))
+        })
+        .unwrap_or("INFO")
+}
+
+/// [`emf_level`] of this process's `AWS_LAMBDA_LOG_LEVEL`, read once.
+pub fn process_emf_level() -> &'static str {
+    static LEVEL: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+    LEVEL.get_or_init(|| emf_level(std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref()))
+}
+
+/// Lambda's documented rule for a JSON application log line under application level
+/// `app_level` (for tests of what reaches CloudWatch): a missing or unknown `level`, or a
+/// `timestamp` that is not RFC 3339, counts as `INFO`; the line is kept when its level is at
+/// least `app_level`. Not JSON: not kept.
+pub fn lambda_keeps(line: &str, app_level: &str) -> bool {
+    let rank = |l: &str| {
+        LAMBDA_LOG_LEVELS
+            .iter()
+            .position(|k| k.eq_ignore_ascii_case(l))
+    };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+        return false;
+    };
+    let timestamp_ok = v["timestamp"].as_str().is_some_and(|t| {
+        time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).is_ok()
+    });
+    let level = v["level"]
+        .as_str()
+        .and_then(rank)
+        .filter(|_| timestamp_ok)
+        .unwrap_or(2);
+    level >= rank(app_level).unwrap_or(2)
+}
+
 /// Connect timeout: a reachable AWS endpoint connects in milliseconds.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// One attempt of one call; the SDK retries a timed-out attempt within the operation.

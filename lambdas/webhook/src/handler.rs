@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use stripe_events_core::{parse_bytes, Delivery, InvocationShape, Timestamp};
+use stripe_events_lambda::process_emf_level;
 
 use crate::config::DEFAULT_ROUTE;
 use crate::forward::{entry_for, EntryError, ForwardError, Forwarded, Forwarder};
@@ -106,7 +107,7 @@ impl Outcome {
     /// `StripeEvents`: `accepted`, `rejected` and `forward_failed` (one of them 1) by
     /// `function` (`webhook`) and by `function` + `reason` ([`Outcome::reason`]), so rejections
     /// and forward failures can be told apart. It carries `level` and an RFC 3339
-    /// `timestamp` so Lambda's JSON log-level filtering keeps it ([`emf_level`]).
+    /// `timestamp` so Lambda's JSON log-level filtering keeps it ([`stripe_events_lambda::emf_level`]).
     pub fn emf_line(&self, timestamp_ms: i64, level: &str) -> Value {
         let mut doc = json!({
             "_aws": {
@@ -199,30 +200,6 @@ impl Outcome {
 
 /// The webhook's metrics (see [`Outcome::metric`]).
 pub const EMF_METRICS: [&str; 3] = ["accepted", "rejected", "forward_failed"];
-
-/// Lambda's application log levels, least severe first
-/// (<https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html>).
-const LAMBDA_LOG_LEVELS: [&str; 6] = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
-
-/// The `level` the EMF line carries: the configured application log level
-/// (`AWS_LAMBDA_LOG_LEVEL`), else `INFO`. Lambda's JSON log-level filtering treats a line
-/// without a valid `level` as INFO and drops it under WARN; labelled with the configured level
-/// it always passes. Same rule as the consumers' (`stripe_events_consumer::outcome::emf_level`).
-pub fn emf_level(app_log_level: Option<&str>) -> &'static str {
-    app_log_level
-        .map(str::trim)
-        .and_then(|l| {
-            LAMBDA_LOG_LEVELS
-                .into_iter()
-                .find(|known| known.eq_ignore_ascii_case(l))
-        })
-        .unwrap_or("INFO")
-}
-
-fn process_emf_level() -> &'static str {
-    static LEVEL: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
-    LEVEL.get_or_init(|| emf_level(std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref()))
-}
 
 /// How long a request may wait on AWS when the caller gives no invocation deadline.
 pub const DEFAULT_TIME_BUDGET: Duration = Duration::from_secs(10);
@@ -449,27 +426,7 @@ fn read_event(body: &[u8]) -> Result<Delivery, Outcome> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Lambda's rule for a JSON application log line (missing/invalid `level` or a
-    /// `timestamp` that is not RFC 3339 counts as INFO; kept when at least the configured level).
-    fn lambda_keeps(line: &str, app_level: &str) -> bool {
-        let rank = |l: &str| {
-            LAMBDA_LOG_LEVELS
-                .iter()
-                .position(|k| k.eq_ignore_ascii_case(l))
-        };
-        let v: Value = serde_json::from_str(line).expect("one JSON object");
-        let timestamp_ok = v["timestamp"]
-            .as_str()
-            .and_then(Timestamp::parse_iso8601)
-            .is_some();
-        let level = v["level"]
-            .as_str()
-            .and_then(rank)
-            .filter(|_| timestamp_ok)
-            .unwrap_or(2);
-        level >= rank(app_level).expect("a Lambda level")
-    }
+    use stripe_events_lambda::{emf_level, lambda_keeps, LAMBDA_LOG_LEVELS};
 
     fn outcomes() -> Vec<Outcome> {
         vec![
