@@ -15,6 +15,7 @@ pub mod prune;
 pub mod rules;
 pub mod timestamp;
 pub mod version;
+pub mod vocabulary;
 
 pub use delivery::{Delivery, DeliveryPath, ObjectRef, PayloadStyle, SourcePath};
 pub use error::ParseError;

@@ -25,6 +25,7 @@ use thiserror::Error;
 
 use crate::family::Family;
 use crate::model::{self, Id, Int, Kind, Metadata, PreviousAttributes, Scalar, StripeObject, Text};
+use crate::vocabulary;
 
 /// One attribute value of a state item, built straight from the typed object and written as
 /// a DynamoDB attribute value by the store (no JSON tree in between). Strings borrow from
@@ -238,7 +239,7 @@ pub struct StateWrite<'a> {
 }
 
 /// The partition of an item whose owner the event does not name (`UNFILED#<object id>`).
-pub const UNFILED_PK_PREFIX: &str = "UNFILED#";
+pub const UNFILED_PK_PREFIX: &str = vocabulary::UNFILED_PK_PREFIX;
 
 impl<'a> StateWrite<'a> {
     /// The event does not say whose item this is (a detached payment method fetched for a
@@ -434,7 +435,7 @@ fn subscription<'a>(
     f.set("metadata", metadata(o.metadata.as_ref()));
     Ok(StateWrite {
         pk: customer_pk(customer),
-        sk: format!("SUBSCRIPTION#{id}"),
+        sk: vocabulary::subscription_sk(id),
         fields: f,
         kind: WriteKind::Versioned,
     })
@@ -468,7 +469,7 @@ fn schedule<'a>(
     f.set("released_at", o.released_at);
     Ok(StateWrite {
         pk: customer_pk(customer),
-        sk: format!("SCHEDULE#{id}"),
+        sk: vocabulary::schedule_sk(id),
         fields: f,
         kind: WriteKind::Versioned,
     })
@@ -547,7 +548,7 @@ fn charge_child<'a>(
     f.set("reason", &o.reason);
     f.set("charge_id", &o.charge);
     f.set("payment_intent_id", &o.payment_intent);
-    let parent = o.charge.get().map(|c| format!("CHARGE#{c}"));
+    let parent = o.charge.get().map(|c| vocabulary::object_pk("charge", c));
     pay_item(kind, id, &o.customer, o.created, f, parent)
 }
 
@@ -568,7 +569,7 @@ fn invoice_payment<'a>(id: &'a str, o: &'a model::InvoicePayment<'_>) -> StateWr
         "payment_intent_id",
         o.payment.get().and_then(|p| p.payment_intent.get()),
     );
-    let parent = o.invoice.get().map(|i| format!("INVOICE#{i}"));
+    let parent = o.invoice.get().map(|i| vocabulary::object_pk("invoice", i));
     pay_item("invoice_payment", id, &o.customer, o.created, f, parent)
 }
 
@@ -603,11 +604,11 @@ fn pay_item<'a>(
         .get()
         .map(customer_pk)
         .or(parent_pk)
-        .unwrap_or_else(|| format!("{}#{id}", object_type.to_ascii_uppercase()));
+        .unwrap_or_else(|| vocabulary::object_pk(object_type, id));
     let created = created.get().unwrap_or(0).max(0);
     StateWrite {
         pk,
-        sk: format!("PAY#{created:010}#{object_type}#{id}"),
+        sk: vocabulary::pay_sk(created, object_type, id),
         fields,
         kind: WriteKind::Versioned,
     }
@@ -649,7 +650,7 @@ fn customer<'a>(id: &'a str, o: &'a model::Customer<'_>, deleted_event: bool) ->
     }
     StateWrite {
         pk: customer_pk(id),
-        sk: "PROFILE".into(),
+        sk: vocabulary::PROFILE_SK.into(),
         fields: f,
         kind: if stub {
             WriteKind::Marker
@@ -688,8 +689,8 @@ fn payment_method(
     StateWrite {
         pk: owner
             .map(customer_pk)
-            .unwrap_or_else(|| format!("{UNFILED_PK_PREFIX}{id}")),
-        sk: format!("PAYMENT_METHOD#{id}"),
+            .unwrap_or_else(|| vocabulary::unfiled_pk(id)),
+        sk: vocabulary::payment_method_sk(id),
         fields: f,
         kind: WriteKind::Versioned,
     }
@@ -717,8 +718,8 @@ fn discount<'a>(id: &'a str, o: &'a model::Discount<'_>, deleted_event: bool) ->
     StateWrite {
         pk: customer
             .map(customer_pk)
-            .unwrap_or_else(|| format!("DISCOUNT#{id}")),
-        sk: format!("DISCOUNT#{id}"),
+            .unwrap_or_else(|| vocabulary::object_pk("discount", id)),
+        sk: vocabulary::discount_sk(id),
         fields: f,
         kind: WriteKind::Versioned,
     }
@@ -746,16 +747,14 @@ fn tax_id<'a>(id: &'a str, o: &'a model::TaxId<'_>, deleted_event: bool) -> Stat
     StateWrite {
         pk: customer
             .map(customer_pk)
-            .unwrap_or_else(|| format!("TAX_ID#{id}")),
-        sk: format!("TAX_ID#{id}"),
+            .unwrap_or_else(|| vocabulary::object_pk("tax_id", id)),
+        sk: vocabulary::tax_id_sk(id),
         fields: f,
         kind: WriteKind::Versioned,
     }
 }
 
-pub fn customer_pk(customer_id: &str) -> String {
-    format!("CUSTOMER#{customer_id}")
-}
+pub use crate::vocabulary::customer_pk;
 
 /// `metadata` as stored: the object's entries (an empty map when there is none).
 fn metadata<'a>(m: Option<&'a Metadata<'_>>) -> Attr<'a> {
