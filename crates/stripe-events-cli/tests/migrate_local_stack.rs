@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use stripe_events_cli::admin::StripeAdmin;
 use stripe_events_cli::migrate::{cut_over, read_log};
+use stripe_events_core::vocabulary::{dedupe_key, AuditPath};
 use stripe_events_core::{Family, Timestamp};
 use stripe_events_store::testkit::{fresh_tables, local_endpoint, sdk_config_for};
 use stripe_events_store::{dynamodb_client, DeliveryAudit, DynamoStore, EventStore, TableNames};
@@ -154,11 +155,11 @@ fn out(o: &Output) -> String {
 }
 
 /// One delivery recorded the way the consumers record it.
-async fn deliver(store: &DynamoStore, family: Family, typ: &str, id: &str, path: &'static str) {
+async fn deliver(store: &DynamoStore, family: Family, typ: &str, id: &str, path: AuditPath) {
     let now = Timestamp::now();
     store
         .record_delivery(&DeliveryAudit {
-            key: format!("{}#{id}", family.as_str()),
+            key: dedupe_key(family, id),
             consumer: family,
             event_id: id.to_owned(),
             event_type: typ.to_owned(),
@@ -240,13 +241,20 @@ async fn cutover_is_gated_logged_reversible_and_stops_webhook_delivery() {
     let tag = std::process::id();
     for i in 0..3 {
         let id = format!("evt_cc_{tag}_{i}");
-        deliver(&store, Family::Customer, "customer.created", &id, "webhook").await;
         deliver(
             &store,
             Family::Customer,
             "customer.created",
             &id,
-            "partner_snapshot",
+            AuditPath::Webhook,
+        )
+        .await;
+        deliver(
+            &store,
+            Family::Customer,
+            "customer.created",
+            &id,
+            AuditPath::PartnerSnapshot,
         )
         .await;
     }
@@ -256,16 +264,23 @@ async fn cutover_is_gated_logged_reversible_and_stops_webhook_delivery() {
         Family::Payment,
         "invoice.paid",
         &paid,
-        "partner_thin",
+        AuditPath::PartnerThin,
     )
     .await;
-    deliver(&store, Family::Payment, "invoice.paid", &paid, "webhook").await;
+    deliver(
+        &store,
+        Family::Payment,
+        "invoice.paid",
+        &paid,
+        AuditPath::Webhook,
+    )
+    .await;
     deliver(
         &store,
         Family::Payment,
         "invoice.paid",
         &format!("{paid}_b"),
-        "webhook",
+        AuditPath::Webhook,
     )
     .await;
 

@@ -119,12 +119,13 @@ impl Delivery {
     }
 
     /// The audit's name for the way this delivery arrived.
-    pub fn audit_path(&self) -> &'static str {
+    pub fn audit_path(&self) -> crate::vocabulary::AuditPath {
+        use crate::vocabulary::AuditPath;
         match (&self.path.source, self.style) {
-            (SourcePath::Webhook, _) => "webhook",
-            (SourcePath::Partner { .. }, PayloadStyle::Snapshot) => "partner_snapshot",
-            (SourcePath::Partner { .. }, _) => "partner_thin",
-            (SourcePath::Bare, _) => "direct",
+            (SourcePath::Webhook, _) => AuditPath::Webhook,
+            (SourcePath::Partner { .. }, PayloadStyle::Snapshot) => AuditPath::PartnerSnapshot,
+            (SourcePath::Partner { .. }, _) => AuditPath::PartnerThin,
+            (SourcePath::Bare, _) => AuditPath::Direct,
         }
     }
 
@@ -139,5 +140,5 @@ impl Delivery {
     }
 }
 
-/// The audit path names, in display order.
-pub const AUDIT_PATHS: [&str; 4] = ["webhook", "partner_snapshot", "partner_thin", "direct"];
+/// The audit paths, in display order.
+pub const AUDIT_PATHS: [crate::vocabulary::AuditPath; 4] = crate::vocabulary::AuditPath::ALL;

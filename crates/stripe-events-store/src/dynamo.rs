@@ -12,12 +12,13 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use serde_json::{Map, Value};
 use stripe_events_core::project::WriteKind;
+use stripe_events_core::vocabulary::{attr, RECORD_APPLIED, RECORD_STALE};
 
-use crate::attr::{attr_value, item_to_json, n, s};
+use crate::attr::{item_to_json, n, s};
+use crate::record::{dedupe_updates, state_updates, AttrUpdate, Op};
 use crate::schema::{self, TableNames};
 use crate::{
-    filed_pk, seen_attr, version_fields, Commit, CommitOutcome, DeliveryAudit, EventStore, Prior,
-    StoreError, VersionedWrite,
+    filed_pk, Commit, CommitOutcome, DeliveryAudit, EventStore, Prior, StoreError, VersionedWrite,
 };
 
 /// Attempts when concurrent transactions on the same item conflict (DynamoDB cancels one
@@ -68,6 +69,16 @@ impl UpdateExpr {
         self.adds.push(format!("{n} {v}"));
     }
 
+    fn apply(&mut self, updates: Vec<AttrUpdate<'_>>) {
+        for u in updates {
+            match u.op {
+                Op::Set => self.set(u.name, u.value),
+                Op::SetIfAbsent => self.set_if_absent(u.name, u.value),
+                Op::Add => self.add(u.name, u.value),
+            }
+        }
+    }
+
     fn expression(&self) -> String {
         let mut out = format!("SET {}", self.sets.join(", "));
         if !self.adds.is_empty() {
@@ -82,41 +93,17 @@ impl UpdateExpr {
 /// done mark (when `done` names the outcome).
 fn dedupe_update(a: &DeliveryAudit, record_delivery: bool, done: Option<&str>) -> UpdateExpr {
     let mut e = UpdateExpr::default();
-    let now = n(a.received_at.unix_millis());
-    e.set("consumer", s(a.consumer.as_str()));
-    e.set_if_absent("event_type", s(&a.event_type));
-    e.set_if_absent("object_id", s(&a.object_id));
-    e.set_if_absent("event_created", n(a.event_created.unix_millis()));
-    e.set_if_absent("first_seen", now.clone());
-    e.set("last_seen", now.clone());
-    e.set(schema::DEDUPE_TTL_ATTRIBUTE, n(a.expires_at));
-    if record_delivery {
-        e.set_if_absent(&seen_attr(a.path), now.clone());
-        e.add(&format!("count_{}", a.path), n(1));
-        e.add("deliveries", n(1));
-        e.add("event_ids", AttributeValue::Ss(vec![a.event_id.clone()]));
-    }
-    if let Some(outcome) = done {
-        e.set("applied_at", now);
-        e.set("outcome", s(outcome));
-    }
+    e.apply(dedupe_updates(a, record_delivery, done));
     e
 }
 
 fn not_done_condition(e: &mut UpdateExpr) -> String {
-    format!("attribute_not_exists({})", e.name("applied_at"))
+    format!("attribute_not_exists({})", e.name(attr::APPLIED_AT))
 }
 
 fn state_update(w: &VersionedWrite<'_>, a: &DeliveryAudit) -> UpdateExpr {
     let mut e = UpdateExpr::default();
-    for (k, v) in w.write.fields.iter() {
-        e.set(k, attr_value(v));
-    }
-    if w.write.kind == WriteKind::Versioned {
-        for (k, v) in version_fields(w, a) {
-            e.set(k, attr_value(&v));
-        }
-    }
+    e.apply(state_updates(w, a));
     e
 }
 
@@ -126,8 +113,8 @@ fn newer_condition(e: &mut UpdateExpr, w: &VersionedWrite<'_>) -> Option<String>
     if w.write.kind == WriteKind::Marker {
         return None;
     }
-    let version = e.name("version");
-    let tiebreak = e.name("version_tiebreak");
+    let version = e.name(attr::VERSION);
+    let tiebreak = e.name(attr::VERSION_TIEBREAK);
     let v = e.value(n(w.version.at.unix_millis()));
     let t = e.value(s(&w.version.tiebreak));
     Some(format!(
@@ -186,7 +173,7 @@ impl DynamoStore {
         writes: &[VersionedWrite<'_>],
     ) -> Result<(), SdkError<TransactWriteItemsError, aws_smithy_runtime_api::http::Response>> {
         let mut items = Vec::with_capacity(writes.len() + 1);
-        let mut e = dedupe_update(&c.audit, !c.delivery_recorded, Some("applied"));
+        let mut e = dedupe_update(&c.audit, !c.delivery_recorded, Some(RECORD_APPLIED));
         let cond = not_done_condition(&mut e);
         let dedupe = to_update(
             &self.tables.dedupe,
@@ -224,7 +211,7 @@ impl DynamoStore {
         delivery_recorded: bool,
         old: Option<&HashMap<String, AttributeValue>>,
     ) -> Result<(), StoreError> {
-        let seen = old.is_some_and(|o| o.contains_key(&seen_attr(audit.path)));
+        let seen = old.is_some_and(|o| o.contains_key(audit.path.seen_attr()));
         if !delivery_recorded && !seen {
             self.record_delivery(audit).await?;
         }
@@ -348,6 +335,28 @@ impl DynamoStore {
         Ok(page.items().iter().map(item_to_json).collect())
     }
 
+    /// Every item of the billing table (tests and small tables only: a full scan).
+    pub async fn state_items(&self) -> Result<Vec<Map<String, Value>>, StoreError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.tables.billing)
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(StoreError::from_sdk)?;
+            out.extend(page.items().iter().map(item_to_json));
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
     /// Every dedupe/audit record (for the migration audit).
     pub async fn dedupe_records(&self) -> Result<Vec<Map<String, Value>>, StoreError> {
         let mut out = Vec::new();
@@ -407,7 +416,7 @@ impl EventStore for DynamoStore {
             .map_err(StoreError::from_sdk)?;
         let done = out
             .attributes()
-            .is_some_and(|old| old.contains_key("applied_at"));
+            .is_some_and(|old| old.contains_key(attr::APPLIED_AT));
         Ok(if done { Prior::AlreadyDone } else { Prior::New })
     }
 
@@ -415,7 +424,7 @@ impl EventStore for DynamoStore {
         let mut writes = c.writes.clone();
         if writes.is_empty() {
             return self
-                .mark_done(&c.audit, c.delivery_recorded, "applied")
+                .mark_done(&c.audit, c.delivery_recorded, RECORD_APPLIED)
                 .await
                 .map(|p| match p {
                     Prior::New => CommitOutcome::Applied,
@@ -465,7 +474,7 @@ impl EventStore for DynamoStore {
                 .collect();
             if writes.is_empty() {
                 return self
-                    .mark_done(&c.audit, c.delivery_recorded, "stale")
+                    .mark_done(&c.audit, c.delivery_recorded, RECORD_STALE)
                     .await
                     .map(|p| match p {
                         Prior::New => CommitOutcome::Stale,

@@ -20,7 +20,8 @@
 
 use std::future::Future;
 
-use stripe_events_core::project::{Attr, StateWrite, UNFILED_PK_PREFIX};
+use stripe_events_core::project::{StateWrite, UNFILED_PK_PREFIX};
+use stripe_events_core::vocabulary::AuditPath;
 use stripe_events_core::{Family, Timestamp, Version};
 
 pub mod attr;
@@ -29,6 +30,8 @@ pub mod counter;
 pub mod dynamo;
 pub mod error;
 pub mod memory;
+pub mod read;
+mod record;
 pub mod schema;
 pub mod testkit;
 
@@ -37,12 +40,13 @@ pub use counter::RequestCounter;
 pub use dynamo::DynamoStore;
 pub use error::StoreError;
 pub use memory::MemoryStore;
+pub use read::{customers_of_user, read_customer_state, CustomerState, StateReader};
 pub use schema::{create_tables, TableNames};
 
 /// One delivery of one event, as the audit records it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeliveryAudit {
-    /// `{consumer}#{dedupe key}`.
+    /// `{consumer}#{dedupe key}` ([`stripe_events_core::vocabulary::dedupe_key`]).
     pub key: String,
     pub consumer: Family,
     /// This delivery's own Stripe event id (a thin id differs from its snapshot's).
@@ -51,8 +55,8 @@ pub struct DeliveryAudit {
     pub event_type: String,
     pub object_id: String,
     pub event_created: Timestamp,
-    /// `webhook`, `partner_snapshot`, `partner_thin` or `direct`.
-    pub path: &'static str,
+    /// The way it arrived (`seen_<path>`, `count_<path>` on the record).
+    pub path: AuditPath,
     pub received_at: Timestamp,
     /// DynamoDB TTL for the record, unix seconds.
     pub expires_at: i64,
@@ -119,12 +123,6 @@ pub trait EventStore: Send + Sync {
     ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
 }
 
-/// The audit attribute holding a path's first arrival (ms); its presence is what the
-/// migration audit reads, and what makes a same-path duplicate free to skip.
-pub(crate) fn seen_attr(path: &str) -> String {
-    format!("seen_{path}")
-}
-
 /// The filed partition among items found for an object (unfiled ones are fallbacks).
 pub(crate) fn filed_pk<'a>(
     items: impl IntoIterator<Item = (&'a str, &'a str)>,
@@ -134,18 +132,4 @@ pub(crate) fn filed_pk<'a>(
         .into_iter()
         .find(|(pk, item_sk)| *item_sk == sk && !pk.starts_with(UNFILED_PK_PREFIX))
         .map(|(pk, _)| pk.to_owned())
-}
-
-/// Fields every state item gets from its version, in addition to the projection's.
-pub(crate) fn version_fields<'a>(
-    w: &'a VersionedWrite<'_>,
-    audit: &'a DeliveryAudit,
-) -> [(&'static str, Attr<'a>); 5] {
-    [
-        ("version", Attr::Int(w.version.at.unix_millis())),
-        ("version_tiebreak", Attr::from(w.version.tiebreak.as_str())),
-        ("last_event_id", Attr::from(audit.event_id.as_str())),
-        ("last_event_type", Attr::from(audit.event_type.as_str())),
-        ("updated_at", Attr::Int(audit.received_at.unix_millis())),
-    ]
 }

@@ -1,22 +1,33 @@
 //! An in-memory [`EventStore`] with the DynamoDB store's semantics, for pure unit tests and
 //! benchmarks of the handler. Never a substitute for the DynamoDB tests.
+//!
+//! It applies the very attribute updates [`crate::DynamoStore`] sends (`record.rs`) to items
+//! held as DynamoDB attribute values, with the same ordering guard, so its dedupe/audit
+//! records and state items carry exactly DynamoStore's attributes (`tests/store_parity.rs`
+//! compares them attribute by attribute against moto).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Map, Value};
-
-use crate::{
-    filed_pk, seen_attr, version_fields, Commit, CommitOutcome, DeliveryAudit, EventStore, Prior,
-    StoreError,
-};
 use stripe_events_core::project::WriteKind;
-use stripe_events_core::{Timestamp, Version};
+use stripe_events_core::vocabulary::{attr, RECORD_APPLIED, RECORD_STALE};
+use stripe_events_core::Version;
+
+use crate::attr::{item_to_json, s};
+use crate::record::{dedupe_updates, state_updates, AttrUpdate, Op};
+use crate::{
+    filed_pk, Commit, CommitOutcome, DeliveryAudit, EventStore, Prior, StoreError, VersionedWrite,
+};
+
+type Item = HashMap<String, AttributeValue>;
 
 #[derive(Debug, Default)]
 struct Tables {
-    dedupe: HashMap<String, Map<String, Value>>,
-    state: BTreeMap<(String, String), (Version, Map<String, Value>)>,
+    dedupe: HashMap<String, Item>,
+    /// By (pk, sk): a partition's items in sort-key order, as a DynamoDB Query returns them.
+    state: BTreeMap<(String, String), Item>,
 }
 
 #[derive(Debug, Default)]
@@ -35,15 +46,44 @@ impl MemoryStore {
             .map_err(|_| StoreError::Transient("memory store poisoned".into()))
     }
 
+    /// The dedupe/audit record of `key` (`{consumer}#{event key}`), as DynamoStore reads it.
     pub fn dedupe_record(&self, key: &str) -> Option<Map<String, Value>> {
-        self.lock().ok()?.dedupe.get(key).cloned()
+        self.lock().ok()?.dedupe.get(key).map(item_to_json)
     }
 
+    /// Every dedupe/audit record.
+    pub fn dedupe_records(&self) -> Vec<Map<String, Value>> {
+        self.lock()
+            .map(|t| t.dedupe.values().map(item_to_json).collect())
+            .unwrap_or_default()
+    }
+
+    /// One state item, `pk` and `sk` included, as DynamoStore reads it.
     pub fn state_item(&self, pk: &str, sk: &str) -> Option<Map<String, Value>> {
         let t = self.lock().ok()?;
         t.state
             .get(&(pk.to_owned(), sk.to_owned()))
-            .map(|(_, m)| m.clone())
+            .map(item_to_json)
+    }
+
+    /// Every item of one partition, in sort-key order.
+    pub fn partition(&self, pk: &str) -> Vec<Map<String, Value>> {
+        self.lock()
+            .map(|t| {
+                t.state
+                    .iter()
+                    .filter(|((item_pk, _), _)| item_pk == pk)
+                    .map(|(_, item)| item_to_json(item))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Every state item, by partition and sort key.
+    pub fn state_items(&self) -> Vec<Map<String, Value>> {
+        self.lock()
+            .map(|t| t.state.values().map(item_to_json).collect())
+            .unwrap_or_default()
     }
 
     pub fn state_len(&self) -> usize {
@@ -51,43 +91,88 @@ impl MemoryStore {
     }
 }
 
-fn record(t: &mut Tables, a: &DeliveryAudit) -> bool {
-    let rec = t.dedupe.entry(a.key.clone()).or_default();
-    let now = Value::from(a.received_at.unix_millis());
-    rec.entry(seen_attr(a.path)).or_insert(now.clone());
-    let bump = |rec: &mut Map<String, Value>, k: &str| {
-        let n = rec.get(k).and_then(Value::as_i64).unwrap_or(0) + 1;
-        rec.insert(k.to_owned(), Value::from(n));
-    };
-    bump(rec, &format!("count_{}", a.path));
-    bump(rec, "deliveries");
-    rec.entry("first_seen").or_insert(now.clone());
-    rec.insert("last_seen".into(), now);
-    // DynamoStore refreshes the TTL with every recorded delivery.
-    rec.insert("expires_at".into(), Value::from(a.expires_at));
-    rec.contains_key("applied_at")
+/// `SET`, `SET if_not_exists` and `ADD` as DynamoDB applies them.
+fn apply(item: &mut Item, updates: Vec<AttrUpdate<'_>>) {
+    for u in updates {
+        match u.op {
+            Op::Set => {
+                item.insert(u.name.to_owned(), u.value);
+            }
+            Op::SetIfAbsent => {
+                item.entry(u.name.to_owned()).or_insert(u.value);
+            }
+            Op::Add => add(item, u.name, u.value),
+        }
+    }
 }
 
-fn mark(t: &mut Tables, a: &DeliveryAudit, outcome: &str) {
-    let rec = t.dedupe.entry(a.key.clone()).or_default();
-    rec.insert(
-        "applied_at".into(),
-        Value::from(a.received_at.unix_millis()),
-    );
-    rec.insert("outcome".into(), Value::from(outcome));
-    rec.insert("expires_at".into(), Value::from(a.expires_at));
+/// `ADD`: a number is added to the stored one, a string set united with the stored one; an
+/// absent attribute is set. (The store adds nothing else.)
+fn add(item: &mut Item, name: &str, value: AttributeValue) {
+    match (item.get_mut(name), value) {
+        (Some(AttributeValue::N(have)), AttributeValue::N(more)) => {
+            let sum = have.parse::<i64>().unwrap_or(0) + more.parse::<i64>().unwrap_or(0);
+            *have = sum.to_string();
+        }
+        (Some(AttributeValue::Ss(have)), AttributeValue::Ss(more)) => {
+            for m in more {
+                if !have.contains(&m) {
+                    have.push(m);
+                }
+            }
+        }
+        (_, value) => {
+            item.insert(name.to_owned(), value);
+        }
+    }
+}
+
+/// The dedupe record of `key`, created with its key attribute as `UpdateItem` creates it.
+fn dedupe_entry<'t>(t: &'t mut Tables, key: &str) -> &'t mut Item {
+    t.dedupe
+        .entry(key.to_owned())
+        .or_insert_with(|| Item::from([(attr::PK.to_owned(), s(key))]))
+}
+
+/// Records a delivery; true when the event was already done (`ALL_OLD` held `applied_at`).
+fn record(t: &mut Tables, a: &DeliveryAudit) -> bool {
+    let rec = dedupe_entry(t, &a.key);
+    let done = rec.contains_key(attr::APPLIED_AT);
+    apply(rec, dedupe_updates(a, true, None));
+    done
 }
 
 fn has_seen(t: &Tables, a: &DeliveryAudit) -> bool {
     t.dedupe
         .get(&a.key)
-        .is_some_and(|r| r.contains_key(&seen_attr(a.path)))
+        .is_some_and(|r| r.contains_key(a.path.seen_attr()))
 }
 
 fn is_done(t: &Tables, key: &str) -> bool {
     t.dedupe
         .get(key)
-        .is_some_and(|r| r.contains_key("applied_at"))
+        .is_some_and(|r| r.contains_key(attr::APPLIED_AT))
+}
+
+/// DynamoStore's guard: `attribute_not_exists(version) OR version < v OR (version = v AND
+/// version_tiebreak < t)`; markers are unconditional.
+fn passes_guard(item: Option<&Item>, w: &VersionedWrite<'_>) -> bool {
+    if w.write.kind == WriteKind::Marker {
+        return true;
+    }
+    let Some(item) = item else { return true };
+    let stored = item
+        .get(attr::VERSION)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse::<i64>().ok());
+    let Some(stored) = stored else { return true };
+    let Version { at, tiebreak } = &w.version;
+    let at = at.unix_millis();
+    let tie = item
+        .get(attr::VERSION_TIEBREAK)
+        .and_then(|v| v.as_s().ok())
+        .is_some_and(|stored_tie| stored_tie.as_str() < tiebreak.as_str());
+    stored < at || (stored == at && tie)
 }
 
 impl EventStore for MemoryStore {
@@ -96,8 +181,10 @@ impl EventStore for MemoryStore {
         let keys = t
             .state
             .iter()
-            .filter(|(_, (_, item))| {
-                item.get("object_id").and_then(Value::as_str) == Some(object_id)
+            .filter(|(_, item)| {
+                item.get(attr::OBJECT_ID)
+                    .and_then(|v| v.as_s().ok())
+                    .is_some_and(|id| id == object_id)
             })
             .map(|((pk, sk), _)| (pk.as_str(), sk.as_str()));
         Ok(filed_pk(keys, sk))
@@ -121,48 +208,43 @@ impl EventStore for MemoryStore {
             }
             return Ok(CommitOutcome::Duplicate);
         }
-        if !c.delivery_recorded {
-            record(&mut t, &c.audit);
-        }
-        let mut applied = c.writes.is_empty();
-        for w in &c.writes {
-            let key = (w.write.pk.clone(), w.write.sk.clone());
-            if w.write.kind == WriteKind::Marker {
-                let unversioned = Version {
-                    at: Timestamp::from_unix_millis(i64::MIN),
-                    tiebreak: String::new(),
-                };
-                let entry = t
-                    .state
-                    .entry(key)
-                    .or_insert_with(|| (unversioned, Map::new()));
-                entry.1.extend(w.write.fields_json());
-                applied = true;
-                continue;
-            }
-            let newer = t.state.get(&key).is_none_or(|(v, _)| *v < w.version);
-            if !newer {
-                continue;
-            }
-            applied = true;
-            let entry = t
+        // As DynamoStore: the writes the guard refuses are dropped; when all are, the event
+        // is marked done as stale.
+        let fresh: Vec<&VersionedWrite<'_>> = c
+            .writes
+            .iter()
+            .filter(|w| {
+                let key = (w.write.pk.clone(), w.write.sk.clone());
+                passes_guard(t.state.get(&key), w)
+            })
+            .collect();
+        let applied = c.writes.is_empty() || !fresh.is_empty();
+        for w in fresh {
+            let item = t
                 .state
-                .entry(key)
-                .or_insert_with(|| (w.version.clone(), Map::new()));
-            entry.0 = w.version.clone();
-            for (k, v) in w.write.fields.iter() {
-                entry.1.insert(k.to_owned(), v.to_json());
-            }
-            for (k, v) in version_fields(w, &c.audit) {
-                entry.1.insert(k.to_owned(), v.to_json());
-            }
+                .entry((w.write.pk.clone(), w.write.sk.clone()))
+                .or_insert_with(|| {
+                    Item::from([
+                        (attr::PK.to_owned(), s(&w.write.pk)),
+                        (attr::SK.to_owned(), s(&w.write.sk)),
+                    ])
+                });
+            apply(item, state_updates(w, &c.audit));
         }
         let outcome = if applied {
+            RECORD_APPLIED
+        } else {
+            RECORD_STALE
+        };
+        let rec = dedupe_entry(&mut t, &c.audit.key);
+        apply(
+            rec,
+            dedupe_updates(&c.audit, !c.delivery_recorded, Some(outcome)),
+        );
+        Ok(if applied {
             CommitOutcome::Applied
         } else {
             CommitOutcome::Stale
-        };
-        mark(&mut t, &c.audit, if applied { "applied" } else { "stale" });
-        Ok(outcome)
+        })
     }
 }

@@ -6,21 +6,22 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
+use stripe_events_core::vocabulary::attr;
 
 use crate::StoreError;
 
 /// Dedupe/audit table: hash key only.
-pub const DEDUPE_PK: &str = "pk";
+pub const DEDUPE_PK: &str = attr::PK;
 /// DynamoDB TTL attribute (unix seconds) on every dedupe record.
-pub const DEDUPE_TTL_ATTRIBUTE: &str = "expires_at";
-pub const BILLING_PK: &str = "pk";
-pub const BILLING_SK: &str = "sk";
+pub const DEDUPE_TTL_ATTRIBUTE: &str = attr::EXPIRES_AT;
+pub const BILLING_PK: &str = attr::PK;
+pub const BILLING_SK: &str = attr::SK;
 /// GSI: a customer profile by the application's user id (`metadata.user_id`).
 pub const USER_INDEX: &str = "by_user_id";
-pub const USER_INDEX_KEY: &str = "user_id";
+pub const USER_INDEX_KEY: &str = attr::USER_ID;
 /// GSI: any state item by its Stripe object id (a subscription by id, …).
 pub const OBJECT_INDEX: &str = "by_object_id";
-pub const OBJECT_INDEX_KEY: &str = "object_id";
+pub const OBJECT_INDEX_KEY: &str = attr::OBJECT_ID;
 
 pub const DEFAULT_DEDUPE_TTL_DAYS: u32 = 30;
 

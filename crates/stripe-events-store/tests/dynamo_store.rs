@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 use stripe_events_core::project::{project, Projection};
+use stripe_events_core::vocabulary::AuditPath;
 use stripe_events_core::{Family, Timestamp, Version};
 use stripe_events_store::testkit::{fresh_tables, local_endpoint, sdk_config_for};
 use stripe_events_store::{
@@ -40,7 +41,7 @@ struct Ev {
     key: &'static str,
     event_type: &'static str,
     created: i64,
-    path: &'static str,
+    path: AuditPath,
     object: Value,
 }
 
@@ -97,7 +98,7 @@ fn only(op: &str) -> BTreeMap<String, u64> {
     BTreeMap::from([(op.to_owned(), 1)])
 }
 
-fn updated(status: &'static str, created: i64, path: &'static str) -> Ev {
+fn updated(status: &'static str, created: i64, path: AuditPath) -> Ev {
     Ev {
         event_id: "evt_1NG8Du2eZvKYlo2CUI79vXWy",
         key: "evt_1NG8Du2eZvKYlo2CUI79vXWy",
@@ -122,7 +123,7 @@ async fn sub_state(store: &DynamoStore) -> Option<serde_json::Map<String, Value>
 async fn twenty_concurrent_deliveries_change_state_once() {
     let (store, _) = fresh_store().await;
     let store = Arc::new(store);
-    let ev = Arc::new(updated("active", 1_700_000_100, "partner_snapshot"));
+    let ev = Arc::new(updated("active", 1_700_000_100, AuditPath::PartnerSnapshot));
     let tasks: Vec<_> = (0..20)
         .map(|_| {
             let (store, ev) = (store.clone(), ev.clone());
@@ -157,7 +158,7 @@ async fn twenty_concurrent_deliveries_change_state_once() {
 #[tokio::test]
 async fn snapshot_then_thin_applies_once_and_audits_both_paths() {
     let (store, counter) = fresh_store().await;
-    let snap = updated("active", 1_700_000_100, "partner_snapshot");
+    let snap = updated("active", 1_700_000_100, AuditPath::PartnerSnapshot);
     assert_eq!(
         store.commit(&commit_of(&snap, false)).await.unwrap(),
         CommitOutcome::Applied
@@ -174,8 +175,8 @@ async fn snapshot_then_thin_applies_once_and_audits_both_paths() {
     counter.reset();
     let thin = Ev {
         event_id: "evt_test_65R9Ijk8pTNBhX",
-        path: "partner_thin",
-        ..updated("active", 1_700_000_100, "")
+        path: AuditPath::PartnerThin,
+        ..updated("active", 1_700_000_100, AuditPath::Direct)
     };
     assert_eq!(
         store.record_delivery(&audit(&thin)).await.unwrap(),
@@ -203,13 +204,13 @@ async fn snapshot_then_thin_applies_once_and_audits_both_paths() {
 #[tokio::test]
 async fn webhook_then_partner_applies_once_and_audits_both_paths() {
     let (store, counter) = fresh_store().await;
-    let hook = updated("active", 1_700_000_100, "webhook");
+    let hook = updated("active", 1_700_000_100, AuditPath::Webhook);
     assert_eq!(
         store.commit(&commit_of(&hook, false)).await.unwrap(),
         CommitOutcome::Applied
     );
     counter.reset();
-    let partner = updated("past_due", 1_700_000_100, "partner_snapshot");
+    let partner = updated("past_due", 1_700_000_100, AuditPath::PartnerSnapshot);
     assert_eq!(
         store.commit(&commit_of(&partner, false)).await.unwrap(),
         CommitOutcome::Duplicate
@@ -234,7 +235,7 @@ async fn webhook_then_partner_applies_once_and_audits_both_paths() {
 #[tokio::test]
 async fn older_event_after_newer_leaves_newer_state() {
     let (store, counter) = fresh_store().await;
-    let newer = updated("active", 1_700_000_200, "partner_snapshot");
+    let newer = updated("active", 1_700_000_200, AuditPath::PartnerSnapshot);
     assert_eq!(
         store.commit(&commit_of(&newer, false)).await.unwrap(),
         CommitOutcome::Applied
@@ -244,7 +245,7 @@ async fn older_event_after_newer_leaves_newer_state() {
         key: "evt_1NG8CreatedOlder",
         event_type: "customer.subscription.created",
         created: 1_700_000_100,
-        path: "partner_snapshot",
+        path: AuditPath::PartnerSnapshot,
         object: subscription("sub_1MowQVLkdIwHu7ixeRlqHVzs", "incomplete"),
     };
     counter.reset();
@@ -279,7 +280,7 @@ async fn older_event_after_newer_leaves_newer_state() {
 #[tokio::test]
 async fn snapshot_duplicate_by_the_same_path_costs_one_round_trip_and_changes_nothing() {
     let (store, counter) = fresh_store().await;
-    let hook = updated("active", 1_700_000_100, "webhook");
+    let hook = updated("active", 1_700_000_100, AuditPath::Webhook);
     assert_eq!(
         store.commit(&commit_at(&hook, T0)).await.unwrap(),
         CommitOutcome::Applied
@@ -309,7 +310,7 @@ async fn snapshot_duplicate_by_the_same_path_costs_one_round_trip_and_changes_no
 #[tokio::test]
 async fn snapshot_duplicate_by_a_new_path_records_the_path_and_its_time() {
     let (store, counter) = fresh_store().await;
-    let hook = updated("active", 1_700_000_100, "webhook");
+    let hook = updated("active", 1_700_000_100, AuditPath::Webhook);
     assert_eq!(
         store.commit(&commit_at(&hook, T0)).await.unwrap(),
         CommitOutcome::Applied
@@ -317,7 +318,7 @@ async fn snapshot_duplicate_by_a_new_path_records_the_path_and_its_time() {
     let state = sub_state(&store).await.unwrap();
 
     counter.reset();
-    let partner = updated("active", 1_700_000_100, "partner_snapshot");
+    let partner = updated("active", 1_700_000_100, AuditPath::PartnerSnapshot);
     assert_eq!(
         store
             .commit(&commit_at(&partner, T0 + 1_500))
@@ -372,13 +373,13 @@ async fn duplicates_of_an_event_without_state_writes_follow_the_same_rule() {
         ..commit_at(
             &Ev {
                 path,
-                ..updated("active", 1_700_000_100, "")
+                ..updated("active", 1_700_000_100, AuditPath::Direct)
             },
             at,
         )
     };
     assert_eq!(
-        store.commit(&bare("webhook", T0)).await.unwrap(),
+        store.commit(&bare(AuditPath::Webhook, T0)).await.unwrap(),
         CommitOutcome::Applied
     );
     let rec = store.dedupe_record(KEY).await.unwrap().unwrap();
@@ -386,7 +387,10 @@ async fn duplicates_of_an_event_without_state_writes_follow_the_same_rule() {
     // Same path: the refused done mark's old image says so; nothing more.
     counter.reset();
     assert_eq!(
-        store.commit(&bare("webhook", T0 + 1_000)).await.unwrap(),
+        store
+            .commit(&bare(AuditPath::Webhook, T0 + 1_000))
+            .await
+            .unwrap(),
         CommitOutcome::Duplicate
     );
     assert_eq!(counter.snapshot(), only("UpdateItem"));
@@ -396,7 +400,7 @@ async fn duplicates_of_an_event_without_state_writes_follow_the_same_rule() {
     counter.reset();
     assert_eq!(
         store
-            .commit(&bare("partner_snapshot", T0 + 1_500))
+            .commit(&bare(AuditPath::PartnerSnapshot, T0 + 1_500))
             .await
             .unwrap(),
         CommitOutcome::Duplicate
@@ -413,11 +417,19 @@ async fn duplicates_of_an_event_without_state_writes_follow_the_same_rule() {
 async fn memory_store_decides_and_records_duplicates_like_dynamodb() {
     let (dynamo, _) = fresh_store().await;
     let memory = MemoryStore::new();
-    let steps: [(&'static str, i64, CommitOutcome); 4] = [
-        ("webhook", T0, CommitOutcome::Applied),
-        ("webhook", T0 + 1_000, CommitOutcome::Duplicate),
-        ("partner_snapshot", T0 + 1_500, CommitOutcome::Duplicate),
-        ("partner_snapshot", T0 + 3_000, CommitOutcome::Duplicate),
+    let steps: [(AuditPath, i64, CommitOutcome); 4] = [
+        (AuditPath::Webhook, T0, CommitOutcome::Applied),
+        (AuditPath::Webhook, T0 + 1_000, CommitOutcome::Duplicate),
+        (
+            AuditPath::PartnerSnapshot,
+            T0 + 1_500,
+            CommitOutcome::Duplicate,
+        ),
+        (
+            AuditPath::PartnerSnapshot,
+            T0 + 3_000,
+            CommitOutcome::Duplicate,
+        ),
     ];
     for (path, at, want) in steps {
         let c = commit_at(&updated("active", 1_700_000_100, path), at);
@@ -477,7 +489,7 @@ async fn equal_second_ties_resolve_the_same_in_both_orders() {
                 key: "evt_b_created",
                 event_type: "customer.subscription.created",
                 created: 1_700_000_100,
-                path: "webhook",
+                path: AuditPath::Webhook,
                 object: subscription("sub_1MowQVLkdIwHu7ixeRlqHVzs", "incomplete"),
             },
             Ev {
@@ -485,7 +497,7 @@ async fn equal_second_ties_resolve_the_same_in_both_orders() {
                 key: "evt_a_updated",
                 event_type: "customer.subscription.updated",
                 created: 1_700_000_100,
-                path: "webhook",
+                path: AuditPath::Webhook,
                 object: subscription("sub_1MowQVLkdIwHu7ixeRlqHVzs", "active"),
             },
         ];
@@ -506,7 +518,7 @@ async fn equal_second_ties_resolve_the_same_in_both_orders() {
 #[tokio::test]
 async fn rejected_state_write_leaves_no_done_mark_and_the_retry_applies() {
     let (store, _) = fresh_store().await;
-    let ev = updated("active", 1_700_000_100, "partner_snapshot");
+    let ev = updated("active", 1_700_000_100, AuditPath::PartnerSnapshot);
     let mut poisoned = commit_of(&ev, false);
     // DynamoDB rejects items over 400 KB: the whole transaction, done mark included, fails.
     poisoned.writes[0]
@@ -534,7 +546,7 @@ async fn unreachable_dynamodb_is_transient_and_marks_nothing() {
     // Same tables, but a client pointed at a port nobody listens on.
     let dead = sdk_config_for("http://127.0.0.1:9").await;
     let dead_store = DynamoStore::new(dynamodb_client(&dead, None), store.tables().clone());
-    let ev = updated("active", 1_700_000_100, "webhook");
+    let ev = updated("active", 1_700_000_100, AuditPath::Webhook);
     let err = dead_store.commit(&commit_of(&ev, false)).await.unwrap_err();
     assert!(matches!(err, StoreError::Transient(_)), "{err}");
     let err = dead_store.record_delivery(&audit(&ev)).await.unwrap_err();
@@ -577,7 +589,7 @@ async fn response_lost_after_commit_is_retried_into_a_duplicate() {
     });
     let flaky = sdk_config_for(&format!("http://127.0.0.1:{port}")).await;
     let flaky_store = DynamoStore::new(dynamodb_client(&flaky, None), store.tables().clone());
-    let ev = updated("active", 1_700_000_100, "partner_snapshot");
+    let ev = updated("active", 1_700_000_100, AuditPath::PartnerSnapshot);
     let err = flaky_store
         .commit(&commit_of(&ev, false))
         .await
@@ -592,7 +604,7 @@ async fn response_lost_after_commit_is_retried_into_a_duplicate() {
 #[tokio::test]
 async fn every_dedupe_record_has_a_ttl() {
     let (store, _) = fresh_store().await;
-    let ev = updated("active", 1_700_000_100, "webhook");
+    let ev = updated("active", 1_700_000_100, AuditPath::Webhook);
     store.commit(&commit_of(&ev, false)).await.unwrap();
     let rec = store
         .dedupe_record("subscription#evt_1NG8Du2eZvKYlo2CUI79vXWy")
