@@ -12,10 +12,13 @@
 //! (`STRIPE_API_KEY_SECRET_ARN`, once at cold start) or `STRIPE_API_KEY` locally. The key
 //! lives in [`ApiKey`], whose `Debug` prints `sk_…redacted`.
 
+pub mod client;
 pub mod config;
 pub mod hydrator;
+pub mod requests;
 pub mod testkit;
 
+pub use client::{BoundClient, ClientError};
 pub use config::{
     ApiKey, ConfigError, RetryPolicy, StripeConfig, DEFAULT_API_BASE, ENV_API_BASE, ENV_API_KEY,
     ENV_API_KEY_SECRET_ARN, ENV_API_VERSION,

@@ -397,20 +397,25 @@ async fn list_events_pages_and_splits_types() {
     assert_eq!(ids, ["evt_1", "evt_2", "evt_3", "evt_4"], "oldest first");
     assert_eq!(h.calls(), 3);
 
+    // async-stripe's `ListEvent` query: its field order, `types[i]` indexed.
     let targets: Vec<String> = server.requests().into_iter().map(|r| r.target).collect();
-    assert!(targets[0]
-        .starts_with("/v1/events?created%5Bgte%5D=5&limit=100&types%5B%5D=type.number_0&"));
-    assert_eq!(targets[0].matches("types%5B%5D=").count(), 20);
+    assert!(
+        targets[0].starts_with("/v1/events?created[gte]=5&limit=100&types[0]=type.number_0&"),
+        "{}",
+        targets[0]
+    );
+    assert_eq!(targets[0].matches("&types[").count(), 20);
     assert!(!targets[0].contains("starting_after"));
     assert!(
-        targets[1].ends_with("&starting_after=evt_3"),
+        targets[1]
+            .starts_with("/v1/events?created[gte]=5&limit=100&starting_after=evt_3&types[0]="),
         "{}",
         targets[1]
     );
-    assert!(targets[1].contains("types%5B%5D=type.number_19"));
+    assert!(targets[1].ends_with("&types[19]=type.number_19"));
     assert_eq!(
         targets[2],
-        "/v1/events?created%5Bgte%5D=5&limit=100&type=type.number_20"
+        "/v1/events?created[gte]=5&limit=100&type=type.number_20"
     );
 }
 
@@ -429,6 +434,88 @@ async fn list_events_refuses_a_stalled_pagination() {
     assert!(matches!(err, HydrateError::Permanent(_)), "{err:?}");
     assert_eq!(
         server.requests()[0].target,
-        "/v1/events?created%5Bgte%5D=0&limit=100"
+        "/v1/events?created[gte]=0&limit=100"
     );
+}
+
+/// async-stripe's `.send()` through the hydrator's `StripeClient`: the retry loop (a 503 then
+/// the answer), the key, `Stripe-Context`, the call counter, the builder's target.
+#[tokio::test]
+async fn async_stripe_send_goes_through_the_hydrator_transport() {
+    let empty_list = json!({"object": "list", "data": [], "has_more": false, "url": "/v1/events"});
+    let server = FakeStripe::start(vec![
+        Reply::stripe_error(503, "api_error", "try again"),
+        Reply::json(200, empty_list),
+    ])
+    .await;
+    let h = hydrator(&server.base, "sk_test_fake_key", fast_policy());
+    let list = stripe_core::event::ListEvent::new()
+        .created(stripe_types::RangeQueryTs::gte(5))
+        .limit(100)
+        .type_("customer.created")
+        .send(&h.client(soon()).stripe_context("acct_1Connected"))
+        .await
+        .unwrap();
+    assert!(list.data.is_empty() && !list.has_more);
+    assert_eq!(h.calls(), 2);
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    for r in &requests {
+        assert_eq!(r.method, "GET");
+        assert_eq!(
+            r.target,
+            "/v1/events?created[gte]=5&limit=100&type=customer.created"
+        );
+        assert_eq!(r.header("authorization"), Some("Bearer sk_test_fake_key"));
+        assert_eq!(r.header("stripe-context"), Some("acct_1Connected"));
+        assert_eq!(r.header("stripe-account"), None);
+    }
+}
+
+#[tokio::test]
+async fn async_stripe_send_errors_overrides_and_reads_only() {
+    use stripe_client_core::StripeRequest;
+    use stripe_events_stripe::ClientError;
+
+    let server = FakeStripe::start(vec![
+        Reply::stripe_error(404, "invalid_request_error", "No such customer"),
+        // Not a whole customer: async-stripe's own deserializer refuses it.
+        Reply::json(200, json!({"id": "cus_1", "object": "customer"})),
+    ])
+    .await;
+    let h = hydrator(&server.base, "sk_test_fake", fast_policy());
+    let missing = stripe_core::customer::RetrieveCustomer::new("cus_missing")
+        .customize()
+        .account_id("acct_1Other".into())
+        .send(&h)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&missing, ClientError::Api(HydrateError::NotFound(m)) if m.contains("No such customer")),
+        "{missing:?}"
+    );
+    let partial = stripe_core::customer::RetrieveCustomer::new("cus_1")
+        .send(&h.client(soon()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(partial, ClientError::Deserialize(_)),
+        "{partial:?}"
+    );
+    // A write is refused before anything is sent.
+    let write = stripe_core::customer::CreateCustomer::new()
+        .send(&h)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&write, ClientError::Api(HydrateError::Permanent(m)) if m.contains("only sends GET")),
+        "{write:?}"
+    );
+    assert_eq!(h.calls(), 2);
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[0].target, "/v1/customers/cus_missing");
+    assert_eq!(requests[0].header("stripe-account"), Some("acct_1Other"));
+    assert_eq!(requests[1].target, "/v1/customers/cus_1");
+    assert_eq!(requests[1].header("stripe-account"), None);
 }
