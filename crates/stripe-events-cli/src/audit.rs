@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
+use stripe_events_core::vocabulary::{attr, AuditPath};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Seen {
@@ -43,14 +44,12 @@ fn num(m: &Map<String, Value>, k: &str) -> Option<i64> {
 }
 
 pub fn classify(record: &Map<String, Value>) -> AuditEntry {
-    let webhook = num(record, "seen_webhook");
-    let partner = [
-        num(record, "seen_partner_snapshot"),
-        num(record, "seen_partner_thin"),
-    ]
-    .into_iter()
-    .flatten()
-    .min();
+    let webhook = num(record, AuditPath::Webhook.seen_attr());
+    let partner = AuditPath::ALL
+        .into_iter()
+        .filter(|p| p.is_partner())
+        .filter_map(|p| num(record, p.seen_attr()))
+        .min();
     let seen = match (webhook.is_some(), partner.is_some()) {
         (true, true) => Seen::Both,
         (true, false) => Seen::WebhookOnly,
@@ -65,12 +64,12 @@ pub fn classify(record: &Map<String, Value>) -> AuditEntry {
             .to_owned()
     };
     AuditEntry {
-        consumer: text("consumer"),
-        event_type: text("event_type"),
-        key: text("pk"),
+        consumer: text(attr::CONSUMER),
+        event_type: text(attr::EVENT_TYPE),
+        key: text(attr::PK),
         seen,
         partner_delay_ms: webhook.zip(partner).map(|(w, p)| p - w),
-        first_seen_ms: num(record, "first_seen").unwrap_or(0),
+        first_seen_ms: num(record, attr::FIRST_SEEN).unwrap_or(0),
     }
 }
 

@@ -981,18 +981,13 @@ fn print_rows(rows: &[Row]) {
             r.event_type.clone(),
             r.route.clone(),
             r.lambda.clone(),
-            r.outcome.clone(),
+            r.outcome.to_string(),
         ]);
     }
     println!("{}", table.render());
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for r in rows {
-        let key = if r.outcome.starts_with("unreadable") {
-            "unreadable"
-        } else {
-            r.outcome.as_str()
-        };
-        *counts.entry(key).or_default() += 1;
+        *counts.entry(r.outcome.summary_name()).or_default() += 1;
     }
     let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{k}: {v}")).collect();
     println!("\n{} deliveries: {}", rows.len(), summary.join(", "));
@@ -1211,30 +1206,45 @@ mod tests {
 
     #[test]
     fn exit_codes_follow_the_outcomes() {
-        let row = |outcome: &str| Row {
+        use stripe_events_cli::replay::Handling::{self, Handled, NoHandler, Unreadable, Unrouted};
+        use stripe_events_consumer::Outcome;
+        let row = |outcome: Handling| Row {
             source: "s".into(),
             event_id: "evt".into(),
             event_type: "invoice.paid".into(),
             route: "direct".into(),
             lambda: "payment".into(),
-            outcome: outcome.into(),
+            outcome,
         };
-        let code = |outcomes: &[&str]| {
-            let rows: Vec<Row> = outcomes.iter().map(|o| row(o)).collect();
+        let code = |outcomes: Vec<Handling>| {
+            let rows: Vec<Row> = outcomes.into_iter().map(row).collect();
             exit_for(&rows)
         };
+        let ok = [
+            Outcome::Applied,
+            Outcome::Duplicate,
+            Outcome::Stale,
+            Outcome::Ignored,
+        ];
+        assert_eq!(code(ok.map(Handled).to_vec()), ExitCode::from(0));
         assert_eq!(
-            code(&["applied", "duplicate", "stale", "ignored"]),
-            ExitCode::from(0)
-        );
-        assert_eq!(
-            code(&["applied", "unreadable: not_json"]),
+            code(vec![
+                Handled(Outcome::Applied),
+                Unreadable("not_json".into())
+            ]),
             ExitCode::from(5)
         );
-        assert_eq!(code(&["unrouted"]), ExitCode::from(5));
-        assert_eq!(code(&["failed_permanent"]), ExitCode::from(5));
+        assert_eq!(code(vec![Unrouted]), ExitCode::from(5));
+        assert_eq!(code(vec![NoHandler]), ExitCode::from(5));
         assert_eq!(
-            code(&["failed_permanent", "failed_transient"]),
+            code(vec![Handled(Outcome::FailedPermanent)]),
+            ExitCode::from(5)
+        );
+        assert_eq!(
+            code(vec![
+                Handled(Outcome::FailedPermanent),
+                Handled(Outcome::FailedTransient)
+            ]),
             ExitCode::from(3)
         );
     }

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{json, Map, Value};
+use stripe_events_core::vocabulary::attr;
 use stripe_events_core::{Family, Timestamp};
 use stripe_events_store::attr::{item_to_json, s, to_attr};
 use stripe_events_store::TableNames;
@@ -164,9 +165,9 @@ pub async fn write_log(
         .as_object()
         .map(|m| m.iter().map(|(k, v)| (k.clone(), to_attr(v))).collect())
         .unwrap_or_default();
-    item.insert("pk".into(), s(LOG_PK));
+    item.insert(attr::PK.into(), s(LOG_PK));
     item.insert(
-        "sk".into(),
+        attr::SK.into(),
         s(format!(
             "{:013}#{}#{}",
             e.at_ms,
@@ -195,7 +196,7 @@ pub async fn read_log(
             .query()
             .table_name(&tables.billing)
             .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", "pk")
+            .expression_attribute_names("#pk", attr::PK)
             .expression_attribute_values(":pk", s(LOG_PK))
             .consistent_read(true)
             .set_exclusive_start_key(start)

@@ -2,6 +2,7 @@
 //! queue's Lambda for SQS records, the type's family for a direct invocation) and run the
 //! selected handler(s) in process against the configured endpoints.
 
+use std::fmt;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -20,15 +21,72 @@ pub struct Row {
     pub route: String,
     /// The Lambda that handled it, `-` when nothing did.
     pub lambda: String,
-    /// The handler's outcome, or why it was not handled (`unrouted`, `unreadable: …`).
-    pub outcome: String,
+    /// The handler's outcome, or why it was not handled.
+    pub outcome: Handling,
 }
 
 impl Row {
+    /// The handler's outcome, `None` when no handler ran.
     pub fn handled(&self) -> Option<Outcome> {
-        Outcome::ALL
-            .into_iter()
-            .find(|o| o.as_str() == self.outcome)
+        self.outcome.outcome()
+    }
+}
+
+/// What became of one input: a handler's [`Outcome`], or why no handler ran. Printed as the
+/// outcome column (`applied`, …, `unrouted`, `unreadable: <code>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handling {
+    /// A handler ran it.
+    Handled(Outcome),
+    /// No rule (or, for a bare event, no family) selects a Lambda.
+    Unrouted,
+    /// Not an input the model reads; the parse error's code (`not_json`, …).
+    Unreadable(String),
+    /// The rule files could not be evaluated against it.
+    RuleError(String),
+    /// The selected Lambda has no handler here.
+    NoHandler,
+}
+
+impl Handling {
+    pub fn outcome(&self) -> Option<Outcome> {
+        match self {
+            Handling::Handled(o) => Some(*o),
+            _ => None,
+        }
+    }
+
+    /// The name it is counted under in the summary line (`unreadable` whatever the code).
+    pub fn summary_name(&self) -> String {
+        match self {
+            Handling::Unreadable(_) => "unreadable".to_owned(),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for Handling {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Handling::Handled(o) => f.write_str(o.as_str()),
+            Handling::Unrouted => f.write_str("unrouted"),
+            Handling::Unreadable(code) => write!(f, "unreadable: {code}"),
+            Handling::RuleError(e) => write!(f, "rule error: {e}"),
+            Handling::NoHandler => f.write_str("no handler"),
+        }
+    }
+}
+
+/// Compares with the printed form (`row.outcome == "applied"`).
+impl PartialEq<&str> for Handling {
+    fn eq(&self, other: &&str) -> bool {
+        match self {
+            Handling::Handled(o) => o.as_str() == *other,
+            Handling::Unrouted => *other == "unrouted",
+            Handling::Unreadable(code) => other.strip_prefix("unreadable: ") == Some(code),
+            Handling::RuleError(e) => other.strip_prefix("rule error: ") == Some(e),
+            Handling::NoHandler => *other == "no handler",
+        }
     }
 }
 
@@ -38,7 +96,13 @@ const DEADLINE: Duration = Duration::from_secs(30);
 pub async fn replay_bytes(ctx: &Context, source: &str, bytes: &[u8]) -> Vec<Row> {
     match serde_json::from_slice(bytes) {
         Ok(value) => replay_value(ctx, source, value).await,
-        Err(_) => vec![unhandled(source, "", "", "-", "unreadable: not_json")],
+        Err(_) => vec![unhandled(
+            source,
+            "",
+            "",
+            "-",
+            Handling::Unreadable("not_json".into()),
+        )],
     }
 }
 
@@ -53,7 +117,7 @@ pub async fn replay_value(ctx: &Context, source: &str, value: Value) -> Vec<Row>
                 &id,
                 "",
                 "-",
-                &format!("unreadable: {}", e.error.code()),
+                Handling::Unreadable(e.error.code().to_string()),
             )];
         }
     };
@@ -61,11 +125,14 @@ pub async fn replay_value(ctx: &Context, source: &str, value: Value) -> Vec<Row>
         InvocationShape::EventBridge => {
             let routed = match ctx.rules.matching(&value) {
                 Ok(rules) => rules,
-                Err(e) => return vec![unhandled(source, "", "", "-", &format!("rule error: {e}"))],
+                Err(e) => {
+                    let why = Handling::RuleError(e.to_string());
+                    return vec![unhandled(source, "", "", "-", why)];
+                }
             };
             let (id, typ) = ids(&invocation.records);
             if routed.is_empty() {
-                return vec![unhandled(source, &id, &typ, "-", "unrouted")];
+                return vec![unhandled(source, &id, &typ, "-", Handling::Unrouted)];
             }
             let mut rows = Vec::new();
             for rule in routed {
@@ -76,7 +143,7 @@ pub async fn replay_value(ctx: &Context, source: &str, value: Value) -> Vec<Row>
         InvocationShape::BareStripeEvent => {
             let (id, typ) = ids(&invocation.records);
             match Family::of_event_type(&typ) {
-                Family::None => vec![unhandled(source, &id, &typ, "direct", "unrouted")],
+                Family::None => vec![unhandled(source, &id, &typ, "direct", Handling::Unrouted)],
                 family => run(ctx, source, "direct", family, value).await,
             }
         }
@@ -87,7 +154,7 @@ pub async fn replay_value(ctx: &Context, source: &str, value: Value) -> Vec<Row>
                 let family = queue_family(&record).or_else(|| body_family(ctx, &record));
                 let Some(family) = family else {
                     let id = record["messageId"].as_str().unwrap_or("").to_owned();
-                    rows.push(unhandled(source, &id, "", "-", "unrouted"));
+                    rows.push(unhandled(source, &id, "", "-", Handling::Unrouted));
                     continue;
                 };
                 let route = format!("queue:{family}");
@@ -123,7 +190,7 @@ fn body_family(ctx: &Context, record: &Value) -> Option<Family> {
 
 async fn run(ctx: &Context, source: &str, route: &str, family: Family, payload: Value) -> Vec<Row> {
     let Some(handler) = ctx.handler(family) else {
-        return vec![unhandled(source, "", "", route, "no handler")];
+        return vec![unhandled(source, "", "", route, Handling::NoHandler)];
     };
     let report = handler.handle(payload, Instant::now() + DEADLINE).await;
     report
@@ -135,18 +202,54 @@ async fn run(ctx: &Context, source: &str, route: &str, family: Family, payload: 
             event_type: r.event_type.unwrap_or_default(),
             route: route.to_owned(),
             lambda: family.as_str().to_owned(),
-            outcome: r.outcome.as_str().to_owned(),
+            outcome: Handling::Handled(r.outcome),
         })
         .collect()
 }
 
-fn unhandled(source: &str, id: &str, typ: &str, route: &str, why: &str) -> Row {
+fn unhandled(source: &str, id: &str, typ: &str, route: &str, why: Handling) -> Row {
     Row {
         source: source.to_owned(),
         event_id: id.to_owned(),
         event_type: typ.to_owned(),
         route: route.to_owned(),
         lambda: "-".to_owned(),
-        outcome: why.to_owned(),
+        outcome: why,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handling_prints_and_compares_as_the_outcome_column() {
+        let cases = [
+            (
+                Handling::Handled(Outcome::FailedPermanent),
+                "failed_permanent",
+            ),
+            (Handling::Unrouted, "unrouted"),
+            (
+                Handling::Unreadable("not_json".into()),
+                "unreadable: not_json",
+            ),
+            (Handling::RuleError("bad".into()), "rule error: bad"),
+            (Handling::NoHandler, "no handler"),
+        ];
+        for (h, printed) in &cases {
+            assert_eq!(h.to_string(), *printed);
+            assert_eq!(h, printed);
+            assert!(cases.iter().all(|(_, p)| p == printed || h != p));
+        }
+        assert_eq!(
+            Handling::Unreadable("missing_field".into()).summary_name(),
+            "unreadable"
+        );
+        assert_eq!(
+            Handling::Handled(Outcome::Applied).outcome(),
+            Some(Outcome::Applied)
+        );
+        assert_eq!(Handling::Unrouted.outcome(), None);
     }
 }

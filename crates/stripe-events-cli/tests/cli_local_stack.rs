@@ -38,7 +38,7 @@ async fn replay(ctx: &Context, rel: &str) -> Vec<Row> {
 
 fn summary(rows: &[Row]) -> Vec<(String, String, String)> {
     rows.iter()
-        .map(|r| (r.route.clone(), r.lambda.clone(), r.outcome.clone()))
+        .map(|r| (r.route.clone(), r.lambda.clone(), r.outcome.to_string()))
         .collect()
 }
 
