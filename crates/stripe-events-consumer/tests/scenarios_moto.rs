@@ -1,0 +1,44 @@
+//! The lifecycle scenarios (`scenarios/mod.rs`) on `DynamoStore` against moto, each order on
+//! fresh tables, through the production client. Needs the local stack: run through `make test`
+//! or `infra/local/stack.sh run -- cargo test -p stripe-events-consumer --test scenarios_moto`.
+//! `scenarios_memory.rs` runs the same functions on the in-memory store.
+
+mod scenarios;
+mod support;
+
+use stripe_events_store::testkit::{fresh_tables, local_endpoint, sdk_config_for};
+use stripe_events_store::{dynamodb_client, DynamoStore};
+
+async fn fresh() -> DynamoStore {
+    let endpoint = local_endpoint().unwrap_or_else(|e| panic!("{e}"));
+    let client = dynamodb_client(&sdk_config_for(&endpoint).await, None);
+    let tables = fresh_tables(&client)
+        .await
+        .unwrap_or_else(|e| panic!("creating tables in moto: {e}"));
+    DynamoStore::new(client, tables)
+}
+
+#[tokio::test]
+async fn lifecycle_converges_in_every_order() {
+    scenarios::lifecycle_in_every_order(fresh, false).await;
+}
+
+#[tokio::test]
+async fn lifecycle_in_one_second_converges_in_every_order() {
+    scenarios::lifecycle_in_every_order(fresh, true).await;
+}
+
+#[tokio::test]
+async fn duplicates_by_both_paths_apply_once() {
+    scenarios::duplicates_by_both_paths(fresh).await;
+}
+
+#[tokio::test]
+async fn thin_and_snapshot_of_one_change_apply_once() {
+    scenarios::thin_and_snapshot_of_one_change(fresh).await;
+}
+
+#[tokio::test]
+async fn stale_older_event_changes_nothing() {
+    scenarios::stale_older_event(fresh).await;
+}
