@@ -28,6 +28,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{json, Map, Value};
+use stripe_events_core::vocabulary::{attr, AuditPath};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -141,10 +142,10 @@ impl Done {
 /// the update names (so the delivery's path counts as already recorded).
 fn old_image(update: &Value) -> Value {
     let mut item = update["Key"].as_object().cloned().unwrap_or_default();
-    item.insert("applied_at".into(), json!({"N": "1"}));
+    item.insert(attr::APPLIED_AT.into(), json!({"N": "1"}));
     if let Some(names) = update["ExpressionAttributeNames"].as_object() {
         for name in names.values().filter_map(Value::as_str) {
-            if name.starts_with("seen_") {
+            if AuditPath::ALL.iter().any(|p| p.seen_attr() == name) {
                 item.insert(name.to_owned(), json!({"N": "1"}));
             }
         }
