@@ -11,6 +11,9 @@
 //! [`RequestStrategy::test`](stripe_client_core::RequestStrategy::test) (Stripe's retryable
 //! statuses plus `Stripe-Should-Retry`), and the transport is the stack async-stripe builds
 //! (hyper-util's client over hyper-rustls with webpki roots and aws-lc-rs), with pooling on.
+//! The v1 requests themselves (each kind's retrieve, the event list) are async-stripe's typed
+//! builders ([`crate::requests`]), and async-stripe's `StripeClient` runs on this loop
+//! ([`crate::client`]), so a builder's `.send()` gets the same transport and rules.
 //!
 //! TLS: one client configuration per process ([`shared_tls_config`]: the webpki roots compiled
 //! into the binary, aws-lc-rs), built on the first HTTPS connection, not at cold start, and
