@@ -71,8 +71,11 @@ resource "aws_lambda_function" "this" {
   }
 
   logging_config {
-    # Text: Lambda passes the binary's own output (tracing-subscriber JSON) through
-    # unchanged and does not set AWS_LAMBDA_LOG_LEVEL, so RUST_LOG stays the only knob.
+    # Text: Lambda passes the binary's own output through unchanged and does not set
+    # AWS_LAMBDA_LOG_LEVEL, so RUST_LOG stays the only knob. The binaries follow
+    # AWS_LAMBDA_LOG_FORMAT (crates/stripe-events-lambda, init_logging): with Text they write
+    # plain log lines, with JSON one JSON object per line (level, timestamp: what Lambda's
+    # application log-level filtering reads). EMF metric lines are JSON in both.
     log_format = "Text"
     log_group  = aws_cloudwatch_log_group.lambda[each.key].name
   }

@@ -104,14 +104,12 @@ fn new_events(c: &mut Criterion, case: &Case, suffix: &str, logged: bool) {
         group.finish();
     };
     if logged {
-        let subscriber = tracing_subscriber::fmt()
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_target(false)
-            .with_writer(std::io::sink)
-            .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
-            .finish();
+        // The Lambdas' own subscriber (stripe-events-lambda), JSON lines at `info`.
+        let subscriber = stripe_events_lambda::subscriber(
+            stripe_events_lambda::LogFormat::Json,
+            tracing_subscriber::EnvFilter::new("info"),
+            std::io::sink,
+        );
         tracing::subscriber::with_default(subscriber, || run(c));
     } else {
         run(c);

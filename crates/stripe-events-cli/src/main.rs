@@ -31,7 +31,8 @@ Environment:
   STRIPE_API_VERSION         optional Stripe-Version for fetches
   STRIPE_WEBHOOK_URL         --webhook-url of migrate
   USER                       default --operator of migrate
-  RUST_LOG                   handler logs on stderr (JSON), default warn
+  RUST_LOG                   handler logs on stderr (JSON lines), default warn;
+                             AWS_LAMBDA_LOG_LEVEL wins, AWS_LAMBDA_LOG_FORMAT=Text: plain lines
   NO_COLOR                   no colour (there is colour only on a terminal anyway)
 state, audit, create-tables and migrate status need no Stripe key.";
 
@@ -201,21 +202,17 @@ enum MigrateAction {
     },
 }
 
+/// The Lambdas' logging (`stripe_events_lambda::init_logging_with`: `AWS_LAMBDA_LOG_LEVEL`, then
+/// `RUST_LOG`, then this default; JSON lines unless `AWS_LAMBDA_LOG_FORMAT=Text`), on stderr.
+/// Handler logs at warn by default so the tables stay readable; the AWS SDK's own warnings
+/// (IMDS probes, retries) only at error: the CLI reports failures in one line.
+const LOGS: stripe_events_lambda::LogSetup = stripe_events_lambda::LogSetup {
+    default_directive: "warn,aws_config=error,aws_smithy_runtime=error,aws_smithy_http_client=error,aws_sdk_dynamodb=error",
+    stderr: true,
+};
+
 fn init_logs() {
-    // Handler logs go to stderr at warn by default so the tables stay readable; the AWS SDK's
-    // own warnings (IMDS probes, retries) only at error: the CLI reports failures in one line.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(
-            "warn,aws_config=error,aws_smithy_runtime=error,aws_smithy_http_client=error,aws_sdk_dynamodb=error",
-        )
-    });
-    tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_ansi(false)
-        .with_writer(std::io::stderr)
-        .with_env_filter(filter)
-        .init();
+    stripe_events_lambda::init_logging_with(LOGS);
 }
 
 fn after_help() -> String {
@@ -1175,6 +1172,8 @@ mod tests {
             "STRIPE_API_BASE",
             "STRIPE_WEBHOOK_URL",
             "RUST_LOG",
+            "AWS_LAMBDA_LOG_LEVEL",
+            "AWS_LAMBDA_LOG_FORMAT",
             "NO_COLOR",
             "Exit codes",
         ] {

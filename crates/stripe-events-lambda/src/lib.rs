@@ -1,8 +1,10 @@
 //! Start-up pieces shared by every Lambda binary (the three consumers and the webhook):
 //!
-//! - [`init_logging`]: JSON lines, level from `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else
-//!   `info`; the targets that would print raw payloads, headers or secrets are capped at
-//!   `info` whatever the level asked for.
+//! - [`init_logging`]: one log line per event, JSON unless `AWS_LAMBDA_LOG_FORMAT` is `Text`
+//!   ([`log_format`]), level from `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else `info`
+//!   ([`level_directive`]); the targets that would print raw payloads, headers or secrets are
+//!   capped at `info` whatever the level asked for. [`init_logging_with`] is the same for the
+//!   operator CLI (stderr, its own default level).
 //! - [`aws_sdk_config`]: the AWS SDK configuration with connect and per-attempt timeouts, so
 //!   a service that accepts the connection and never answers fails fast and is retried; the
 //!   HTTP client of [`http`] (TLS set up on the first call, one root store per process) and,
@@ -19,9 +21,10 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use tracing::Metadata;
 use tracing_subscriber::filter::{filter_fn, EnvFilter};
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::Layer;
+use tracing_subscriber::{Layer, Registry};
 
 /// Targets that log whole invocations (lambda_runtime at `debug`/`trace` prints the event,
 /// including a webhook's `Stripe-Signature` and body), HTTP frames or TLS secrets. Their
@@ -50,8 +53,8 @@ pub fn allowed(target: &str, level: &tracing::Level) -> bool {
 }
 
 /// The filter directive: `AWS_LAMBDA_LOG_LEVEL` (Lambda's advanced logging controls), then
-/// `RUST_LOG`, then `info`.
-pub fn level_directive(var: impl Fn(&str) -> Option<String>) -> String {
+/// `RUST_LOG`, then `default` (the Lambdas: [`LAMBDA_LOGS`]`.default_directive`, `info`).
+pub fn level_directive(var: impl Fn(&str) -> Option<String>, default: &str) -> String {
     if let Some(level) = var("AWS_LAMBDA_LOG_LEVEL").filter(|v| !v.trim().is_empty()) {
         // Lambda's names; FATAL has no tracing level and means "errors only".
         return match level.trim().to_ascii_uppercase().as_str() {
@@ -65,29 +68,99 @@ pub fn level_directive(var: impl Fn(&str) -> Option<String>) -> String {
     }
     var("RUST_LOG")
         .filter(|v| !v.trim().is_empty())
-        .unwrap_or_else(|| "info".to_owned())
+        .unwrap_or_else(|| default.to_owned())
 }
 
-/// JSON logs, one object per line, fields at the top level (CloudWatch Logs Insights).
-pub fn init_logging() {
-    let directive = level_directive(|k| std::env::var(k).ok());
-    let env_filter = EnvFilter::try_new(&directive).unwrap_or_else(|_| EnvFilter::new("info"));
+/// How a log line is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line, the event's fields at the top level, with `timestamp` and
+    /// `level` (CloudWatch Logs Insights; Lambda's log-level filtering with its JSON format).
+    Json,
+    /// Plain text: `<timestamp> <LEVEL> <message> <field>=<value> …`, no colour.
+    Text,
+}
+
+/// The line format: `AWS_LAMBDA_LOG_FORMAT` (Lambda sets it from the function's log format,
+/// `JSON` or `Text`) = `Text`, any case: [`LogFormat::Text`]; `JSON`, unset or anything else:
+/// [`LogFormat::Json`].
+pub fn log_format(var: impl Fn(&str) -> Option<String>) -> LogFormat {
+    match var("AWS_LAMBDA_LOG_FORMAT") {
+        Some(v) if v.trim().eq_ignore_ascii_case("text") => LogFormat::Text,
+        _ => LogFormat::Json,
+    }
+}
+
+/// What differs between the binaries that log: the level when neither `AWS_LAMBDA_LOG_LEVEL`
+/// nor `RUST_LOG` is set (also used when the directive does not parse), and the stream.
+#[derive(Debug, Clone, Copy)]
+pub struct LogSetup {
+    /// An `EnvFilter` directive.
+    pub default_directive: &'static str,
+    /// stderr instead of stdout.
+    pub stderr: bool,
+}
+
+/// The Lambdas: `info`, on stdout (Lambda sends both streams to CloudWatch Logs).
+pub const LAMBDA_LOGS: LogSetup = LogSetup {
+    default_directive: "info",
+    stderr: false,
+};
+
+/// The subscriber every binary installs: `filter` (see [`level_directive`]), then the caps of
+/// [`allowed`], lines in `format` to `writer`.
+pub fn subscriber<W>(
+    format: LogFormat,
+    filter: EnvFilter,
+    writer: W,
+) -> impl tracing::Subscriber + Send + Sync + 'static
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
     // Events only: the lines carry no span data (`with_current_span(false)`,
-    // `with_span_list(false)`), so spans (lambda_runtime opens one per invocation) are
-    // disabled at their callsite instead of being recorded and formatted for nothing.
+    // `with_span_list(false)`; the text format would print the spans in scope), so spans
+    // (lambda_runtime opens one per invocation) are disabled at their callsite instead of
+    // being recorded and formatted for nothing.
     let caps =
         filter_fn(|meta: &Metadata<'_>| meta.is_event() && allowed(meta.target(), meta.level()));
-    let json = tracing_subscriber::fmt::layer()
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        .with_span_list(false)
-        .with_target(false)
-        .with_ansi(false)
-        .with_filter(env_filter)
-        .with_filter(caps);
-    // A second init (tests) keeps the first subscriber.
-    let _ = tracing_subscriber::registry().with(json).try_init();
+    let lines: Box<dyn Layer<Registry> + Send + Sync> = match format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .with_target(false)
+            .with_ansi(false)
+            .with_writer(writer)
+            .boxed(),
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_target(false)
+            .with_ansi(false)
+            .with_writer(writer)
+            .boxed(),
+    };
+    tracing_subscriber::registry().with(lines.with_filter(filter).with_filter(caps))
+}
+
+/// The Lambdas' logging: [`init_logging_with`] [`LAMBDA_LOGS`].
+pub fn init_logging() {
+    init_logging_with(LAMBDA_LOGS);
+}
+
+/// Installs [`subscriber`] with the format of [`log_format`] and the level of
+/// [`level_directive`], read from this process's environment. A second call (tests) keeps the
+/// first subscriber.
+pub fn init_logging_with(setup: LogSetup) {
+    let var = |k: &str| std::env::var(k).ok();
+    let format = log_format(var);
+    let directive = level_directive(var, setup.default_directive);
+    let filter =
+        EnvFilter::try_new(&directive).unwrap_or_else(|_| EnvFilter::new(setup.default_directive));
+    let _ = if setup.stderr {
+        subscriber(format, filter, std::io::stderr).try_init()
+    } else {
+        subscriber(format, filter, std::io::stdout).try_init()
+    };
 }
 
 /// Lambda's application log levels, least severe first
@@ -207,26 +280,119 @@ mod tests {
 
     #[test]
     fn lambda_log_level_wins_over_rust_log() {
-        let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |k: &str| {
-                pairs
-                    .iter()
-                    .find(|(n, _)| *n == k)
-                    .map(|(_, v)| v.to_string())
-            }
-        };
-        assert_eq!(level_directive(env(&[])), "info");
-        assert_eq!(level_directive(env(&[("RUST_LOG", "debug")])), "debug");
+        assert_eq!(level_directive(env(&[]), "info"), "info");
         assert_eq!(
-            level_directive(env(&[
-                ("RUST_LOG", "debug"),
-                ("AWS_LAMBDA_LOG_LEVEL", "WARN")
-            ])),
+            level_directive(env(&[("RUST_LOG", "debug")]), "info"),
+            "debug"
+        );
+        assert_eq!(
+            level_directive(
+                env(&[("RUST_LOG", "debug"), ("AWS_LAMBDA_LOG_LEVEL", "WARN")]),
+                "info"
+            ),
             "warn"
         );
         assert_eq!(
-            level_directive(env(&[("AWS_LAMBDA_LOG_LEVEL", "FATAL")])),
+            level_directive(env(&[("AWS_LAMBDA_LOG_LEVEL", "FATAL")]), "info"),
             "error"
+        );
+        // Blank values count as unset; the default is the caller's (the CLI's is quieter).
+        assert_eq!(
+            level_directive(
+                env(&[("AWS_LAMBDA_LOG_LEVEL", " "), ("RUST_LOG", "")]),
+                "warn,aws_config=error"
+            ),
+            "warn,aws_config=error"
+        );
+        assert_eq!(
+            level_directive(env(&[("AWS_LAMBDA_LOG_LEVEL", "debug")]), "warn"),
+            "debug"
+        );
+    }
+
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k: &str| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn text_only_when_lambda_says_text() {
+        assert_eq!(log_format(env(&[])), LogFormat::Json);
+        assert_eq!(
+            log_format(env(&[("AWS_LAMBDA_LOG_FORMAT", "JSON")])),
+            LogFormat::Json
+        );
+        assert_eq!(
+            log_format(env(&[("AWS_LAMBDA_LOG_FORMAT", "Text")])),
+            LogFormat::Text
+        );
+        assert_eq!(
+            log_format(env(&[("AWS_LAMBDA_LOG_FORMAT", "TEXT")])),
+            LogFormat::Text
+        );
+        // Unknown values keep the JSON lines.
+        assert_eq!(
+            log_format(env(&[("AWS_LAMBDA_LOG_FORMAT", "yaml")])),
+            LogFormat::Json
+        );
+    }
+
+    /// Lines as a `Vec` the test reads back.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn lines_of(format: LogFormat) -> String {
+        let out = Captured::default();
+        let writer = out.clone();
+        let subscriber = subscriber(format, EnvFilter::new("info"), move || writer.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("invocation", request_id = "r1");
+            let _entered = span.enter();
+            tracing::info!(outcome = "applied", "event handled");
+            tracing::debug!("below the level");
+            tracing::debug!(target: "lambda_runtime", "capped");
+        });
+        let bytes = out.0.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    #[test]
+    fn json_and_text_lines() {
+        let json = lines_of(LogFormat::Json);
+        assert_eq!(json.lines().count(), 1, "{json}");
+        let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+        assert_eq!(v["level"], "INFO");
+        assert_eq!(v["outcome"], "applied");
+        assert_eq!(v["message"], "event handled");
+        assert!(
+            v.get("span").is_none() && v.get("target").is_none(),
+            "{json}"
+        );
+        assert!(lambda_keeps(json.trim(), "INFO"));
+
+        let text = lines_of(LogFormat::Text);
+        assert_eq!(text.lines().count(), 1, "{text}");
+        let line = text.trim();
+        assert!(!line.starts_with('{') && !line.contains('\x1b'), "{line}");
+        assert!(line.contains(" INFO "), "{line}");
+        assert!(line.contains("event handled outcome=\"applied\""), "{line}");
+        assert!(
+            !line.contains("invocation"),
+            "spans are not printed: {line}"
         );
     }
 

@@ -1,6 +1,7 @@
 //! Lambda entry point: configuration from the environment and AWS clients once per cold
-//! start, then one [`WebhookHandler`] call per request. Logs are JSON lines (tracing);
-//! `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, sets the level (default `info`).
+//! start, then one [`WebhookHandler`] call per request. Logs: `stripe_events_lambda::init_logging`
+//! (JSON lines, plain lines when `AWS_LAMBDA_LOG_FORMAT` is `Text`; `AWS_LAMBDA_LOG_LEVEL`,
+//! else `RUST_LOG`, sets the level, default `info`).
 
 use std::sync::Arc;
 
