@@ -1,8 +1,9 @@
 //! Handler cost on one core, on the production path of `runtime.rs`: JSON bytes →
-//! `PrunedPayload` (what `lambda_runtime` deserializes `LambdaEvent<PrunedPayload>` with) →
-//! `Consumer::handle` (detect → dedupe → hydrate → project → commit) over `MemoryStore` and an
-//! in-memory hydrator (`FixtureHydrator`: parses the stored object per fetch, no network). No tracing subscriber, except in `*_logged`, which installs
-//! the Lambda's JSON log format writing to a sink.
+//! `RawPayload` (what `lambda_runtime` deserializes `LambdaEvent<RawPayload>` with: one
+//! validating scan, no tree) → `Consumer::handle` (parse into the typed model → detect →
+//! dedupe → hydrate → project → commit) over `MemoryStore` and an in-memory hydrator
+//! (`FixtureHydrator`: serves the stored object's bytes, no network). No tracing subscriber,
+//! except in `*_logged`, which installs the Lambda's JSON log format writing to a sink.
 //!
 //! `*_new` cases give every iteration a new Stripe event id and a later `created` (set up
 //! outside the timed part), so each is applied; `*_duplicate` sends one already-applied
@@ -14,8 +15,8 @@ use std::time::{Duration, Instant};
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use serde_json::Value;
 use stripe_events_bench::{fixture, uniquify, FixtureHydrator};
+use stripe_events_consumer::runtime::RawPayload;
 use stripe_events_consumer::{Consumer, ConsumerConfig, InvocationReport};
-use stripe_events_core::prune::{parse_pruned, PrunedPayload};
 use stripe_events_core::Family;
 use stripe_events_store::{MemoryStore, TableNames};
 
@@ -37,8 +38,9 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 fn handle(rt: &tokio::runtime::Runtime, c: &BenchConsumer, bytes: &[u8]) -> InvocationReport {
-    let payload: PrunedPayload = serde_json::from_slice(bytes).expect("payload JSON");
-    rt.block_on(c.handle_payload(payload, Instant::now() + Duration::from_secs(10)))
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let payload: RawPayload = serde_json::from_slice(bytes).expect("payload JSON");
+    rt.block_on(c.handle_raw(&payload, deadline))
 }
 
 fn outcomes(r: &InvocationReport) -> String {
@@ -136,16 +138,20 @@ fn duplicates(c: &mut Criterion, case: &Case) {
     group.finish();
 }
 
-/// Where the time of a 10 KB snapshot goes: the payload parse alone, pruned (what the
-/// runtime does), and for comparison into nothing (the JSON floor) and into a full
+/// Where the time of a 10 KB snapshot goes: the runtime's raw scan, the typed parse alone,
+/// and for comparison the JSON floor (tokenising and validating into nothing) and a full
 /// `serde_json::Value`.
 fn attribution(c: &mut Criterion) {
     let bytes = serde_json::to_vec(&fixture(CASES[0].fixture)).expect("serialise");
     let mut group = c.benchmark_group("handler");
     group.throughput(Throughput::Elements(1));
-    group.bench_function("snapshot_10kb_parse_pruned", |b| {
+    group.bench_function("snapshot_10kb_parse_raw", |b| {
+        b.iter(|| black_box(serde_json::from_slice::<RawPayload>(black_box(&bytes)).expect("JSON")))
+    });
+    group.bench_function("snapshot_10kb_parse_typed", |b| {
         b.iter(|| {
-            black_box(serde_json::from_slice::<PrunedPayload>(black_box(&bytes)).expect("JSON"))
+            let inv = stripe_events_core::parse_bytes(black_box(&bytes)).expect("parses");
+            black_box(inv.records[0].delivery().is_ok())
         })
     });
     // The floor of any serde_json-based handler: tokenising and validating the bytes while
@@ -163,31 +169,29 @@ fn attribution(c: &mut Criterion) {
     group.finish();
 }
 
-/// `Consumer::handle` alone, as the runtime calls it: the payload arrives as the pruned
-/// `Value` (parsed just before, outside the timed part: one input per batch so it is as
-/// cache-warm as in the runtime), a new event each iteration. Freeing the payload is timed
-/// (the handler consumes it).
-fn from_value(c: &mut Criterion) {
+/// `Consumer::handle` alone, on bytes already in hand (no runtime scan), a new event each
+/// iteration: what `stripe-events replay` and the tests call.
+fn from_bytes(c: &mut Criterion) {
     let rt = runtime();
     let consumer = consumer(CASES[0].family);
     let template = fixture(CASES[0].fixture);
     let mut n = 1_000_000u64;
     let mut group = c.benchmark_group("handler");
     group.throughput(Throughput::Elements(1));
-    group.bench_function("snapshot_10kb_new_from_value", |b| {
+    group.bench_function("snapshot_10kb_new_from_bytes", |b| {
         b.iter_batched(
             || {
                 n += 1;
                 let mut v = template.clone();
                 uniquify(&mut v, n);
-                parse_pruned(&serde_json::to_vec(&v).expect("serialise")).expect("pruned")
+                serde_json::to_vec(&v).expect("serialise")
             },
-            |payload| {
-                black_box(
-                    rt.block_on(consumer.handle(payload, Instant::now() + Duration::from_secs(10))),
-                )
+            |bytes| {
+                black_box(rt.block_on(
+                    consumer.handle(bytes.as_slice(), Instant::now() + Duration::from_secs(10)),
+                ))
             },
-            BatchSize::PerIteration,
+            BatchSize::SmallInput,
         )
     });
     group.finish();
@@ -195,7 +199,7 @@ fn from_value(c: &mut Criterion) {
 
 fn handler(c: &mut Criterion) {
     attribution(c);
-    from_value(c);
+    from_bytes(c);
     for case in &CASES {
         new_events(c, case, "_new", false);
         duplicates(c, case);

@@ -116,17 +116,15 @@ impl FixtureHydrator {
 }
 
 impl Hydrator for FixtureHydrator {
-    async fn fetch(&self, d: &Delivery, _deadline: Instant) -> Result<Fetched, HydrateError> {
+    async fn fetch(&self, d: &Delivery<'_>, _deadline: Instant) -> Result<Fetched, HydrateError> {
         self.calls
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let bytes = self
             .objects
             .get(d.object_id())
             .ok_or_else(|| HydrateError::NotFound(d.object_id().to_owned()))?;
-        let object = serde_json::from_slice(bytes)
-            .map_err(|e| HydrateError::Permanent(format!("stored object: {e}")))?;
         Ok(Fetched {
-            object,
+            body: bytes.clone(),
             fetched_at: Timestamp::now(),
         })
     }

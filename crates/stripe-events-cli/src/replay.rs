@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use stripe_events_consumer::Outcome;
-use stripe_events_core::{parse_invocation, Family, InvocationShape};
+use stripe_events_core::{parse_bytes, Family, InvocationShape, Record};
 
 use crate::context::Context;
 
@@ -108,7 +108,9 @@ pub async fn replay_bytes(ctx: &Context, source: &str, bytes: &[u8]) -> Vec<Row>
 
 /// Replays one invocation payload.
 pub async fn replay_value(ctx: &Context, source: &str, value: Value) -> Vec<Row> {
-    let invocation = match parse_invocation(value.clone()) {
+    // Read as the Lambdas read it (the routing below matches rules against the JSON).
+    let bytes = serde_json::to_vec(&value).unwrap_or_default();
+    let invocation = match parse_bytes(&bytes) {
         Ok(inv) => inv,
         Err(e) => {
             let id = e.event_id.clone().unwrap_or_default();
@@ -165,10 +167,8 @@ pub async fn replay_value(ctx: &Context, source: &str, value: Value) -> Vec<Row>
     }
 }
 
-fn ids(
-    records: &[Result<stripe_events_core::Delivery, stripe_events_core::RecordError>],
-) -> (String, String) {
-    match records.first() {
+fn ids(records: &[Record<'_>]) -> (String, String) {
+    match records.first().map(Record::delivery) {
         Some(Ok(d)) => (d.event_id.clone(), d.event_type.clone()),
         _ => (String::new(), String::new()),
     }

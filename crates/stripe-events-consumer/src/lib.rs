@@ -12,11 +12,10 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 use stripe_events_core::hydrate::{Fetched, HydrateError, Hydrator};
 use stripe_events_core::identity;
+use stripe_events_core::model::StripeObject;
 use stripe_events_core::project::{self, Projection, StateWrite};
-use stripe_events_core::prune::PrunedPayload;
 use stripe_events_core::{
-    parse_bytes, parse_invocation, Delivery, Invocation, InvocationShape, ParseError, RecordError,
-    Timestamp, Version,
+    parse_bytes, Delivery, InvocationShape, ParseError, Record, RecordError, Timestamp, Version,
 };
 use stripe_events_store::{
     Commit, CommitOutcome, DeliveryAudit, EventStore, Prior, StoreError, VersionedWrite,
@@ -30,30 +29,31 @@ pub mod runtime;
 pub use config::{ConfigError, ConsumerConfig};
 pub use outcome::{emf_line, Outcome};
 
-/// An invocation's bytes, as [`Consumer::handle`] takes them.
+/// An invocation's bytes, as [`Consumer::handle`] takes them: borrowed from the Lambda
+/// runtime's buffer, or owned (tools and tests that build a payload).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvocationBytes(pub Vec<u8>);
+pub struct InvocationBytes<'a>(pub Cow<'a, [u8]>);
 
-impl From<Vec<u8>> for InvocationBytes {
+impl From<Vec<u8>> for InvocationBytes<'_> {
     fn from(bytes: Vec<u8>) -> Self {
-        InvocationBytes(bytes)
+        InvocationBytes(Cow::Owned(bytes))
     }
 }
 
-impl From<&[u8]> for InvocationBytes {
-    fn from(bytes: &[u8]) -> Self {
-        InvocationBytes(bytes.to_vec())
+impl<'a> From<&'a [u8]> for InvocationBytes<'a> {
+    fn from(bytes: &'a [u8]) -> Self {
+        InvocationBytes(Cow::Borrowed(bytes))
     }
 }
 
-impl From<&Value> for InvocationBytes {
+impl From<&Value> for InvocationBytes<'_> {
     fn from(value: &Value) -> Self {
         // Serializing a `Value` cannot fail (its keys are strings).
-        InvocationBytes(serde_json::to_vec(value).unwrap_or_default())
+        InvocationBytes(Cow::Owned(serde_json::to_vec(value).unwrap_or_default()))
     }
 }
 
-impl From<Value> for InvocationBytes {
+impl From<Value> for InvocationBytes<'_> {
     fn from(value: Value) -> Self {
         InvocationBytes::from(&value)
     }
@@ -185,52 +185,28 @@ fn store_failure(e: StoreError) -> Processed {
 }
 
 impl<S: EventStore, H: Hydrator> Consumer<S, H> {
-    /// Handles one invocation payload of any shape the core parses, from its bytes: the
-    /// same pruned parse the Lambda runtime does ([`PrunedPayload`]). Tests and tools that
-    /// hold a `serde_json::Value` pass it as is; it is serialized and takes the same path, so
-    /// a field the parse would drop is dropped for them too. `deadline` bounds every call
-    /// (the Lambda's remaining time minus a margin).
-    pub async fn handle(
+    /// Handles one invocation payload of any shape the core parses, from its bytes: read once
+    /// into the typed model (`stripe_events_core::parse`), as the Lambdas, `stripe-events
+    /// replay`, the demo and every test do. Tools and tests holding a `serde_json::Value` pass
+    /// it as is; it is serialized and takes the same path. Input serde rejects (`NaN`, `1e400`,
+    /// nesting over 128, bad UTF-8) is one unreadable record, acknowledged and logged like any
+    /// other. `deadline` bounds every call (the Lambda's remaining time minus a margin).
+    pub async fn handle<'p>(
         &self,
-        payload: impl Into<InvocationBytes>,
+        payload: impl Into<InvocationBytes<'p>>,
         deadline: Instant,
     ) -> InvocationReport {
-        self.handle_parsed(parse_bytes(&payload.into().0), deadline)
-            .await
-    }
-
-    /// Handles what the Lambda runtime deserialized: a payload serde could not read (`NaN`,
-    /// `1e400`, nesting over 128, bad UTF-8) is one unreadable record, acknowledged and
-    /// logged like any other, never an invocation error retried into the DLQ.
-    pub async fn handle_payload(
-        &self,
-        payload: PrunedPayload,
-        deadline: Instant,
-    ) -> InvocationReport {
-        let parsed = payload.0.map_err(|detail| RecordError {
-            sqs_message_id: None,
-            event_id: None,
-            error: ParseError::NotJson { detail },
-        });
-        self.handle_parsed(parsed.and_then(parse_invocation), deadline)
-            .await
-    }
-
-    async fn handle_parsed(
-        &self,
-        parsed: Result<Invocation, RecordError>,
-        deadline: Instant,
-    ) -> InvocationReport {
+        let bytes = payload.into().0;
         // An unreadable payload is reported like an unreadable SQS record: one failed record.
-        let (shape, parsed) = match parsed {
+        let (shape, records) = match parse_bytes(&bytes) {
             Ok(inv) => (Some(inv.shape), inv.records),
-            Err(e) => (None, vec![Err(e)]),
+            Err(e) => (None, vec![Record::Read(Err(e))]),
         };
         // The records of an SQS batch are independent (the version guard makes their order
         // irrelevant), so they run concurrently; `buffered` keeps the reports in batch order.
-        let records = futures_util::stream::iter(parsed)
+        let records = futures_util::stream::iter(&records)
             .map(|record| async move {
-                match record {
+                match record.delivery() {
                     Ok(delivery) => self.process_logged(&delivery, deadline).await,
                     Err(e) => self.unreadable(e),
                 }
@@ -241,10 +217,27 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
         InvocationReport { shape, records }
     }
 
+    /// A payload the Lambda runtime could not read as JSON at all: one unreadable record.
+    pub fn unreadable_payload(&self, detail: &str) -> InvocationReport {
+        let error = RecordError {
+            sqs_message_id: None,
+            envelope_id: None,
+            event_id: None,
+            error: ParseError::NotJson {
+                detail: detail.to_owned(),
+            },
+        };
+        InvocationReport {
+            shape: None,
+            records: vec![self.unreadable(error)],
+        }
+    }
+
     fn unreadable(&self, e: RecordError) -> RecordReport {
         tracing::warn!(
             event_id = e.event_id.as_deref().unwrap_or(""),
             sqs_message_id = e.sqs_message_id.as_deref().unwrap_or(""),
+            envelope_id = e.envelope_id.as_deref().unwrap_or(""),
             consumer = self.config.consumer.as_str(),
             outcome = Outcome::FailedPermanent.as_str(),
             error_code = e.error.code(),
@@ -260,7 +253,7 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
         }
     }
 
-    async fn process_logged(&self, d: &Delivery, deadline: Instant) -> RecordReport {
+    async fn process_logged(&self, d: &Delivery<'_>, deadline: Instant) -> RecordReport {
         let started = Instant::now();
         let p = self.process(d, deadline).await;
         let duration_us = started.elapsed().as_micros() as u64;
@@ -309,7 +302,7 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
         }
     }
 
-    fn audit(&self, d: &Delivery) -> DeliveryAudit {
+    fn audit(&self, d: &Delivery<'_>) -> DeliveryAudit {
         let now = Timestamp::now();
         DeliveryAudit {
             key: d.consumer_dedupe_key(self.config.consumer),
@@ -357,7 +350,7 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
         })
     }
 
-    async fn process(&self, d: &Delivery, deadline: Instant) -> Processed {
+    async fn process(&self, d: &Delivery<'_>, deadline: Instant) -> Processed {
         let base_type = d.base_type();
         if !project::handles(self.config.consumer, base_type) {
             return Processed::because(
@@ -377,6 +370,9 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
         let audit = self.audit(d);
         let fetch =
             d.style.is_thin() || self.config.revalidate_types.iter().any(|t| t == base_type);
+        // A fetched object borrows from its response body, declared here to outlive it.
+        let fetched_body: Vec<u8>;
+        let fetched_object: StripeObject<'_>;
         let (object, at, recorded) = if fetch {
             // Check before the Stripe call: a duplicate costs one DynamoDB call, no fetch.
             match within(deadline, self.store.record_delivery(&audit)).await {
@@ -385,17 +381,30 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
                 Err(e) => return store_failure(e),
             }
             match self.hydrator.fetch(d, deadline).await {
-                Ok(Fetched { object, fetched_at }) => {
-                    if let Err(e) = identity::check_fetched(object_ref, &object) {
+                Ok(Fetched { body, fetched_at }) => {
+                    fetched_body = body;
+                    fetched_object = match serde_json::from_slice(&fetched_body) {
+                        Ok(object) => object,
+                        // A 2xx that is not a readable object is the answer of something in
+                        // between (a proxy, a truncated read): asking again may succeed.
+                        Err(e) => {
+                            return Processed::because(
+                                Outcome::FailedTransient,
+                                format!("Stripe's answer is not a readable object: {e}"),
+                            )
+                        }
+                    };
+                    if let Err(e) = identity::check_fetched(object_ref, &fetched_object) {
                         return Processed::because(Outcome::FailedPermanent, e);
                     }
-                    (Cow::Owned(object), fetched_at, true)
+                    (&fetched_object, fetched_at, true)
                 }
                 Err(HydrateError::NotFound(why)) if d.is_deletion() => {
                     // The deletion the event announces: record it as such.
-                    let stub = json!({"id": object_ref.id, "object": object_ref.object_type, "deleted": true});
+                    fetched_object =
+                        StripeObject::deleted_stub(&object_ref.object_type, &object_ref.id);
                     tracing::info!(event_id = %d.event_id, detail = %why, "object gone; recording the deletion");
-                    (Cow::Owned(stub), Timestamp::now(), true)
+                    (&fetched_object, Timestamp::now(), true)
                 }
                 Err(HydrateError::Transient(why)) => {
                     return Processed::because(Outcome::FailedTransient, why)
@@ -408,7 +417,7 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
             }
         } else {
             match &d.data_object {
-                Some(object) => (Cow::Borrowed(object), d.created, false),
+                Some(object) => (object, d.created, false),
                 None => {
                     return Processed::because(
                         Outcome::FailedPermanent,
@@ -417,8 +426,8 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
                 }
             }
         };
-        let mut writes = match project::project(base_type, &object, d.previous_attributes.as_ref())
-        {
+        let projection = project::project_object(base_type, object, d.previous_attributes.as_ref());
+        let mut writes = match projection {
             Ok(Projection::Items(items)) => items,
             Ok(Projection::Ignored(why)) => return Processed::because(Outcome::Ignored, why),
             Err(e) => return Processed::because(Outcome::FailedPermanent, e),
@@ -429,7 +438,7 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
         if let Err(e) = within(deadline, self.file_unfiled(&mut writes)).await {
             return store_failure(e);
         }
-        let version = Version::new(at, base_type, &*object, &d.event_id);
+        let version = Version::new(at, base_type, object, &d.event_id);
         let commit = Commit {
             audit,
             writes: writes

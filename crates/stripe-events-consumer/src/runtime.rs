@@ -4,13 +4,17 @@
 use std::sync::Arc;
 
 use lambda_runtime::{service_fn, LambdaEvent};
-use stripe_events_core::prune::PrunedPayload;
+use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
 use stripe_events_core::{Family, Timestamp};
 use stripe_events_lambda::{aws_sdk_config, deadline_of, init_logging};
 use stripe_events_store::{dynamodb_client, DynamoStore};
 use stripe_events_stripe::{StripeConfig, StripeHydrator};
 
-use crate::{emf_line, Consumer, ConsumerConfig};
+use crate::{emf_line, Consumer, ConsumerConfig, InvocationReport};
+use std::time::Instant;
+use stripe_events_core::hydrate::Hydrator;
+use stripe_events_store::EventStore;
 
 pub async fn run(consumer: Family) -> Result<(), lambda_runtime::Error> {
     init_logging();
@@ -25,12 +29,11 @@ pub async fn run(consumer: Family) -> Result<(), lambda_runtime::Error> {
         store,
         hydrator,
     });
-    // The payload is parsed pruned: only the fields the pipeline reads are built (prune.rs).
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<PrunedPayload>| {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<RawPayload>| {
         let handler = handler.clone();
         async move {
             let deadline = deadline_of(&event.context);
-            let report = handler.handle_payload(event.payload, deadline).await;
+            let report = handler.handle_raw(&event.payload, deadline).await;
             // EMF must be a bare JSON line on stdout for CloudWatch to extract the metrics:
             // serialized straight into one buffer, written with one call.
             let counts = report.counts();
@@ -47,4 +50,33 @@ pub async fn run(consumer: Family) -> Result<(), lambda_runtime::Error> {
         }
     }))
     .await
+}
+
+/// The invocation's bytes as lambda_runtime received them, for [`Consumer::handle`] to read
+/// once into the typed model. lambda_runtime deserializes the payload type itself; keeping the
+/// raw text costs one scan of the bytes (serde_json's validation, no tree). Deserializing it
+/// never fails: lambda_runtime would answer the error itself, before the handler, so input
+/// serde rejects would be neither acknowledged nor logged and retried until the DLQ.
+#[derive(Debug)]
+pub struct RawPayload(pub Result<Box<RawValue>, String>);
+
+impl<'de> Deserialize<'de> for RawPayload {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // lambda_runtime does not check for trailing input after this returns, so stopping
+        // at the first error is safe.
+        Ok(RawPayload(
+            Box::<RawValue>::deserialize(d).map_err(|e| e.to_string()),
+        ))
+    }
+}
+
+impl<S: EventStore, H: Hydrator> Consumer<S, H> {
+    /// Handles what lambda_runtime deserialized: its bytes, or one unreadable record when
+    /// they were not JSON at all.
+    pub async fn handle_raw(&self, payload: &RawPayload, deadline: Instant) -> InvocationReport {
+        match &payload.0 {
+            Ok(raw) => self.handle(raw.get().as_bytes(), deadline).await,
+            Err(detail) => self.unreadable_payload(detail),
+        }
+    }
 }

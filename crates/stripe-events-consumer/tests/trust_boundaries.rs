@@ -8,10 +8,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use stripe_events_consumer::runtime::RawPayload;
 use stripe_events_consumer::{Consumer, ConsumerConfig, Outcome};
 use stripe_events_core::hydrate::{Fetched, HydrateError, Hydrator};
 use stripe_events_core::project::customer_pk;
-use stripe_events_core::prune::PrunedPayload;
 use stripe_events_core::{Delivery, Family};
 use stripe_events_store::testkit::sdk_config_for;
 use stripe_events_store::{
@@ -36,7 +36,7 @@ struct NoStripe {
 }
 
 impl Hydrator for NoStripe {
-    async fn fetch(&self, _d: &Delivery, _deadline: Instant) -> Result<Fetched, HydrateError> {
+    async fn fetch(&self, _d: &Delivery<'_>, _deadline: Instant) -> Result<Fetched, HydrateError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         Err(HydrateError::Permanent("no Stripe in this test".into()))
     }
@@ -226,9 +226,9 @@ async fn a_response_cut_mid_body_fails_transiently() {
 struct Answers(Value);
 
 impl Hydrator for Answers {
-    async fn fetch(&self, _d: &Delivery, _deadline: Instant) -> Result<Fetched, HydrateError> {
+    async fn fetch(&self, _d: &Delivery<'_>, _deadline: Instant) -> Result<Fetched, HydrateError> {
         Ok(Fetched {
-            object: self.0.clone(),
+            body: self.0.to_string().into_bytes(),
             fetched_at: stripe_events_core::Timestamp::now(),
         })
     }
@@ -337,9 +337,9 @@ async fn payloads_serde_rejects_are_acknowledged_not_runtime_errors() {
         // What lambda_runtime 1.x does with the invocation body (its `deserializer.rs`): one
         // `deserialize` on a slice deserializer, no check for trailing input. It must not fail.
         let mut de = serde_json::Deserializer::from_slice(&bytes);
-        let payload = <PrunedPayload as serde::Deserialize>::deserialize(&mut de)
+        let payload = <RawPayload as serde::Deserialize>::deserialize(&mut de)
             .unwrap_or_else(|e| panic!("{name}: the runtime would fail before the handler: {e}"));
-        let report = c.handle_payload(payload, soon()).await;
+        let report = c.handle_raw(&payload, soon()).await;
         assert_eq!(report.records.len(), 1, "{name}");
         assert_eq!(
             report.records[0].outcome,

@@ -1,6 +1,5 @@
-use serde_json::Value;
-
 use crate::family::{base_event_type, Family};
+use crate::model::{PreviousAttributes, StripeObject};
 use crate::timestamp::Timestamp;
 
 /// Who put the event in front of us.
@@ -72,9 +71,10 @@ pub struct ObjectRef {
     pub url: Option<String>,
 }
 
-/// One Stripe event as delivered once by one path.
+/// One Stripe event as delivered once by one path. The snapshot's object borrows from the
+/// invocation's bytes.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Delivery {
+pub struct Delivery<'a> {
     pub path: DeliveryPath,
     pub style: PayloadStyle,
     pub event_id: String,
@@ -94,14 +94,13 @@ pub struct Delivery {
     /// EventBridge's own id: a fresh UUID per delivery, never a dedupe key.
     pub envelope_id: Option<String>,
     pub replay_name: Option<String>,
-    /// Snapshot events: the full object from `data.object`.
-    pub data_object: Option<Value>,
-    /// Snapshot events: `data.previous_attributes` (e.g. the customer a payment method was
-    /// detached from).
-    pub previous_attributes: Option<Value>,
+    /// Snapshot events: the object from `data.object`, as the typed model reads it.
+    pub data_object: Option<StripeObject<'a>>,
+    /// `data.previous_attributes` (e.g. the customer a payment method was detached from).
+    pub previous_attributes: Option<PreviousAttributes<'a>>,
 }
 
-impl Delivery {
+impl Delivery<'_> {
     /// The v1 type used for classification and projection (`v1.` prefix removed).
     pub fn base_type(&self) -> &str {
         base_event_type(&self.event_type)

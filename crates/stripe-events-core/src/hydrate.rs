@@ -4,17 +4,25 @@
 use std::future::Future;
 use std::time::Instant;
 
-use serde_json::Value;
 use thiserror::Error;
 
 use crate::delivery::Delivery;
 use crate::timestamp::Timestamp;
 
 /// The object as fetched, and when: the fetch time is its version (it is the latest state).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fetched {
-    pub object: Value,
+    /// The response body as received: read into the typed model by the caller, borrowing
+    /// from it.
+    pub body: Vec<u8>,
     pub fetched_at: Timestamp,
+}
+
+impl Fetched {
+    /// The body as a JSON tree, for tools and tests (the handler reads the typed model).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -36,7 +44,7 @@ pub trait Hydrator: Send + Sync {
     /// error once `deadline` (the Lambda's remaining time, minus a margin) is near.
     fn fetch(
         &self,
-        delivery: &Delivery,
+        delivery: &Delivery<'_>,
         deadline: Instant,
     ) -> impl Future<Output = Result<Fetched, HydrateError>> + Send;
 }
@@ -65,7 +73,7 @@ pub fn v1_path(object_type: &str, id: &str) -> Option<String> {
 impl<T: Hydrator> Hydrator for std::sync::Arc<T> {
     fn fetch(
         &self,
-        delivery: &Delivery,
+        delivery: &Delivery<'_>,
         deadline: Instant,
     ) -> impl Future<Output = Result<Fetched, HydrateError>> + Send {
         (**self).fetch(delivery, deadline)

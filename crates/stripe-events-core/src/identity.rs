@@ -2,10 +2,9 @@
 //! customer, a thin event whose `related_object.url` points at another object, or an API
 //! answer about another id would otherwise be stored as if it were what the event announced.
 
-use serde_json::Value;
-
 use crate::delivery::{Delivery, ObjectRef, PayloadStyle};
 use crate::hydrate::v1_path;
+use crate::model::StripeObject;
 
 /// The Stripe object kind an event type (without `v1.`) is about, for the types the families
 /// store. `None` for types no family stores.
@@ -65,7 +64,7 @@ pub enum IdentityError {
 /// Checks what the delivery itself says: the event type's object kind equals the object it
 /// names (`data.object.object`, or `related_object.type`), and a thin v2 `related_object.url`
 /// is the canonical path of that type and id.
-pub fn check_delivery(d: &Delivery) -> Result<(), IdentityError> {
+pub fn check_delivery(d: &Delivery<'_>) -> Result<(), IdentityError> {
     let (Some(expected), Some(object)) = (object_kind_of(d.base_type()), &d.object) else {
         return Ok(());
     };
@@ -94,9 +93,9 @@ pub fn check_delivery(d: &Delivery) -> Result<(), IdentityError> {
 }
 
 /// Checks an object fetched from the API: its `object` and `id` equal the reference.
-pub fn check_fetched(reference: &ObjectRef, fetched: &Value) -> Result<(), IdentityError> {
-    let found_type = fetched.get("object").and_then(Value::as_str).unwrap_or("");
-    let found_id = fetched.get("id").and_then(Value::as_str).unwrap_or("");
+pub fn check_fetched(reference: &ObjectRef, fetched: &StripeObject) -> Result<(), IdentityError> {
+    let found_type = fetched.object_type().unwrap_or("");
+    let found_id = fetched.id().unwrap_or("");
     if found_type == reference.object_type && found_id == reference.id {
         return Ok(());
     }
@@ -112,15 +111,20 @@ pub fn check_fetched(reference: &ObjectRef, fetched: &Value) -> Result<(), Ident
 mod tests {
     use super::*;
     use crate::family::Family;
-    use crate::parse_invocation;
-    use serde_json::json;
+    use crate::parse::{parse_bytes, Record};
+    use serde_json::{json, Value};
 
-    fn delivery(v: Value) -> Delivery {
-        parse_invocation(v)
-            .expect("parses")
-            .records
-            .remove(0)
-            .expect("a delivery")
+    fn delivery(v: Value) -> Delivery<'static> {
+        let bytes: &'static [u8] = Box::leak(v.to_string().into_bytes().into_boxed_slice());
+        match parse_bytes(bytes).expect("parses").records.remove(0) {
+            Record::Read(d) => d.expect("a delivery"),
+            Record::Sqs { .. } => panic!("not an SQS batch"),
+        }
+    }
+
+    fn object(v: Value) -> StripeObject<'static> {
+        let bytes: &'static [u8] = Box::leak(v.to_string().into_bytes().into_boxed_slice());
+        serde_json::from_slice(bytes).expect("an object")
     }
 
     #[test]
@@ -207,11 +211,18 @@ mod tests {
             url: None,
         };
         assert_eq!(
-            check_fetched(&r, &json!({"id": "sub_1", "object": "subscription"})),
+            check_fetched(
+                &r,
+                &object(json!({"id": "sub_1", "object": "subscription"}))
+            ),
             Ok(())
         );
-        assert!(check_fetched(&r, &json!({"id": "sub_2", "object": "subscription"})).is_err());
-        assert!(check_fetched(&r, &json!({"id": "sub_1", "object": "customer"})).is_err());
-        assert!(check_fetched(&r, &json!({"error": {"message": "x"}})).is_err());
+        assert!(check_fetched(
+            &r,
+            &object(json!({"id": "sub_2", "object": "subscription"}))
+        )
+        .is_err());
+        assert!(check_fetched(&r, &object(json!({"id": "sub_1", "object": "customer"}))).is_err());
+        assert!(check_fetched(&r, &object(json!({"error": {"message": "x"}}))).is_err());
     }
 }

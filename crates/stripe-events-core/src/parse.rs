@@ -1,11 +1,21 @@
 //! The one entry point from "whatever a Lambda was invoked with" to Stripe deliveries.
+//!
+//! The invocation's bytes are read once, straight into plain data: the envelope fields the
+//! pipeline uses and, for a snapshot, the typed and borrowed [`StripeObject`] (`model.rs`).
+//! No `serde_json::Value` tree is built; everything else in the input is skipped by serde
+//! without allocating. An SQS record's body is JSON inside a JSON string, so it is unescaped
+//! into its own buffer and read when the record is processed ([`Record::delivery`]).
 
-use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
 
 use crate::delivery::{Delivery, DeliveryPath, ObjectRef, PayloadStyle, SourcePath};
 use crate::error::ParseError;
 use crate::family::Family;
-use crate::prune::parse_pruned;
+use crate::model::{Key, Obj, PreviousAttributes, StripeObject, Text};
 use crate::timestamp::Timestamp;
 
 const PARTNER_SOURCE_PREFIX: &str = "aws.partner/stripe.com/";
@@ -24,6 +34,8 @@ pub enum InvocationShape {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordError {
     pub sqs_message_id: Option<String>,
+    /// EventBridge's id of the envelope, when it could be read despite the error.
+    pub envelope_id: Option<String>,
     /// The Stripe event id when it could be read despite the error.
     pub event_id: Option<String>,
     pub error: ParseError,
@@ -33,14 +45,22 @@ impl RecordError {
     fn new(error: ParseError) -> Self {
         RecordError {
             sqs_message_id: None,
+            envelope_id: None,
             event_id: None,
             error,
         }
     }
+
+    fn with_event_id(error: ParseError, event_id: Option<String>) -> Self {
+        RecordError {
+            event_id,
+            ..RecordError::new(error)
+        }
+    }
 }
 
-impl std::fmt::Display for RecordError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Display for RecordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.error.fmt(f)
     }
 }
@@ -48,146 +68,184 @@ impl std::fmt::Display for RecordError {
 impl std::error::Error for RecordError {}
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Invocation {
+pub struct Invocation<'a> {
     pub shape: InvocationShape,
     /// One entry per delivery: one for EventBridge and bare events, one per SQS record.
-    pub records: Vec<Result<Delivery, RecordError>>,
+    pub records: Vec<Record<'a>>,
 }
 
-/// Parses raw bytes (e.g. a file or an HTTP body), keeping of each object only what the
-/// pipeline reads (`prune.rs`).
-pub fn parse_bytes(bytes: &[u8]) -> Result<Invocation, RecordError> {
-    let value: Value = parse_pruned(bytes).map_err(|e| {
-        RecordError::new(ParseError::NotJson {
+impl<'a> Invocation<'a> {
+    /// The delivery of an EventBridge or bare event (the one record, read with the
+    /// invocation); `None` for an SQS batch.
+    pub fn into_single(mut self) -> Option<Result<Delivery<'a>, RecordError>> {
+        match (self.records.len(), self.records.pop()) {
+            (1, Some(Record::Read(d))) => Some(d),
+            _ => None,
+        }
+    }
+}
+
+/// One record of an invocation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record<'a> {
+    /// An EventBridge or bare event, read with the invocation (or why it could not be).
+    Read(Result<Delivery<'a>, RecordError>),
+    /// An SQS record whose body, a JSON text of its own, is read by [`Record::delivery`].
+    Sqs {
+        message_id: String,
+        body: Cow<'a, str>,
+    },
+}
+
+impl<'a> Record<'a> {
+    /// The delivery this record holds, borrowing from the invocation (or from the SQS body).
+    pub fn delivery(&self) -> Result<Cow<'_, Delivery<'_>>, RecordError> {
+        match self {
+            Record::Read(Ok(d)) => Ok(Cow::Borrowed(d)),
+            Record::Read(Err(e)) => Err(e.clone()),
+            Record::Sqs { message_id, body } => parse_sqs_body(message_id, body).map(Cow::Owned),
+        }
+    }
+
+    /// The SQS message id, when the record came from a batch.
+    pub fn sqs_message_id(&self) -> Option<&str> {
+        match self {
+            Record::Read(Ok(d)) => d.path.sqs_message_id.as_deref(),
+            Record::Read(Err(e)) => e.sqs_message_id.as_deref(),
+            Record::Sqs { message_id, .. } => Some(message_id),
+        }
+    }
+}
+
+/// Parses an invocation's bytes (a Lambda payload, a file, an HTTP body). A top-level error
+/// means no delivery could be read at all; in an SQS batch each bad record is its own `Err`
+/// and the good ones still parse.
+pub fn parse_bytes(bytes: &[u8]) -> Result<Invocation<'_>, RecordError> {
+    let top = read_top(bytes).map_err(|(e, salvage)| {
+        salvage.error(ParseError::NotJson {
             detail: e.to_string(),
         })
     })?;
-    parse_invocation(value)
-}
-
-/// Parses a Lambda invocation payload. A top-level error means no delivery could be read at
-/// all; in an SQS batch each bad record is its own `Err` and the good ones still parse.
-pub fn parse_invocation(value: Value) -> Result<Invocation, RecordError> {
-    let Value::Object(mut map) = value else {
-        return Err(RecordError::new(ParseError::UnrecognisedShape {
-            found: json_kind(&value),
-        }));
-    };
-    if let Some(records) = map.remove("Records") {
-        let Value::Array(records) = records else {
+    if let Some(records) = top.records {
+        let RecordsField::Records(records) = records else {
             return Err(RecordError::new(ParseError::WrongType {
                 field: "Records",
                 expected: "an array",
             }));
         };
-        let records = records.into_iter().map(parse_sqs_record).collect();
         return Ok(Invocation {
             shape: InvocationShape::SqsBatch,
-            records,
+            records: records.into_iter().map(sqs_record).collect(),
         });
     }
-    let (shape, delivery) = parse_event_object(map)?;
+    let (shape, delivery) = event_object(top)?;
     Ok(Invocation {
         shape,
-        records: vec![Ok(delivery)],
+        records: vec![Record::Read(Ok(delivery))],
     })
 }
 
-fn parse_sqs_record(record: Value) -> Result<Delivery, RecordError> {
-    let Value::Object(mut record) = record else {
-        return Err(RecordError::new(ParseError::WrongType {
+/// Reads the bytes with [`TopSeed`]; on a serde error, what was read before it.
+fn read_top(bytes: &[u8]) -> Result<TopLevel<'_>, (serde_json::Error, Salvage)> {
+    let mut salvage = Salvage::default();
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let read = TopSeed {
+        salvage: &mut salvage,
+    }
+    .deserialize(&mut de)
+    .and_then(|top| de.end().map(|()| top));
+    read.map_err(|e| (e, salvage))
+}
+
+fn sqs_record(record: RawSqsRecord<'_>) -> Record<'_> {
+    let RawSqsRecord::Record { message_id, body } = record else {
+        return Record::Read(Err(RecordError::new(ParseError::WrongType {
             field: "Records[]",
             expected: "an object",
-        }));
+        })));
     };
-    let message_id = match record.remove("messageId") {
-        Some(Value::String(id)) => Some(id),
+    let message_id = match message_id {
+        Leaf::Str(id) => Some(id.into_owned()),
         _ => None,
     };
-    let with_id = |error: ParseError| RecordError {
-        sqs_message_id: message_id.clone(),
-        event_id: None,
-        error,
+    let fail = |error: ParseError| {
+        Record::Read(Err(RecordError {
+            sqs_message_id: message_id.clone(),
+            ..RecordError::new(error)
+        }))
     };
-    let body = match record.remove("body") {
-        Some(Value::String(body)) => body,
-        Some(_) => {
-            return Err(with_id(ParseError::WrongType {
+    let body = match body {
+        Leaf::Str(body) => body,
+        Leaf::Absent => return fail(ParseError::MissingField { field: "body" }),
+        _ => {
+            return fail(ParseError::WrongType {
                 field: "body",
                 expected: "a string",
-            }))
+            })
         }
-        None => return Err(with_id(ParseError::MissingField { field: "body" })),
     };
-    let Some(message_id) = message_id.clone() else {
-        return Err(with_id(ParseError::MissingField { field: "messageId" }));
-    };
-    let inner: Value = parse_pruned(body.as_bytes()).map_err(|e| {
-        with_id(ParseError::SqsBodyNotJson {
-            detail: e.to_string(),
-        })
-    })?;
-    let Value::Object(inner) = inner else {
-        return Err(with_id(ParseError::UnrecognisedShape {
-            found: json_kind(&inner),
-        }));
-    };
-    match parse_event_object(inner) {
-        Ok((_, mut delivery)) => {
-            delivery.path.sqs_message_id = Some(message_id);
-            Ok(delivery)
-        }
-        Err(mut e) => {
-            e.sqs_message_id = Some(message_id);
-            Err(e)
-        }
+    match message_id {
+        Some(message_id) => Record::Sqs { message_id, body },
+        None => fail(ParseError::MissingField { field: "messageId" }),
     }
+}
+
+/// Reads an SQS record's body: an EventBridge event or a bare Stripe event.
+fn parse_sqs_body<'b>(message_id: &str, body: &'b str) -> Result<Delivery<'b>, RecordError> {
+    let with_id = |mut e: RecordError| {
+        e.sqs_message_id = Some(message_id.to_owned());
+        e
+    };
+    let mut top = read_top(body.as_bytes()).map_err(|(e, salvage)| {
+        with_id(salvage.error(ParseError::SqsBodyNotJson {
+            detail: e.to_string(),
+        }))
+    })?;
+    // A body is one event; a `Records` key inside it means nothing.
+    top.records = None;
+    let (_, mut delivery) = event_object(top).map_err(with_id)?;
+    delivery.path.sqs_message_id = Some(message_id.to_owned());
+    Ok(delivery)
 }
 
 /// An EventBridge event or a bare Stripe event.
-fn parse_event_object(map: Map<String, Value>) -> Result<(InvocationShape, Delivery), RecordError> {
-    if map.contains_key("detail") && map.contains_key("source") {
-        parse_eventbridge(map).map(|d| (InvocationShape::EventBridge, d))
-    } else if looks_like_stripe_event(&map) {
-        let path = DeliveryPath {
-            source: SourcePath::Bare,
-            sqs_message_id: None,
-        };
-        parse_stripe_event(map, path, None, None).map(|d| (InvocationShape::BareStripeEvent, d))
-    } else {
-        Err(RecordError::new(ParseError::UnrecognisedShape {
+fn event_object(top: TopLevel<'_>) -> Result<(InvocationShape, Delivery<'_>), RecordError> {
+    if let Some(found) = top.not_an_object {
+        return Err(RecordError::new(ParseError::UnrecognisedShape { found }));
+    }
+    if top.detail.is_some() && !top.source.is_absent() {
+        return eventbridge(top).map(|d| (InvocationShape::EventBridge, d));
+    }
+    if !top.event.looks_like_stripe_event() {
+        return Err(RecordError::new(ParseError::UnrecognisedShape {
             found: "an object without EventBridge `source`/`detail` or Stripe `id`/`type`",
-        }))
-    }
-}
-
-fn looks_like_stripe_event(map: &Map<String, Value>) -> bool {
-    match map.get("object").and_then(Value::as_str) {
-        Some("event") | Some("v2.core.event") => true,
-        _ => {
-            (map.contains_key("id") || map.contains_key("type"))
-                && (map.contains_key("data") || map.contains_key("related_object"))
-        }
-    }
-}
-
-fn parse_eventbridge(mut map: Map<String, Value>) -> Result<Delivery, RecordError> {
-    let envelope_id = take_string(&mut map, "id");
-    let replay_name = take_string(&mut map, "replay-name");
-    let source = match map.remove("source") {
-        Some(Value::String(s)) => s,
-        _ => {
-            return Err(RecordError::new(ParseError::WrongType {
-                field: "source",
-                expected: "a string",
-            }))
-        }
-    };
-    let Some(Value::Object(detail)) = map.remove("detail") else {
-        return Err(RecordError::new(ParseError::WrongType {
-            field: "detail",
-            expected: "an object",
         }));
+    }
+    let path = DeliveryPath {
+        source: SourcePath::Bare,
+        sqs_message_id: None,
+    };
+    stripe_event(top.event, path, None, None).map(|d| (InvocationShape::BareStripeEvent, d))
+}
+
+fn eventbridge(top: TopLevel<'_>) -> Result<Delivery<'_>, RecordError> {
+    // At the top of an EventBridge event, `id` is the envelope's.
+    let envelope_id = top.event.id.into_string();
+    let replay_name = top.replay_name.into_string();
+    let Leaf::Str(source) = top.source else {
+        return Err(RecordError::new(ParseError::WrongType {
+            field: "source",
+            expected: "a string",
+        }));
+    };
+    let Some(DetailField::Event(detail)) = top.detail else {
+        return Err(RecordError {
+            envelope_id,
+            ..RecordError::new(ParseError::WrongType {
+                field: "detail",
+                expected: "an object",
+            })
+        });
     };
     let source_path = if source == WEBHOOK_SOURCE {
         SourcePath::Webhook
@@ -195,77 +253,72 @@ fn parse_eventbridge(mut map: Map<String, Value>) -> Result<Delivery, RecordErro
         SourcePath::Partner {
             destination_id: destination_id.to_owned(),
         }
-    } else if detail.get("source").and_then(Value::as_str) == Some(WEBHOOK_SOURCE) {
+    } else if detail.source.as_str() == Some(WEBHOOK_SOURCE) {
         // An older forwarder marked webhook events inside the detail.
         SourcePath::Webhook
     } else {
         return Err(RecordError {
-            sqs_message_id: None,
-            event_id: detail.get("id").and_then(Value::as_str).map(str::to_owned),
-            error: ParseError::UnknownSource {
-                source_name: source,
-            },
+            envelope_id,
+            event_id: detail.id.as_str().map(str::to_owned),
+            ..RecordError::new(ParseError::UnknownSource {
+                source_name: source.into_owned(),
+            })
         });
     };
     let path = DeliveryPath {
         source: source_path,
         sqs_message_id: None,
     };
-    parse_stripe_event(detail, path, envelope_id, replay_name)
+    stripe_event(detail, path, envelope_id, replay_name)
 }
 
-fn parse_stripe_event(
-    mut ev: Map<String, Value>,
+fn stripe_event(
+    ev: EventFields<'_>,
     path: DeliveryPath,
     envelope_id: Option<String>,
     replay_name: Option<String>,
-) -> Result<Delivery, RecordError> {
-    let event_id = ev.get("id").and_then(Value::as_str).map(str::to_owned);
+) -> Result<Delivery<'_>, RecordError> {
+    let event_id = ev.id.as_str().map(str::to_owned);
     let fail = |error: ParseError| RecordError {
-        sqs_message_id: None,
-        event_id: event_id.clone(),
-        error,
+        envelope_id: envelope_id.clone(),
+        ..RecordError::with_event_id(error, event_id.clone())
     };
-    let id = required_string(&ev, "id").map_err(fail)?;
-    let event_type = required_string(&ev, "type").map_err(fail)?;
-    let livemode = match ev.get("livemode") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => {
+    let id = ev.id.required_string("id").map_err(fail)?;
+    let event_type = ev.type_.required_string("type").map_err(fail)?;
+    let livemode = match ev.livemode {
+        Leaf::Absent | Leaf::Null => false,
+        Leaf::Bool(b) => b,
+        _ => {
             return Err(fail(ParseError::WrongType {
                 field: "livemode",
                 expected: "a boolean",
             }))
         }
     };
-    let created = match ev.get("created") {
-        None | Some(Value::Null) => {
+    let created = match &ev.created {
+        Leaf::Absent | Leaf::Null => {
             return Err(fail(ParseError::MissingField { field: "created" }))
         }
-        Some(v) => Timestamp::from_json(v).ok_or_else(|| {
+        Leaf::Int(n) => Timestamp::from_unix_seconds(*n),
+        Leaf::Str(s) => Timestamp::parse_iso8601(s).ok_or_else(|| {
             fail(ParseError::InvalidTimestamp {
-                value: v.to_string(),
+                value: ev.created.json_text(),
             })
         })?,
+        other => {
+            return Err(fail(ParseError::InvalidTimestamp {
+                value: other.json_text(),
+            }))
+        }
     };
-    let api_version = ev
-        .get("api_version")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-
-    let previous_attributes = ev
-        .get_mut("data")
-        .and_then(|d| d.get_mut("previous_attributes"))
-        .map(Value::take)
-        .filter(Value::is_object);
-    let is_thin_v2 = ev.get("object").and_then(Value::as_str) == Some("v2.core.event");
-    let (style, object, data_object, snapshot_event, stripe_context) = if is_thin_v2 {
-        let related = ev.get("related_object").and_then(Value::as_object);
-        let reference = related.and_then(|r| {
+    let api_version = ev.api_version.into_string();
+    let is_thin_v2 = ev.object.as_str() == Some("v2.core.event");
+    let (style, object, data_object, previous_attributes) = if is_thin_v2 {
+        let reference = ev.related_object.and_then(|r| r.0).and_then(|r| {
             Some(ObjectRef {
-                object_type: r.get("type")?.as_str()?.to_owned(),
-                id: r.get("id")?.as_str()?.to_owned(),
-                url: r.get("url").and_then(Value::as_str).map(str::to_owned),
+                object_type: r.type_.get()?.to_owned(),
+                id: r.id.get()?.to_owned(),
+                url: r.url.get().map(str::to_owned),
             })
         });
         // v2 events such as `v2.core.event_destination.ping` carry no object: valid, signed
@@ -273,65 +326,62 @@ fn parse_stripe_event(
         if reference.is_none() && Family::of_event_type(&event_type) != Family::None {
             return Err(fail(ParseError::ThinWithoutReference));
         }
-        let snapshot_event = ev
-            .get("snapshot_event")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        let context = ev.get("context").and_then(Value::as_str).map(str::to_owned);
-        (
-            PayloadStyle::ThinV2,
-            reference,
-            None,
-            snapshot_event,
-            context,
-        )
+        (PayloadStyle::ThinV2, reference, None, None)
     } else {
-        let data_object = match ev.get_mut("data").and_then(|d| d.get_mut("object")) {
-            Some(Value::Object(o)) => std::mem::take(o),
-            Some(_) => {
+        let (data_object, previous) = match ev.data {
+            Some(DataField::Object { object, previous }) => (object, previous.0),
+            _ => (ObjectField::Absent, None),
+        };
+        let data_object = match data_object {
+            ObjectField::Object(o) => o,
+            ObjectField::Other => {
                 return Err(fail(ParseError::WrongType {
                     field: "data.object",
                     expected: "an object",
                 }))
             }
-            None => {
+            ObjectField::Absent => {
                 return Err(fail(ParseError::MissingField {
                     field: "data.object",
                 }))
             }
         };
         // Some objects have no id (an upcoming invoice); the projection decides what to do.
-        let object_id = match data_object.get("id") {
-            None | Some(Value::Null) => String::new(),
-            Some(Value::String(s)) => s.clone(),
-            Some(_) => {
+        let object_id = match &data_object.id {
+            crate::model::IdField::Absent | crate::model::IdField::Null => String::new(),
+            crate::model::IdField::Str(s) => s.clone().into_owned(),
+            crate::model::IdField::Invalid => {
                 return Err(fail(ParseError::WrongType {
                     field: "data.object.id",
                     expected: "a string",
                 }))
             }
         };
-        let object_type = data_object
-            .get("object")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .ok_or_else(|| {
-                fail(ParseError::MissingField {
-                    field: "data.object.object",
-                })
-            })?;
-        let only_reference = data_object.len() == 2;
+        let Some(object_type) = data_object.object_type().map(str::to_owned) else {
+            return Err(fail(ParseError::MissingField {
+                field: "data.object.object",
+            }));
+        };
         let object = ObjectRef {
             object_type,
             id: object_id,
             url: None,
         };
-        if only_reference {
-            (PayloadStyle::ThinReference, Some(object), None, None, None)
+        if data_object.key_count == 2 {
+            (PayloadStyle::ThinReference, Some(object), None, previous)
         } else {
-            let full = Value::Object(data_object);
-            (PayloadStyle::Snapshot, Some(object), Some(full), None, None)
+            (
+                PayloadStyle::Snapshot,
+                Some(object),
+                Some(data_object),
+                previous,
+            )
         }
+    };
+    let (snapshot_event, stripe_context) = if style == PayloadStyle::ThinV2 {
+        (ev.snapshot_event.into_string(), ev.context.into_string())
+    } else {
+        (None, None)
     };
     Ok(Delivery {
         family: Family::of_event_type(&event_type),
@@ -352,96 +402,706 @@ fn parse_stripe_event(
     })
 }
 
-fn required_string(map: &Map<String, Value>, field: &'static str) -> Result<String, ParseError> {
-    match map.get(field) {
-        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
-        None | Some(Value::Null) => Err(ParseError::MissingField { field }),
-        Some(Value::String(_)) => Err(ParseError::MissingField { field }),
-        Some(_) => Err(ParseError::WrongType {
-            field,
-            expected: "a string",
-        }),
+// ---- what is read -----------------------------------------------------------------------------
+
+/// A scalar envelope field as found, so that errors can say what was wrong with it.
+#[derive(Debug, Clone, Default, PartialEq)]
+enum Leaf<'a> {
+    #[default]
+    Absent,
+    Null,
+    Bool(bool),
+    Int(i64),
+    /// Any other number, as JSON text.
+    Number(String),
+    Str(Cow<'a, str>),
+    /// An array or an object (skipped): its JSON kind.
+    Compound(&'static str),
+}
+
+impl<'a> Leaf<'a> {
+    fn is_absent(&self) -> bool {
+        matches!(self, Leaf::Absent)
+    }
+
+    fn as_str(&self) -> Option<&str> {
+        match self {
+            Leaf::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn into_string(self) -> Option<String> {
+        match self {
+            Leaf::Str(s) => Some(s.into_owned()),
+            _ => None,
+        }
+    }
+
+    fn required_string(&self, field: &'static str) -> Result<String, ParseError> {
+        match self {
+            Leaf::Str(s) if !s.is_empty() => Ok(s.clone().into_owned()),
+            Leaf::Absent | Leaf::Null | Leaf::Str(_) => Err(ParseError::MissingField { field }),
+            _ => Err(ParseError::WrongType {
+                field,
+                expected: "a string",
+            }),
+        }
+    }
+
+    /// The value as JSON text, for error messages.
+    fn json_text(&self) -> String {
+        match self {
+            Leaf::Absent | Leaf::Null => "null".to_owned(),
+            Leaf::Bool(b) => b.to_string(),
+            Leaf::Int(n) => n.to_string(),
+            Leaf::Number(n) => n.clone(),
+            Leaf::Str(s) => serde_json::to_string(s).unwrap_or_default(),
+            Leaf::Compound(kind) => (*kind).to_owned(),
+        }
     }
 }
 
-fn take_string(map: &mut Map<String, Value>, field: &str) -> Option<String> {
-    match map.remove(field) {
-        Some(Value::String(s)) => Some(s),
-        _ => None,
+struct LeafVisitor;
+
+impl<'de> Visitor<'de> for LeafVisitor {
+    type Value = Leaf<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Leaf<'de>, E> {
+        Ok(Leaf::Null)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Leaf<'de>, E> {
+        Ok(Leaf::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Leaf<'de>, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Leaf<'de>, E> {
+        Ok(Leaf::Bool(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Leaf<'de>, E> {
+        Ok(Leaf::Int(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Leaf<'de>, E> {
+        Ok(i64::try_from(v).map_or_else(|_| Leaf::Number(v.to_string()), Leaf::Int))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Leaf<'de>, E> {
+        Ok(Leaf::Number(
+            serde_json::Number::from_f64(v).map_or_else(|| "null".to_owned(), |n| n.to_string()),
+        ))
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Leaf<'de>, E> {
+        Ok(Leaf::Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Leaf<'de>, E> {
+        Ok(Leaf::Str(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Leaf<'de>, E> {
+        Ok(Leaf::Str(Cow::Owned(v)))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Leaf<'de>, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Leaf::Compound("an array"))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Leaf<'de>, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Leaf::Compound("an object"))
     }
 }
 
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+impl<'de> Deserialize<'de> for Leaf<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(LeafVisitor)
+    }
+}
+
+/// Ids read before a serde error, so the log line of an unreadable payload still names it.
+#[derive(Debug, Default)]
+struct Salvage {
+    top_id: Option<String>,
+    detail_id: Option<String>,
+    saw_detail: bool,
+}
+
+impl Salvage {
+    fn error(self, error: ParseError) -> RecordError {
+        let (envelope_id, event_id) = if self.saw_detail {
+            (self.top_id, self.detail_id)
+        } else {
+            (None, self.top_id)
+        };
+        RecordError {
+            envelope_id,
+            ..RecordError::with_event_id(error, event_id)
+        }
+    }
+}
+
+/// `related_object` of a thin v2 event.
+#[derive(Debug, Default, Deserialize)]
+struct RelatedObject<'a> {
+    #[serde(borrow, default, rename = "type")]
+    type_: Text<'a>,
+    #[serde(borrow, default)]
+    id: Text<'a>,
+    #[serde(borrow, default)]
+    url: Text<'a>,
+}
+
+enum ObjectField<'a> {
+    Absent,
+    Object(StripeObject<'a>),
+    /// Present but not an object (`null` included).
+    Other,
+}
+
+enum DataField<'a> {
+    Object {
+        object: ObjectField<'a>,
+        previous: Obj<PreviousAttributes<'a>>,
+    },
+    NotObject,
+}
+
+struct DataVisitor;
+
+impl<'de> Visitor<'de> for DataVisitor {
+    type Value = DataField<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<DataField<'de>, A::Error> {
+        let mut object = ObjectField::Absent;
+        let mut previous = Obj::default();
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            match &*key {
+                "object" => object = map.next_value_seed(ObjectFieldSeed)?,
+                "previous_attributes" => previous = map.next_value()?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(DataField::Object { object, previous })
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<DataField<'de>, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<DataField<'de>, E> {
+        Ok(DataField::NotObject)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<DataField<'de>, E> {
+        Ok(DataField::NotObject)
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<DataField<'de>, E> {
+        Ok(DataField::NotObject)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<DataField<'de>, E> {
+        Ok(DataField::NotObject)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<DataField<'de>, E> {
+        Ok(DataField::NotObject)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<DataField<'de>, E> {
+        Ok(DataField::NotObject)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<DataField<'de>, E> {
+        Ok(DataField::NotObject)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<DataField<'de>, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(DataField::NotObject)
+    }
+}
+
+/// `data.object`: the typed object when it is a JSON object.
+struct ObjectFieldSeed;
+
+impl<'de> DeserializeSeed<'de> for ObjectFieldSeed {
+    type Value = ObjectField<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<ObjectField<'de>, D::Error> {
+        match d.deserialize_any(LeafOrObject)? {
+            Some(o) => Ok(ObjectField::Object(o)),
+            None => Ok(ObjectField::Other),
+        }
+    }
+}
+
+struct LeafOrObject;
+
+impl<'de> Visitor<'de> for LeafOrObject {
+    type Value = Option<StripeObject<'de>>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        StripeObject::deserialize(de::value::MapAccessDeserializer::new(map)).map(Some)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+}
+
+/// The fields of a Stripe event (v1 `event` or v2 `v2.core.event`) the pipeline reads.
+#[derive(Default)]
+struct EventFields<'a> {
+    id: Leaf<'a>,
+    object: Leaf<'a>,
+    type_: Leaf<'a>,
+    created: Leaf<'a>,
+    livemode: Leaf<'a>,
+    api_version: Leaf<'a>,
+    /// `source` inside an EventBridge detail (an older forwarder's webhook mark).
+    source: Leaf<'a>,
+    data: Option<DataField<'a>>,
+    related_object: Option<Obj<RelatedObject<'a>>>,
+    snapshot_event: Leaf<'a>,
+    context: Leaf<'a>,
+}
+
+impl<'a> EventFields<'a> {
+    /// Reads `key`'s value when it is an event field; `false` when the key is not one.
+    fn read<A: MapAccess<'a>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "id" => self.id = map.next_value()?,
+            "object" => self.object = map.next_value()?,
+            "type" => self.type_ = map.next_value()?,
+            "created" => self.created = map.next_value()?,
+            "livemode" => self.livemode = map.next_value()?,
+            "api_version" => self.api_version = map.next_value()?,
+            "data" => self.data = Some(map.next_value_seed(DataSeed)?),
+            "related_object" => self.related_object = Some(map.next_value()?),
+            "snapshot_event" => self.snapshot_event = map.next_value()?,
+            "context" => self.context = map.next_value()?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    fn looks_like_stripe_event(&self) -> bool {
+        match self.object.as_str() {
+            Some("event") | Some("v2.core.event") => true,
+            _ => {
+                (!self.id.is_absent() || !self.type_.is_absent())
+                    && (self.data.is_some() || self.related_object.is_some())
+            }
+        }
+    }
+}
+
+struct DataSeed;
+
+impl<'de> DeserializeSeed<'de> for DataSeed {
+    type Value = DataField<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<DataField<'de>, D::Error> {
+        d.deserialize_any(DataVisitor)
+    }
+}
+
+enum DetailField<'a> {
+    Event(EventFields<'a>),
+    NotObject,
+}
+
+/// An EventBridge `detail`: a Stripe event, its id noted for the salvage as soon as read.
+struct DetailSeed<'s> {
+    salvage: &'s mut Salvage,
+}
+
+impl<'de> DeserializeSeed<'de> for DetailSeed<'_> {
+    type Value = DetailField<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<DetailField<'de>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DetailSeed<'_> {
+    type Value = DetailField<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<DetailField<'de>, A::Error> {
+        let mut event = EventFields::default();
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            match &*key {
+                "source" => event.source = map.next_value()?,
+                k => {
+                    if !event.read(k, &mut map)? {
+                        map.next_value::<IgnoredAny>()?;
+                    } else if k == "id" {
+                        self.salvage.detail_id = event.id.as_str().map(str::to_owned);
+                    }
+                }
+            }
+        }
+        Ok(DetailField::Event(event))
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<DetailField<'de>, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<DetailField<'de>, E> {
+        Ok(DetailField::NotObject)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<DetailField<'de>, E> {
+        Ok(DetailField::NotObject)
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<DetailField<'de>, E> {
+        Ok(DetailField::NotObject)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<DetailField<'de>, E> {
+        Ok(DetailField::NotObject)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<DetailField<'de>, E> {
+        Ok(DetailField::NotObject)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<DetailField<'de>, E> {
+        Ok(DetailField::NotObject)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<DetailField<'de>, E> {
+        Ok(DetailField::NotObject)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<DetailField<'de>, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(DetailField::NotObject)
+    }
+}
+
+enum RawSqsRecord<'a> {
+    Record {
+        message_id: Leaf<'a>,
+        body: Leaf<'a>,
+    },
+    NotObject,
+}
+
+impl<'de> Deserialize<'de> for RawSqsRecord<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawSqsRecord<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an SQS record")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let (mut message_id, mut body) = (Leaf::Absent, Leaf::Absent);
+                while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+                    match &*key {
+                        "messageId" => message_id = map.next_value()?,
+                        "body" => body = map.next_value()?,
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(RawSqsRecord::Record { message_id, body })
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                d.deserialize_any(self)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(RawSqsRecord::NotObject)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(RawSqsRecord::NotObject)
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(RawSqsRecord::NotObject)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(RawSqsRecord::NotObject)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(RawSqsRecord::NotObject)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(RawSqsRecord::NotObject)
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(RawSqsRecord::NotObject)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(RawSqsRecord::NotObject)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+enum RecordsField<'a> {
+    Records(Vec<RawSqsRecord<'a>>),
+    NotArray,
+}
+
+impl<'de> Deserialize<'de> for RecordsField<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RecordsField<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("SQS records")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut records = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(16));
+                while let Some(r) = seq.next_element()? {
+                    records.push(r);
+                }
+                Ok(RecordsField::Records(records))
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                d.deserialize_any(self)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(RecordsField::NotArray)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(RecordsField::NotArray)
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(RecordsField::NotArray)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(RecordsField::NotArray)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(RecordsField::NotArray)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(RecordsField::NotArray)
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(RecordsField::NotArray)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(RecordsField::NotArray)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The top of an invocation: an EventBridge event, an SQS batch or a bare Stripe event.
+#[derive(Default)]
+struct TopLevel<'a> {
+    /// The Stripe event fields; `id` is the envelope's in an EventBridge event.
+    event: EventFields<'a>,
+    records: Option<RecordsField<'a>>,
+    source: Leaf<'a>,
+    detail: Option<DetailField<'a>>,
+    replay_name: Leaf<'a>,
+    /// Set when the input is not a JSON object: its kind.
+    not_an_object: Option<&'static str>,
+}
+
+struct TopSeed<'s> {
+    salvage: &'s mut Salvage,
+}
+
+impl<'de> DeserializeSeed<'de> for TopSeed<'_> {
+    type Value = TopLevel<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<TopLevel<'de>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TopSeed<'_> {
+    type Value = TopLevel<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TopLevel<'de>, A::Error> {
+        let mut top = TopLevel::default();
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            match &*key {
+                "Records" => top.records = Some(map.next_value()?),
+                "source" => top.source = map.next_value()?,
+                "replay-name" => top.replay_name = map.next_value()?,
+                "detail" => {
+                    self.salvage.saw_detail = true;
+                    top.detail = Some(map.next_value_seed(DetailSeed {
+                        salvage: &mut *self.salvage,
+                    })?);
+                }
+                k => {
+                    if !top.event.read(k, &mut map)? {
+                        map.next_value::<IgnoredAny>()?;
+                    } else if k == "id" {
+                        self.salvage.top_id = top.event.id.as_str().map(str::to_owned);
+                    }
+                }
+            }
+        }
+        Ok(top)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<TopLevel<'de>, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<TopLevel<'de>, E> {
+        Ok(TopLevel::not_an_object("null"))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<TopLevel<'de>, E> {
+        Ok(TopLevel::not_an_object("null"))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<TopLevel<'de>, E> {
+        Ok(TopLevel::not_an_object("a boolean"))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<TopLevel<'de>, E> {
+        Ok(TopLevel::not_an_object("a number"))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<TopLevel<'de>, E> {
+        Ok(TopLevel::not_an_object("a number"))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<TopLevel<'de>, E> {
+        Ok(TopLevel::not_an_object("a number"))
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<TopLevel<'de>, E> {
+        Ok(TopLevel::not_an_object("a string"))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TopLevel<'de>, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(TopLevel::not_an_object("an array"))
+    }
+}
+
+impl TopLevel<'_> {
+    fn not_an_object(kind: &'static str) -> Self {
+        TopLevel {
+            not_an_object: Some(kind),
+            ..TopLevel::default()
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Kind;
     use serde_json::json;
 
-    fn snapshot_event() -> Value {
+    fn snapshot_event() -> serde_json::Value {
         json!({"id": "evt_1", "object": "event", "type": "customer.subscription.updated",
                "created": 1_700_000_000, "livemode": false, "api_version": "2024-09-30.acacia",
                "data": {"object": {"id": "sub_1", "object": "subscription", "status": "active"}}})
     }
 
+    fn bytes(v: serde_json::Value) -> Vec<u8> {
+        serde_json::to_vec(&v).unwrap()
+    }
+
     #[test]
     fn partner_snapshot_is_read_whole() {
-        let inv = parse_invocation(json!({
+        let input = bytes(json!({
             "version": "0", "id": "uuid-1", "detail-type": "customer.subscription.updated",
             "source": "aws.partner/stripe.com/ed_test_abc", "detail": snapshot_event()
-        }))
-        .unwrap();
-        let d = inv.records[0].as_ref().unwrap();
+        }));
+        let inv = parse_bytes(&input).unwrap();
+        let d = inv.records[0].delivery().unwrap();
         assert_eq!(d.path.destination_id(), Some("ed_test_abc"));
         assert_eq!(d.style, PayloadStyle::Snapshot);
         assert_eq!(d.family, Family::Subscription);
         assert_eq!(d.dedupe_key(), "evt_1");
         assert_eq!(d.envelope_id.as_deref(), Some("uuid-1"));
-        assert_eq!(d.data_object.as_ref().unwrap()["status"], "active");
+        let object = d.data_object.as_ref().unwrap();
+        assert!(matches!(object.kind, Kind::Subscription(_)));
+        assert_eq!(object.status(), Some("active"));
     }
 
     #[test]
     fn thin_keys_on_snapshot_event() {
-        let inv = parse_invocation(json!({
+        let input = bytes(json!({
             "id": "evt_thin", "object": "v2.core.event", "type": "v1.invoice.paid",
             "created": "2026-03-07T18:27:56.000Z", "context": "acct_9",
             "related_object": {"id": "in_1", "type": "invoice", "url": "/v1/invoices/in_1"},
             "snapshot_event": "evt_snap"
-        }))
-        .unwrap();
-        let d = inv.records[0].as_ref().unwrap();
+        }));
+        let inv = parse_bytes(&input).unwrap();
+        let d = inv.records[0].delivery().unwrap();
         assert_eq!(inv.shape, InvocationShape::BareStripeEvent);
         assert_eq!(d.dedupe_key(), "evt_snap");
         assert_eq!(d.consumer_dedupe_key(Family::Payment), "payment#evt_snap");
         assert_eq!(d.stripe_context.as_deref(), Some("acct_9"));
         assert_eq!(d.family, Family::Payment);
-        assert_eq!(d.audit_path(), "direct");
+        assert_eq!(
+            d.object.as_ref().unwrap().url.as_deref(),
+            Some("/v1/invoices/in_1")
+        );
     }
 
     #[test]
     fn sqs_batch_keeps_good_records() {
         let eb = json!({"source": "stripe.webhook", "detail-type": "Stripe Webhook Event",
                         "detail": snapshot_event()});
-        let inv = parse_invocation(json!({"Records": [
+        let input = bytes(json!({"Records": [
             {"messageId": "m1", "body": eb.to_string()},
             {"messageId": "m2", "body": "{not json"},
-        ]}))
-        .unwrap();
+        ]}));
+        let inv = parse_bytes(&input).unwrap();
         assert_eq!(inv.records.len(), 2);
-        let good = inv.records[0].as_ref().unwrap();
+        let good = inv.records[0].delivery().unwrap();
         assert_eq!(good.path.sqs_message_id.as_deref(), Some("m1"));
-        assert_eq!(good.audit_path(), "webhook");
-        let bad = inv.records[1].as_ref().unwrap_err();
+        assert_eq!(good.path.source, SourcePath::Webhook);
+        let bad = inv.records[1].delivery().unwrap_err();
         assert_eq!(bad.sqs_message_id.as_deref(), Some("m2"));
         assert_eq!(bad.error.code(), "sqs_body_not_json");
+    }
+
+    #[test]
+    fn an_unreadable_payload_is_named_by_what_was_read_before_the_error() {
+        // 1e400 is valid JSON syntax that serde_json refuses as a number.
+        let input = br#"{"version":"0","id":"uuid-7","source":"aws.partner/stripe.com/ed_1","detail":{"id":"evt_7","object":"event","data":{"object":{"id":"ch_1","object":"charge","amount":1e400}}}}"#;
+        let e = parse_bytes(input).unwrap_err();
+        assert_eq!(e.error.code(), "not_json");
+        assert_eq!(e.envelope_id.as_deref(), Some("uuid-7"));
+        assert_eq!(e.event_id.as_deref(), Some("evt_7"));
+        let bare = br#"{"id":"evt_8","object":"event","data":{"object":{"amount":NaN}}}"#;
+        let e = parse_bytes(bare).unwrap_err();
+        assert_eq!(
+            (e.envelope_id, e.event_id.as_deref()),
+            (None, Some("evt_8"))
+        );
+    }
+
+    #[test]
+    fn an_escaped_sqs_body_borrows_from_its_own_buffer() {
+        let eb = json!({"source": "stripe.webhook", "detail": snapshot_event()});
+        let input = bytes(json!({"Records": [{"messageId": "m1", "body": eb.to_string()}]}));
+        let inv = parse_bytes(&input).unwrap();
+        let Record::Sqs { body, .. } = &inv.records[0] else {
+            panic!("an SQS record")
+        };
+        assert!(
+            matches!(body, Cow::Owned(_)),
+            "quotes in a body are escaped"
+        );
+        let d = inv.records[0].delivery().unwrap();
+        assert_eq!(d.object_id(), "sub_1");
     }
 }

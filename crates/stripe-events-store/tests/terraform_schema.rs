@@ -855,15 +855,19 @@ fn dedupe_writes_are_limited_to_each_consumers_own_keys() {
     // The pattern is the code's key: `pk` (the only key of the dedupe table) is
     // Delivery::consumer_dedupe_key = `{consumer}#{event key}`, and `each.key` is the family.
     assert_eq!(schema::DEDUPE_PK, "pk");
-    let inv = stripe_events_core::parse_invocation(serde_json::json!({
+    let payload = serde_json::json!({
         "version": "0", "id": "uuid-1", "detail-type": "Stripe Webhook Event",
         "source": "stripe.webhook",
         "detail": {"id": "evt_1", "object": "event", "type": "customer.updated",
                    "created": 1_700_000_000,
                    "data": {"object": {"id": "cus_1", "object": "customer"}}}
-    }))
-    .expect("a webhook event");
-    let d = inv.records[0].as_ref().expect("a delivery");
+    })
+    .to_string();
+    let d = stripe_events_core::parse_bytes(payload.as_bytes())
+        .expect("a webhook event")
+        .into_single()
+        .expect("one event")
+        .expect("a delivery");
     for family in Family::CONSUMERS {
         let key = d.consumer_dedupe_key(family);
         let prefix = format!("{}#", family.as_str());

@@ -265,8 +265,8 @@ impl StripeHydrator {
         deadline: Instant,
     ) -> Result<Fetched, HydrateError> {
         let path = checked_api_path(path)?;
-        let (object, fetched_at) = self.get_json(path, stripe_context, deadline).await?;
-        Ok(Fetched { object, fetched_at })
+        let (body, fetched_at) = self.get_json(path, stripe_context, deadline).await?;
+        Ok(Fetched { body, fetched_at })
     }
 
     /// Every event created at or after `since`, of the given types (all types when empty),
@@ -331,6 +331,9 @@ impl StripeHydrator {
         loop {
             let path = requests::v1_target(&requests::list_events(since, filter, after.as_deref()));
             let (page, _) = self.get_json(&path, None, self.page_deadline()).await?;
+            let page: Value = serde_json::from_slice(&page).map_err(|e| {
+                HydrateError::Transient(format!("GET /v1/events: response is not JSON: {e}"))
+            })?;
             let Some(data) = page.get("data").and_then(Value::as_array) else {
                 return Err(HydrateError::Permanent(
                     "GET /v1/events: response has no `data` array".into(),
@@ -361,22 +364,24 @@ impl StripeHydrator {
         }
     }
 
-    /// GETs a checked API path through the retry loop ([`StripeHydrator::send`]) and parses
-    /// the 2xx body.
+    /// GETs a checked API path through the retry loop ([`StripeHydrator::send`]) and returns
+    /// the body of a 2xx answer that is a JSON object, unparsed: the caller reads it into the
+    /// typed model.
     async fn get_json(
         &self,
         path: &str,
         stripe_context: Option<&str>,
         deadline: Instant,
-    ) -> Result<(Value, Timestamp), HydrateError> {
+    ) -> Result<(Vec<u8>, Timestamp), HydrateError> {
         let call = self.call(path, stripe_context, deadline)?;
         let Success {
             status,
             body,
             arrived,
         } = self.send(&call).await?;
-        match serde_json::from_slice::<Value>(&body) {
-            Ok(v @ Value::Object(_)) => Ok((v, arrived)),
+        // Only its first byte is checked here; the typed read checks the rest.
+        match body.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'{') => Ok((body.to_vec(), arrived)),
             _ => Err(HydrateError::Transient(format!(
                 "GET {path}: HTTP {status} with a body that is not a JSON object"
             ))),
@@ -710,10 +715,10 @@ impl Hydrator for StripeHydrator {
     /// reference and for snapshot revalidation.
     async fn fetch(&self, delivery: &Delivery, deadline: Instant) -> Result<Fetched, HydrateError> {
         let path = request_path(delivery)?;
-        let (object, fetched_at) = self
+        let (body, fetched_at) = self
             .get_json(&path, delivery.stripe_context.as_deref(), deadline)
             .await?;
-        Ok(Fetched { object, fetched_at })
+        Ok(Fetched { body, fetched_at })
     }
 }
 

@@ -40,8 +40,8 @@ async fn hydrate_and_project(
         .await
         .unwrap();
     assert_eq!(h.calls(), 1);
-    assert_eq!(&fetched.object, object);
-    match project(d.base_type(), &fetched.object, None).unwrap() {
+    assert_eq!(&fetched.json(), object);
+    match project(d.base_type(), &fetched.json(), None).unwrap() {
         Projection::Items(items) => items,
         other => panic!("{event_type}: {other:?}"),
     }

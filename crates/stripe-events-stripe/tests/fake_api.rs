@@ -33,7 +33,7 @@ async fn thin_v2_sends_stripe_context_and_key_and_counts_one_call() {
     let before = Timestamp::now();
     let fetched = h.fetch(&d, soon()).await.unwrap();
     let after = Timestamp::now();
-    assert_eq!(fetched.object["id"], "sub_ctx");
+    assert_eq!(fetched.json()["id"], "sub_ctx");
     assert!(before <= fetched.fetched_at && fetched.fetched_at <= after);
     assert_eq!(h.calls(), 1);
 
@@ -134,7 +134,7 @@ async fn rate_limited_with_should_retry_true_is_retried() {
         "sub_429t",
     ));
     let fetched = h.fetch(&d, soon()).await.unwrap();
-    assert_eq!(fetched.object["id"], "sub_429t");
+    assert_eq!(fetched.json()["id"], "sub_429t");
     assert_eq!(h.calls(), 2);
 }
 
@@ -169,7 +169,7 @@ async fn server_error_then_success_is_one_retry() {
         None,
     ));
     let fetched = h.fetch(&d, soon()).await.unwrap();
-    assert_eq!(fetched.object["id"], "sub_500");
+    assert_eq!(fetched.json()["id"], "sub_500");
     assert_eq!(h.calls(), 2);
     assert_eq!(server.requests().len(), 2);
 }

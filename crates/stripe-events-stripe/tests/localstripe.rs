@@ -75,8 +75,8 @@ async fn thin_v2_subscription_is_fetched_once_and_projects() {
     let fetched = h.fetch(&d, soon()).await.unwrap();
     assert!(fetched.fetched_at >= before && fetched.fetched_at <= Timestamp::now());
     assert_eq!(h.calls(), 1, "exactly one Stripe call per thin event");
-    assert_eq!(fetched.object["id"], id);
-    let w = one_write(d.base_type(), &fetched.object);
+    assert_eq!(fetched.json()["id"], id);
+    let w = one_write(d.base_type(), &fetched.json());
     assert_subscription_write(&w, &customer, &plan, &sub);
 }
 
@@ -94,7 +94,7 @@ async fn thin_reference_subscription_and_customer_are_fetched_by_type_and_id() {
     let fetched = h.fetch(&d, soon()).await.unwrap();
     assert_eq!(h.calls(), 1);
     assert_subscription_write(
-        &one_write(d.base_type(), &fetched.object),
+        &one_write(d.base_type(), &fetched.json()),
         &customer,
         &plan,
         &sub,
@@ -107,7 +107,7 @@ async fn thin_reference_subscription_and_customer_are_fetched_by_type_and_id() {
     ));
     let fetched = h.fetch(&d, soon()).await.unwrap();
     assert_eq!(h.calls(), 2);
-    let w = one_write(d.base_type(), &fetched.object);
+    let w = one_write(d.base_type(), &fetched.json());
     assert_eq!(w.sk, "PROFILE");
     assert_eq!(w.fields_json()["email"], "hydrate@example.com");
     assert_eq!(w.fields_json()["user_id"], "user_note");
@@ -122,7 +122,7 @@ async fn snapshot_revalidation_fetches_the_current_object() {
     let d = delivery(snapshot("customer.updated", stale));
     assert_eq!(d.style, PayloadStyle::Snapshot);
     let fetched = h.fetch(&d, soon()).await.unwrap();
-    assert_eq!(fetched.object["email"], "hydrate@example.com");
+    assert_eq!(fetched.json()["email"], "hydrate@example.com");
     assert_eq!(h.calls(), 1);
 }
 

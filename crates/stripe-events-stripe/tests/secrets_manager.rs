@@ -124,6 +124,6 @@ async fn from_env_uses_the_plain_key_locally() {
         .fetch(&d, Instant::now() + Duration::from_secs(10))
         .await
         .unwrap();
-    assert_eq!(fetched.object["id"], sub["id"]);
+    assert_eq!(fetched.json()["id"], sub["id"]);
     assert_eq!(h.calls(), 1);
 }

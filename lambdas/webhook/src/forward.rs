@@ -76,7 +76,7 @@ pub enum EntryError {
 }
 
 /// The entry for a verified, parsed event: the body unchanged when it fits, else a reference.
-pub fn entry_for(body: &str, delivery: &Delivery) -> Result<(BusEntry, Forwarded), EntryError> {
+pub fn entry_for(body: &str, delivery: &Delivery<'_>) -> Result<(BusEntry, Forwarded), EntryError> {
     let whole = BusEntry::new(body.to_owned());
     if whole.fits() {
         return Ok((whole, Forwarded::Event));
@@ -99,7 +99,7 @@ pub fn entry_for(body: &str, delivery: &Delivery) -> Result<(BusEntry, Forwarded
 /// data: {object: {id, object}}}`, which the consumers hydrate by `data.object`; ids and
 /// `created` are copied unchanged so dedupe keys and ordering stay those of the event. A thin
 /// v2 notification keeps its own shape minus anything beyond the reference fields.
-pub fn reference_detail(event: &Map<String, Value>, delivery: &Delivery) -> Value {
+pub fn reference_detail(event: &Map<String, Value>, delivery: &Delivery<'_>) -> Value {
     let field = |k: &str| event.get(k).cloned().unwrap_or(Value::Null);
     if delivery.style == PayloadStyle::ThinV2 {
         let mut out = Map::new();
@@ -223,11 +223,11 @@ mod tests {
     use super::*;
     use stripe_events_core::parse_bytes;
 
-    fn delivery(body: &str) -> Delivery {
+    fn delivery(body: &str) -> Delivery<'_> {
         parse_bytes(body.as_bytes())
             .unwrap()
-            .records
-            .remove(0)
+            .into_single()
+            .expect("one event")
             .unwrap()
     }
 

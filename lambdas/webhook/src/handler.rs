@@ -340,7 +340,7 @@ impl<F: Forwarder> WebhookHandler<F> {
     async fn forward(
         &self,
         body: &[u8],
-        delivery: Delivery,
+        delivery: Delivery<'_>,
         trace_header: Option<&str>,
         deadline: Instant,
     ) -> Outcome {
@@ -406,7 +406,7 @@ impl<F: Forwarder> WebhookHandler<F> {
 
 /// The body must be exactly one bare Stripe event (snapshot, thin v2 or the legacy thin
 /// reference): not an EventBridge envelope, not an SQS batch.
-fn read_event(body: &[u8]) -> Result<Delivery, Outcome> {
+fn read_event(body: &[u8]) -> Result<Delivery<'_>, Outcome> {
     let invalid = |reason: &'static str, event_id: Option<String>| Outcome::InvalidPayload {
         reason,
         event_id,
@@ -415,11 +415,10 @@ fn read_event(body: &[u8]) -> Result<Delivery, Outcome> {
     if invocation.shape != InvocationShape::BareStripeEvent {
         return Err(invalid("not_a_bare_stripe_event", None));
     }
-    let mut records = invocation.records.into_iter();
-    match (records.next(), records.next()) {
-        (Some(Ok(delivery)), None) => Ok(delivery),
-        (Some(Err(e)), None) => Err(invalid(e.error.code(), e.event_id)),
-        _ => Err(invalid("not_a_bare_stripe_event", None)),
+    match invocation.into_single() {
+        Some(Ok(delivery)) => Ok(delivery),
+        Some(Err(e)) => Err(invalid(e.error.code(), e.event_id)),
+        None => Err(invalid("not_a_bare_stripe_event", None)),
     }
 }
 

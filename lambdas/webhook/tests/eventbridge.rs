@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use common::*;
 use serde_json::{json, Value};
 use stripe_events_core::rules::{RuleSet, RuleSource};
-use stripe_events_core::{parse_invocation, Family, PayloadStyle, SourcePath, Timestamp};
+use stripe_events_core::{parse_bytes, Family, PayloadStyle, SourcePath, Timestamp};
 use webhook::forward::MAX_ENTRY_BYTES;
 use webhook::{
     EventBridgeForwarder, Outcome, SecretError, SecretStore, SecretsManagerLoader, WebhookHandler,
@@ -192,12 +192,9 @@ async fn each_family_lands_in_exactly_its_queue() {
         for m in messages {
             let id = m["detail"]["id"].as_str().unwrap();
             let (_, _, original) = events.iter().find(|(i, _, _)| *i == id).unwrap();
-            let d =
-                parse_invocation(json!({"Records": [{"messageId": "m", "body": m.to_string()}]}))
-                    .unwrap()
-                    .records
-                    .remove(0)
-                    .unwrap();
+            let batch = json!({"Records": [{"messageId": "m", "body": m.to_string()}]}).to_string();
+            let invocation = parse_bytes(batch.as_bytes()).unwrap();
+            let d = invocation.records[0].delivery().unwrap();
             assert_eq!(d.path.source, SourcePath::Webhook);
             if id == "evt_wh_big" {
                 assert_eq!(d.style, PayloadStyle::ThinReference);

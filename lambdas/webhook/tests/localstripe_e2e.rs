@@ -13,7 +13,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use common::*;
 use serde_json::{json, Value};
-use stripe_events_core::{parse_invocation, PayloadStyle, SourcePath};
+use stripe_events_core::{parse_bytes, PayloadStyle, SourcePath};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -249,10 +249,11 @@ async fn localstripe_signed_webhook_reaches_the_customer_queue() {
     assert_eq!(m["detail"]["id"], event_id.as_str());
     assert_eq!(m["detail"]["data"]["object"]["id"], customer_id.as_str());
     assert_eq!(m["detail"]["data"]["object"]["email"], email.as_str());
-    let d = parse_invocation(m.clone())
+    let forwarded = m.to_string();
+    let d = parse_bytes(forwarded.as_bytes())
         .unwrap()
-        .records
-        .remove(0)
+        .into_single()
+        .expect("one event")
         .unwrap();
     assert_eq!(d.path.source, SourcePath::Webhook);
     assert_eq!(d.style, PayloadStyle::Snapshot);

@@ -135,14 +135,14 @@ impl FixtureStripe {
 }
 
 impl Hydrator for FixtureStripe {
-    async fn fetch(&self, d: &Delivery, _deadline: Instant) -> Result<Fetched, HydrateError> {
+    async fn fetch(&self, d: &Delivery<'_>, _deadline: Instant) -> Result<Fetched, HydrateError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         if self.unavailable.iter().any(|id| id == d.object_id()) {
             return Err(HydrateError::Transient("HTTP 503 from Stripe".into()));
         }
         match self.objects.get(d.object_id()) {
             Some(object) => Ok(Fetched {
-                object: object.clone(),
+                body: object.to_string().into_bytes(),
                 fetched_at: Timestamp::now(),
             }),
             None => Err(HydrateError::NotFound(d.object_id().to_owned())),

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use stripe_events_core::delivery::Delivery;
-use stripe_events_core::parse_invocation;
+use stripe_events_core::parse::{parse_bytes, Record};
 use stripe_events_stripe::{ApiKey, RetryPolicy, StripeConfig, StripeHydrator};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -46,10 +46,15 @@ pub fn hydrator(base: &str, key: &str, policy: RetryPolicy) -> StripeHydrator {
 }
 
 /// The one delivery in an invocation payload.
-pub fn delivery(payload: Value) -> Delivery {
-    let mut invocation = parse_invocation(payload).expect("payload parses");
+/// The one delivery in an invocation payload (its bytes leaked: a delivery borrows them).
+pub fn delivery(payload: Value) -> Delivery<'static> {
+    let bytes: &'static [u8] = Box::leak(payload.to_string().into_bytes().into_boxed_slice());
+    let mut invocation = parse_bytes(bytes).expect("payload parses");
     assert_eq!(invocation.records.len(), 1);
-    invocation.records.remove(0).expect("record parses")
+    match invocation.records.remove(0) {
+        Record::Read(d) => d.expect("record parses"),
+        Record::Sqs { .. } => panic!("not an SQS batch"),
+    }
 }
 
 /// A partner-delivered v2 thin notification (`related_object`, ISO `created`).
