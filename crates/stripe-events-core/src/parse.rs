@@ -87,6 +87,8 @@ impl<'a> Invocation<'a> {
 
 /// One record of an invocation.
 #[derive(Debug, Clone, PartialEq)]
+// One per event and short-lived: boxing the large variant would cost an allocation per event.
+#[allow(clippy::large_enum_variant)]
 pub enum Record<'a> {
     /// An EventBridge or bare event, read with the invocation (or why it could not be).
     Read(Result<Delivery<'a>, RecordError>),
@@ -550,6 +552,8 @@ struct RelatedObject<'a> {
     url: Text<'a>,
 }
 
+// One per event and short-lived: boxing the large variant would cost an allocation per event.
+#[allow(clippy::large_enum_variant)]
 enum ObjectField<'a> {
     Absent,
     Object(StripeObject<'a>),
@@ -557,6 +561,8 @@ enum ObjectField<'a> {
     Other,
 }
 
+// One per event and short-lived: boxing the large variant would cost an allocation per event.
+#[allow(clippy::large_enum_variant)]
 enum DataField<'a> {
     Object {
         object: ObjectField<'a>,
@@ -725,6 +731,8 @@ impl<'de> DeserializeSeed<'de> for DataSeed {
     }
 }
 
+// One per event and short-lived: boxing the large variant would cost an allocation per event.
+#[allow(clippy::large_enum_variant)]
 enum DetailField<'a> {
     Event(EventFields<'a>),
     NotObject,

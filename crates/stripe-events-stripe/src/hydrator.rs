@@ -713,7 +713,11 @@ impl Hydrator for StripeHydrator {
     /// `GET related_object.url` for v2 thin notifications (with `Stripe-Context` when the
     /// event has a context); the v1 retrieve path of `object_type` + `id` for the legacy thin
     /// reference and for snapshot revalidation.
-    async fn fetch(&self, delivery: &Delivery, deadline: Instant) -> Result<Fetched, HydrateError> {
+    async fn fetch(
+        &self,
+        delivery: &Delivery<'_>,
+        deadline: Instant,
+    ) -> Result<Fetched, HydrateError> {
         let path = request_path(delivery)?;
         let (body, fetched_at) = self
             .get_json(&path, delivery.stripe_context.as_deref(), deadline)
@@ -724,7 +728,7 @@ impl Hydrator for StripeHydrator {
 
 /// The API path to GET for a delivery: `related_object.url` verbatim for a v2 thin
 /// notification (the one hand-built request), else async-stripe's typed retrieve of the kind.
-fn request_path(delivery: &Delivery) -> Result<String, HydrateError> {
+fn request_path(delivery: &Delivery<'_>) -> Result<String, HydrateError> {
     let Some(object) = &delivery.object else {
         return Err(HydrateError::Permanent(
             "the event names no object to fetch".to_owned(),
