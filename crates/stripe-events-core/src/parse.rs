@@ -15,7 +15,7 @@ use serde::Deserialize;
 use crate::delivery::{Delivery, DeliveryPath, ObjectRef, PayloadStyle, SourcePath};
 use crate::error::ParseError;
 use crate::family::Family;
-use crate::model::{Key, Obj, PreviousAttributes, StripeObject, Text};
+use crate::model::{IdField, Key, Obj, PreviousAttributes, StripeObject, Text};
 use crate::timestamp::Timestamp;
 
 const PARTNER_SOURCE_PREFIX: &str = "aws.partner/stripe.com/";
@@ -287,120 +287,148 @@ fn stripe_event(
     };
     let id = ev.id.required_string("id").map_err(fail)?;
     let event_type = ev.type_.required_string("type").map_err(fail)?;
-    let livemode = match ev.livemode {
-        Leaf::Absent | Leaf::Null => false,
-        Leaf::Bool(b) => b,
-        _ => {
-            return Err(fail(ParseError::WrongType {
-                field: "livemode",
-                expected: "a boolean",
-            }))
-        }
-    };
-    let created = match &ev.created {
-        Leaf::Absent | Leaf::Null => {
-            return Err(fail(ParseError::MissingField { field: "created" }))
-        }
-        Leaf::Int(n) => Timestamp::from_unix_seconds(*n),
-        Leaf::Str(s) => Timestamp::parse_iso8601(s).ok_or_else(|| {
-            fail(ParseError::InvalidTimestamp {
-                value: ev.created.json_text(),
-            })
-        })?,
-        other => {
-            return Err(fail(ParseError::InvalidTimestamp {
-                value: other.json_text(),
-            }))
-        }
-    };
-    let api_version = ev.api_version.into_string();
-    let is_thin_v2 = ev.object.as_str() == Some("v2.core.event");
-    let (style, object, data_object, previous_attributes) = if is_thin_v2 {
-        let reference = ev.related_object.and_then(|r| r.0).and_then(|r| {
-            Some(ObjectRef {
-                object_type: r.type_.get()?.to_owned(),
-                id: r.id.get()?.to_owned(),
-                url: r.url.get().map(str::to_owned),
-            })
-        });
-        // v2 events such as `v2.core.event_destination.ping` carry no object: valid, signed
-        // Stripe events that no family stores. A family's event without one is unusable.
-        if reference.is_none() && Family::of_event_type(&event_type) != Family::None {
-            return Err(fail(ParseError::ThinWithoutReference));
-        }
-        (PayloadStyle::ThinV2, reference, None, None)
+    let livemode = livemode(&ev.livemode).map_err(fail)?;
+    let created = created(&ev.created).map_err(fail)?;
+    let family = Family::of_event_type(&event_type);
+    let subject = if ev.object.as_str() == Some("v2.core.event") {
+        thin_v2_subject(ev.related_object, family)
     } else {
-        let (data_object, previous) = match ev.data {
-            Some(DataField::Object { object, previous }) => (object, previous.0),
-            _ => (ObjectField::Absent, None),
-        };
-        let data_object = match data_object {
-            ObjectField::Object(o) => o,
-            ObjectField::Other => {
-                return Err(fail(ParseError::WrongType {
-                    field: "data.object",
-                    expected: "an object",
-                }))
-            }
-            ObjectField::Absent => {
-                return Err(fail(ParseError::MissingField {
-                    field: "data.object",
-                }))
-            }
-        };
-        // Some objects have no id (an upcoming invoice); the projection decides what to do.
-        let object_id = match &data_object.id {
-            crate::model::IdField::Absent | crate::model::IdField::Null => String::new(),
-            crate::model::IdField::Str(s) => s.clone().into_owned(),
-            crate::model::IdField::Invalid => {
-                return Err(fail(ParseError::WrongType {
-                    field: "data.object.id",
-                    expected: "a string",
-                }))
-            }
-        };
-        let Some(object_type) = data_object.object_type().map(str::to_owned) else {
-            return Err(fail(ParseError::MissingField {
-                field: "data.object.object",
-            }));
-        };
-        let object = ObjectRef {
-            object_type,
-            id: object_id,
-            url: None,
-        };
-        if data_object.key_count == 2 {
-            (PayloadStyle::ThinReference, Some(object), None, previous)
-        } else {
-            (
-                PayloadStyle::Snapshot,
-                Some(object),
-                Some(data_object),
-                previous,
-            )
-        }
-    };
-    let (snapshot_event, stripe_context) = if style == PayloadStyle::ThinV2 {
+        v1_subject(ev.data)
+    }
+    .map_err(fail)?;
+    let (snapshot_event, stripe_context) = if subject.style == PayloadStyle::ThinV2 {
         (ev.snapshot_event.into_string(), ev.context.into_string())
     } else {
         (None, None)
     };
     Ok(Delivery {
-        family: Family::of_event_type(&event_type),
+        family,
         path,
-        style,
+        style: subject.style,
         event_id: id,
         event_type,
         created,
         livemode,
-        api_version,
-        object,
+        api_version: ev.api_version.into_string(),
+        object: subject.object,
         snapshot_event,
         stripe_context,
         envelope_id,
         replay_name,
-        data_object,
-        previous_attributes,
+        data_object: subject.data_object,
+        previous_attributes: subject.previous_attributes,
+    })
+}
+
+fn livemode(leaf: &Leaf<'_>) -> Result<bool, ParseError> {
+    match leaf {
+        Leaf::Absent | Leaf::Null => Ok(false),
+        Leaf::Bool(b) => Ok(*b),
+        _ => Err(ParseError::WrongType {
+            field: "livemode",
+            expected: "a boolean",
+        }),
+    }
+}
+
+/// `created`: unix seconds (v1) or ISO-8601 (v2).
+fn created(leaf: &Leaf<'_>) -> Result<Timestamp, ParseError> {
+    let parsed = match leaf {
+        Leaf::Absent | Leaf::Null => return Err(ParseError::MissingField { field: "created" }),
+        Leaf::Int(n) => Some(Timestamp::from_unix_seconds(*n)),
+        Leaf::Str(s) => Timestamp::parse_iso8601(s),
+        _ => None,
+    };
+    parsed.ok_or_else(|| ParseError::InvalidTimestamp {
+        value: leaf.json_text(),
+    })
+}
+
+/// What an event is about, by payload style.
+struct Subject<'a> {
+    style: PayloadStyle,
+    object: Option<ObjectRef>,
+    data_object: Option<StripeObject<'a>>,
+    previous_attributes: Option<PreviousAttributes<'a>>,
+}
+
+/// A v2 notification names its object in `related_object`.
+fn thin_v2_subject<'a>(
+    related: Option<Obj<RelatedObject<'_>>>,
+    family: Family,
+) -> Result<Subject<'a>, ParseError> {
+    let reference = related.and_then(|r| r.0).and_then(|r| {
+        Some(ObjectRef {
+            object_type: r.type_.get()?.to_owned(),
+            id: r.id.get()?.to_owned(),
+            url: r.url.get().map(str::to_owned),
+        })
+    });
+    // v2 events such as `v2.core.event_destination.ping` carry no object: valid, signed
+    // Stripe events that no family stores. A family's event without one is unusable.
+    if reference.is_none() && family != Family::None {
+        return Err(ParseError::ThinWithoutReference);
+    }
+    Ok(Subject {
+        style: PayloadStyle::ThinV2,
+        object: reference,
+        data_object: None,
+        previous_attributes: None,
+    })
+}
+
+/// A v1 event carries `data.object`: the whole object (snapshot) or only `{id, object}` (the
+/// legacy thin reference).
+fn v1_subject(data: Option<DataField<'_>>) -> Result<Subject<'_>, ParseError> {
+    let (data_object, previous) = match data {
+        Some(DataField::Object { object, previous }) => (object, previous.0),
+        _ => (ObjectField::Absent, None),
+    };
+    let data_object = match data_object {
+        ObjectField::Object(o) => o,
+        ObjectField::Other => {
+            return Err(ParseError::WrongType {
+                field: "data.object",
+                expected: "an object",
+            })
+        }
+        ObjectField::Absent => {
+            return Err(ParseError::MissingField {
+                field: "data.object",
+            })
+        }
+    };
+    // Some objects have no id (an upcoming invoice); the projection decides what to do.
+    let id = match &data_object.id {
+        IdField::Absent | IdField::Null => String::new(),
+        IdField::Str(s) => s.clone().into_owned(),
+        IdField::Invalid => {
+            return Err(ParseError::WrongType {
+                field: "data.object.id",
+                expected: "a string",
+            })
+        }
+    };
+    let Some(object_type) = data_object.object_type().map(str::to_owned) else {
+        return Err(ParseError::MissingField {
+            field: "data.object.object",
+        });
+    };
+    let object = Some(ObjectRef {
+        object_type,
+        id,
+        url: None,
+    });
+    let only_reference = data_object.key_count == 2;
+    Ok(Subject {
+        style: if only_reference {
+            PayloadStyle::ThinReference
+        } else {
+            PayloadStyle::Snapshot
+        },
+        object,
+        data_object: (!only_reference).then_some(data_object),
+        previous_attributes: previous,
     })
 }
 
