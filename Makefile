@@ -55,7 +55,7 @@ test: fmt-check lint tf-check fixtures-check test-rust
 	@echo "make test: all checks passed"
 
 bench: venv
-	crates/stripe-events-bench/run.sh
+	crates/tools/stripe-events-bench/run.sh
 
 # Billing-day bursts (infra/README.md): the model, fed from infra/variables.tf...
 simulate-burst:

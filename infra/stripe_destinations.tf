@@ -15,7 +15,7 @@ variable "manage_stripe_destinations" {
 }
 
 variable "stripe_snapshot_api_version" {
-  description = "API version snapshot events are rendered in: the version the projections are tested with (crates/stripe-events-cli/src/event_types.rs PINNED_API_VERSION)."
+  description = "API version snapshot events are rendered in: the version the projections are tested with (crates/tools/stripe-events-cli/src/event_types.rs PINNED_API_VERSION)."
   type        = string
   default     = "2025-09-30.clover"
 }

@@ -3,7 +3,7 @@ pinned in the venv): what the SDK sends, the fake accepts; what the fake answers
 reads with every field the CLI uses; parameters the API reference does not list are refused.
 Also drives ListEventSources with boto3 and the webhook-endpoint mapping onto localstripe.
 
-Run under the local stack (the CLI's tests do: crates/stripe-events-cli/tests/fakes_sdk.rs):
+Run under the local stack (the CLI's tests do: crates/tools/stripe-events-cli/tests/):
   infra/local/stack.sh run -- .venv/bin/python infra/local/test_fake_stripe_admin.py
 """
 

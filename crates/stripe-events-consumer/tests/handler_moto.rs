@@ -4,24 +4,21 @@
 //! in-memory hydrator serving the matching snapshot objects (the Stripe path itself is
 //! tested against localstripe in `thin_localstripe.rs`).
 
-mod support;
-
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Map, Value};
 use stripe_events_consumer::{Consumer, ConsumerConfig, Outcome};
 use stripe_events_core::Family;
 use stripe_events_store::schema::{OBJECT_INDEX, OBJECT_INDEX_KEY};
-use stripe_events_store::testkit::{fresh_tables, local_endpoint, sdk_config_for};
 use stripe_events_store::{dynamodb_client, DynamoStore};
-use support::{
-    assert_item_matches, delivery_fixtures, expectation, family_named, fixture_files, invocations,
-    load, load_path, FixtureStripe,
+use stripe_events_testkit::fixtures::{
+    assert_item_matches, delivery_fixtures, expectation, family_named, fixture as load,
+    fixture_files, invocations, load_path,
 };
+use stripe_events_testkit::stack::{fresh_tables, local_endpoint, sdk_config_for};
+use stripe_events_testkit::stripe::FixtureStripe;
 
 async fn consumer(family: Family, stripe: FixtureStripe) -> Consumer<DynamoStore, FixtureStripe> {
     let endpoint = local_endpoint().unwrap_or_else(|e| panic!("{e}"));
@@ -489,7 +486,7 @@ async fn every_fixture_of_a_family_lands_in_dynamodb() {
 /// holds under `state` (computed by `fixtures/generate.py` from the raw Stripe object, not by
 /// the projection code): through its family's consumer, into fresh tables, read back with
 /// DynamoDB's numbers, maps, lists and nulls. Every attribute is compared except those
-/// `support::EXCLUDED` names (the commit clock, the ordering tiebreak, and a fetched object's
+/// `stripe_events_testkit::fixtures::EXCLUDED` names (the commit clock, the ordering tiebreak, and a fetched object's
 /// version). SQS batches are delivered one record at a time. `projected_state.rs` checks the
 /// same on the in-memory store, and the deliveries that write nothing.
 #[tokio::test]
@@ -543,10 +540,7 @@ async fn a_thin_detach_updates_the_method_where_its_customer_filed_it() {
     let attached = load("partner-snapshot/payment-method-attached.json");
     let mut detached_now = attached["detail"]["data"]["object"].clone();
     detached_now["customer"] = Value::Null;
-    let stripe = || FixtureStripe {
-        objects: Arc::new(HashMap::from([(PM.to_owned(), detached_now.clone())])),
-        ..Default::default()
-    };
+    let stripe = || FixtureStripe::serving([(PM.to_owned(), detached_now.clone())]);
     let sk = format!("PAYMENT_METHOD#{PM}");
 
     let c = consumer(Family::Customer, stripe()).await;

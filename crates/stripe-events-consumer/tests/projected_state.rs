@@ -2,19 +2,18 @@
 //! writes exactly the state items its `.expect.json` holds under `state` (computed by
 //! `fixtures/generate.py` from the raw Stripe object, not by the Rust projection), and nothing
 //! when `state` is null. Thin deliveries are hydrated by an in-memory Stripe serving the
-//! newest snapshot of each object (`support::FixtureStripe`); which attributes are not compared
-//! and why: `support::EXCLUDED`. `handler_moto.rs` checks the same expectations in DynamoDB.
-
-mod support;
+//! newest snapshot of each object (`stripe_events_testkit::stripe::FixtureStripe`); which attributes are not compared
+//! and why: `stripe_events_testkit::fixtures::EXCLUDED`. `handler_moto.rs` checks the same expectations in DynamoDB.
 
 use std::time::{Duration, Instant};
 
 use stripe_events_consumer::{Consumer, ConsumerConfig, Outcome};
 use stripe_events_core::Family;
 use stripe_events_store::{MemoryStore, TableNames};
-use support::{
-    assert_item_matches, delivery_fixtures, expectation, invocations, load_path, FixtureStripe,
+use stripe_events_testkit::fixtures::{
+    assert_item_matches, delivery_fixtures, expectation, invocations, load_path,
 };
+use stripe_events_testkit::stripe::FixtureStripe;
 
 fn deadline() -> Instant {
     Instant::now() + Duration::from_secs(10)

@@ -2,7 +2,6 @@
 //! stack. `scenarios_moto.rs` runs the same functions on DynamoDB.
 
 mod scenarios;
-mod support;
 
 use stripe_events_store::MemoryStore;
 

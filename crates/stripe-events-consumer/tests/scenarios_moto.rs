@@ -4,10 +4,9 @@
 //! `scenarios_memory.rs` runs the same functions on the in-memory store.
 
 mod scenarios;
-mod support;
 
-use stripe_events_store::testkit::{fresh_tables, local_endpoint, sdk_config_for};
 use stripe_events_store::{dynamodb_client, DynamoStore};
+use stripe_events_testkit::stack::{fresh_tables, local_endpoint, sdk_config_for};
 
 async fn fresh() -> DynamoStore {
     let endpoint = local_endpoint().unwrap_or_else(|e| panic!("{e}"));

@@ -3,7 +3,6 @@
 //! its answer short. In process: `MemoryStore` for the logic, the production `DynamoStore`
 //! client against local TCP servers that misbehave for the waits (no local stack needed).
 
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -13,21 +12,14 @@ use stripe_events_consumer::{Consumer, ConsumerConfig, Outcome};
 use stripe_events_core::hydrate::{Fetched, HydrateError, Hydrator};
 use stripe_events_core::project::customer_pk;
 use stripe_events_core::{Delivery, Family};
-use stripe_events_store::testkit::sdk_config_for;
 use stripe_events_store::{
     dynamodb_client, Commit, CommitOutcome, DeliveryAudit, DynamoStore, EventStore, MemoryStore,
     Prior, StoreError, TableNames,
 };
+use stripe_events_testkit::fixtures::fixture;
+use stripe_events_testkit::stack::sdk_config_for;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-
-fn fixture(rel: &str) -> Value {
-    let path: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures")
-        .join(rel);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).expect("fixture JSON")
-}
 
 /// A Stripe that must not be called: every call is counted and fails.
 #[derive(Default)]

@@ -33,7 +33,6 @@ pub mod memory;
 pub mod read;
 mod record;
 pub mod schema;
-pub mod testkit;
 
 pub use client::dynamodb_client;
 pub use counter::RequestCounter;

@@ -9,11 +9,11 @@ use serde_json::{json, Value};
 use stripe_events_core::project::{project, Projection};
 use stripe_events_core::vocabulary::AuditPath;
 use stripe_events_core::{Family, Timestamp, Version};
-use stripe_events_store::testkit::{fresh_tables, local_endpoint, sdk_config_for};
 use stripe_events_store::{
     dynamodb_client, Commit, CommitOutcome, DeliveryAudit, DynamoStore, EventStore, MemoryStore,
     Prior, RequestCounter, StoreError, VersionedWrite,
 };
+use stripe_events_testkit::stack::{fresh_tables, local_endpoint, sdk_config_for};
 
 fn endpoint() -> String {
     local_endpoint().unwrap_or_else(|e| panic!("{e}"))

@@ -13,11 +13,11 @@ use stripe_events_core::vocabulary::{
     attr, customer_pk, dedupe_key, payment_method_sk, subscription_sk, unfiled_pk, AuditPath,
 };
 use stripe_events_core::{Family, Timestamp, Version};
-use stripe_events_store::testkit::{fresh_tables, local_endpoint, sdk_config_for};
 use stripe_events_store::{
     customers_of_user, dynamodb_client, read_customer_state, Commit, CommitOutcome, CustomerState,
     DeliveryAudit, DynamoStore, EventStore, MemoryStore, Prior, VersionedWrite,
 };
+use stripe_events_testkit::stack::{fresh_tables, local_endpoint, sdk_config_for};
 
 const CUS: &str = "cus_PARITY1";
 const SUB: &str = "sub_PARITY1";

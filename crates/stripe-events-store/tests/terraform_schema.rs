@@ -3,14 +3,11 @@
 //! toggle and its validation, table keys from `schema.rs`, rule patterns from the rule files,
 //! the environment the binaries read, and one function/log group/role per `lambdas/` crate.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use stripe_events_core::Family;
 use stripe_events_store::schema;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use stripe_events_testkit::fixtures::repo_root as repo;
 
 fn tf(file: &str) -> String {
     std::fs::read_to_string(repo().join("infra").join(file))

@@ -776,19 +776,6 @@ fn checked_api_path(path: &str) -> Result<&str, HydrateError> {
     Ok(path)
 }
 
-/// Percent-encodes a query value (RFC 3986 unreserved characters pass).
-pub(crate) fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 /// A uniform fraction in `[0, 1)` from std's randomly keyed hasher (no rand dependency).
 fn jitter_fraction() -> f64 {
     use std::hash::BuildHasher;
@@ -837,15 +824,6 @@ mod tests {
                 "{bad}"
             );
         }
-    }
-
-    #[test]
-    fn query_encoding() {
-        assert_eq!(
-            encode("customer.subscription.created"),
-            "customer.subscription.created"
-        );
-        assert_eq!(encode("a b&c[]"), "a%20b%26c%5B%5D");
     }
 
     #[test]

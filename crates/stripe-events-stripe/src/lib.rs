@@ -16,7 +16,6 @@ pub mod client;
 pub mod config;
 pub mod hydrator;
 pub mod requests;
-pub mod testkit;
 
 pub use client::{BoundClient, ClientError};
 pub use config::{

@@ -2,21 +2,17 @@
 //! 2025+: period on the items, `price`, invoice `parent`) hydrated from a local HTTP server
 //! and projected with `project`.
 
-mod common;
-
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::*;
 use serde_json::Value;
 use stripe_events_core::hydrate::Hydrator;
 use stripe_events_core::project::{project, Projection};
+use stripe_events_testkit::events::*;
+use stripe_events_testkit::stripe::*;
 
 /// Stripe's example objects, kept in the repository (`fixtures/stripe-openapi/`, MIT).
 fn fixtures3() -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/stripe-openapi/fixtures3.json");
-    let all: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let all: Value = stripe_events_testkit::fixtures::fixture("stripe-openapi/fixtures3.json");
     all["resources"].clone()
 }
 

@@ -1,14 +1,13 @@
 //! The hydrator against a scripted local HTTP server: headers actually sent, the retry rules,
 //! the deadline, the call counter, and event-supplied paths. Needs no local stack.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
 use serde_json::json;
 use stripe_events_core::hydrate::{HydrateError, Hydrator};
 use stripe_events_core::Timestamp;
+use stripe_events_testkit::events::*;
+use stripe_events_testkit::stripe::*;
 
 fn sub(id: &str) -> serde_json::Value {
     json!({"id": id, "object": "subscription", "customer": "cus_1", "status": "active"})

@@ -2,17 +2,17 @@
 //! script: `infra/local/stack.sh run -- cargo test -p stripe-events-stripe`. Without
 //! `STRIPE_API_BASE`/`STRIPE_API_KEY` these tests fail with that hint.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
 use serde_json::{json, Value};
 use stripe_events_core::delivery::PayloadStyle;
 use stripe_events_core::hydrate::{HydrateError, Hydrator};
 use stripe_events_core::project::{project, Projection, StateWrite};
 use stripe_events_core::Timestamp;
 use stripe_events_stripe::StripeHydrator;
+use stripe_events_testkit::events::*;
+use stripe_events_testkit::stack::*;
+use stripe_events_testkit::stripe::*;
 
 fn localstripe_hydrator() -> (LocalStripe, StripeHydrator) {
     let ls = local_stripe();

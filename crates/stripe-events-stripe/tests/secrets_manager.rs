@@ -2,16 +2,16 @@
 //! (`AWS_ENDPOINT_URL` from `infra/local/stack.sh run -- …`). The key read is checked by what
 //! a local HTTP server receives in `Authorization`.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
 use serde_json::json;
 use stripe_events_core::hydrate::Hydrator;
 use stripe_events_stripe::{
     ConfigError, StripeConfig, StripeHydrator, ENV_API_BASE, ENV_API_KEY, ENV_API_KEY_SECRET_ARN,
 };
+use stripe_events_testkit::events::*;
+use stripe_events_testkit::stack::*;
+use stripe_events_testkit::stripe::*;
 
 async fn create_secret(name_prefix: &str, value: &str) -> String {
     require_env("AWS_ENDPOINT_URL");

@@ -2,18 +2,19 @@
 //! from `infra/rules` (each with its own SQS queue), webhook requests signed by Stripe's
 //! Python SDK through the handler, and where each event lands. Also PutEvents failures and
 //! the Secrets Manager loader. Needs the local stack:
-//! `infra/local/stack.sh run -- cargo test -p webhook`.
-
-mod common;
+//! `infra/local/stack.sh run -- cargo test -p stripe-events-webhook`.
 
 use std::collections::BTreeMap;
 
-use common::*;
 use serde_json::{json, Value};
 use stripe_events_core::rules::{RuleSet, RuleSource};
 use stripe_events_core::{parse_bytes, Family, PayloadStyle, SourcePath, Timestamp};
-use webhook::forward::MAX_ENTRY_BYTES;
-use webhook::{
+use stripe_events_testkit::events::*;
+use stripe_events_testkit::fixtures::repo_root;
+use stripe_events_testkit::stack::*;
+use stripe_events_testkit::webhook::*;
+use stripe_events_webhook::forward::MAX_ENTRY_BYTES;
+use stripe_events_webhook::{
     EventBridgeForwarder, Outcome, SecretError, SecretStore, SecretsManagerLoader, WebhookHandler,
     WebhookSecrets,
 };

@@ -2,22 +2,23 @@
 //! scheme, its own HMAC code) over HTTP to a small local adapter that turns the request into
 //! a Function URL request and calls the handler, which puts the event on moto's bus, where
 //! the rule built from infra/rules routes it to the customer queue.
-//! Needs the local stack: `infra/local/stack.sh run -- cargo test -p webhook`.
-
-mod common;
+//! Needs the local stack: `infra/local/stack.sh run -- cargo test -p stripe-events-webhook`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use common::*;
 use serde_json::{json, Value};
 use stripe_events_core::{parse_bytes, PayloadStyle, SourcePath};
+use stripe_events_testkit::stack::*;
+use stripe_events_testkit::webhook::*;
+use stripe_events_webhook::{
+    EventBridgeForwarder, Outcome, SecretStore, WebhookHandler, WebhookSecrets,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
-use webhook::{EventBridgeForwarder, Outcome, SecretStore, WebhookHandler, WebhookSecrets};
 
 const SECRET: &str = "whsec_test_localstripe_e2e_0a1b2c3d4e5f";
 
@@ -152,8 +153,8 @@ async fn serve(
 
 /// A form POST to localstripe; returns (status, body).
 async fn localstripe_post(path: &str, form: &str) -> (u16, Value) {
-    let base = stack_var("STRIPE_API_BASE");
-    let key = stack_var("STRIPE_API_KEY");
+    let base = require_env("STRIPE_API_BASE");
+    let key = require_env("STRIPE_API_KEY");
     let authority = base
         .trim_start_matches("http://")
         .trim_end_matches('/')

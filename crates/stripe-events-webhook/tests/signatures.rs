@@ -2,13 +2,12 @@
 //! code), through the handler with a recording forwarder. Needs only the venv
 //! (`infra/local/venv.sh`), not the running stack.
 
-mod common;
-
 use base64::Engine as _;
-use common::*;
 use serde_json::{json, Value};
 use stripe_events_core::Timestamp;
-use webhook::{ForwardError, Outcome, SecretStore, WebhookHandler, WebhookSecrets};
+use stripe_events_testkit::events::*;
+use stripe_events_testkit::webhook::*;
+use stripe_events_webhook::{ForwardError, Outcome, SecretStore, WebhookHandler, WebhookSecrets};
 
 const SECRET: &str = "whsec_test_Rk3mZq8VYb1c2d3e4f5g6h7i8j9k0lmn";
 const OLD_SECRET: &str = "whsec_test_rotated_out_0000000000000000";
@@ -568,8 +567,8 @@ async fn a_mismatch_reloads_the_secrets_once() {
     use std::sync::atomic::{AtomicU32, Ordering};
     use std::sync::Arc;
     use std::time::Duration;
-    use webhook::secrets::LoadFuture;
-    use webhook::SecretLoader;
+    use stripe_events_webhook::secrets::LoadFuture;
+    use stripe_events_webhook::SecretLoader;
 
     struct Loader(Arc<AtomicU32>);
     impl SecretLoader for Loader {

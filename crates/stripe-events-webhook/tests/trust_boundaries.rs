@@ -3,21 +3,21 @@
 //! process, no local stack: a recording forwarder, the real forwarder against a local TCP
 //! server that never answers, and the rule files Terraform deploys.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 use stripe_events_core::rules::RuleSet;
 use stripe_events_core::Timestamp;
-use tokio::io::AsyncReadExt;
-use tokio::net::TcpListener;
-use webhook::{
+use stripe_events_testkit::fixtures::repo_root;
+use stripe_events_testkit::stack::*;
+use stripe_events_testkit::webhook::*;
+use stripe_events_webhook::{
     EventBridgeForwarder, Forwarder, Outcome, SecretStore, WebhookHandler, WebhookSecrets,
 };
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpListener;
 
 const SECRET: &str = "whsec_test_trust_boundaries_0a1b2c3d4e5f";
 

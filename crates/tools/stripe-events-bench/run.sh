@@ -2,10 +2,10 @@
 # make bench (GitHub issues 9, 17): cold start, CPU per warm invocation and where it goes,
 # handler cost, round trips, SQS batch wall time and package size of the Lambdas, printed as
 # one table with the command behind each figure and the figures from before issue 17
-# (crates/stripe-events-bench/baseline/) next to today's.
+# (crates/tools/stripe-events-bench/baseline/) next to today's.
 #
-#   crates/stripe-events-bench/run.sh              # everything (≈ 25 min cold, 2 cores)
-#   crates/stripe-events-bench/run.sh STEP...      # package coldstart cpu profile roundtrips batch handler table
+#   crates/tools/stripe-events-bench/run.sh              # everything (≈ 25 min cold, 2 cores)
+#   crates/tools/stripe-events-bench/run.sh STEP...      # package coldstart cpu profile roundtrips batch handler table
 #
 # Environment: BENCH_STARTS (default 21 measured cold starts per function, after 1 warm-up),
 # BENCH_INVOCATIONS (default 1000 invocations before reading the peak RSS, and per CPU case),
@@ -15,7 +15,7 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO="$(cd "$HERE/../.." && pwd)"
+REPO="$(cd "$HERE/../../.." && pwd)"
 cd "$REPO"
 OUT=target/bench
 STACK=infra/local/stack.sh

@@ -27,9 +27,9 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use lambda_runtime_emulator::process::{FunctionCommand, Output};
 use lambda_runtime_emulator::{Emulator, Outcome};
 use serde_json::{json, Value};
-use stripe_events_store::testkit::{fresh_tables, local_endpoint, sdk_config_for};
 use stripe_events_store::{dynamodb_client, DynamoStore};
-use stripe_events_stripe::testkit::LocalStripe;
+use stripe_events_testkit::stack::{fresh_tables, local_endpoint, sdk_config_for};
+use stripe_events_testkit::stripe::LocalStripe;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 

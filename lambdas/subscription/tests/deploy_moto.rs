@@ -12,11 +12,8 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{Architecture, FunctionCode, Runtime};
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
-use stripe_events_store::testkit::{local_endpoint, sdk_config_for};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use stripe_events_testkit::fixtures::repo_root as repo;
+use stripe_events_testkit::stack::{local_endpoint, sdk_config_for};
 
 fn python() -> PathBuf {
     repo().join(".venv/bin/python")

@@ -1,7 +1,6 @@
 //! The subscription Lambda's built binary over the Lambda Runtime API against moto.
 
-#[path = "../../tests-shared/consumer_binary.rs"]
-mod consumer_binary;
+use stripe_events_testkit::binary as consumer_binary;
 
 #[tokio::test]
 async fn binary_serves_the_runtime_api_against_moto() {

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use stripe_events_lambda::{aws_sdk_config, deadline_of, init_logging};
-use webhook::secrets::RELOAD_MIN_INTERVAL;
-use webhook::{
+use stripe_events_webhook::secrets::RELOAD_MIN_INTERVAL;
+use stripe_events_webhook::{
     Config, EventBridgeForwarder, HttpResponse, SecretSource, SecretStore, SecretsManagerLoader,
     WebhookHandler,
 };

@@ -3,23 +3,22 @@
 //! route is refused, and the output holds neither the signature, the secret nor the body.
 //! Needs the local stack (`infra/local/stack.sh run -- cargo test -p webhook`).
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
 use hmac::{Hmac, KeyInit, Mac};
 use lambda_runtime_emulator::process::FunctionCommand;
 use lambda_runtime_emulator::Emulator;
 use serde_json::{json, Value};
 use sha2::Sha256;
 use stripe_events_core::Timestamp;
+use stripe_events_testkit::stack::require_env;
+use stripe_events_testkit::webhook::function_url_request;
 
 const WAIT: Duration = Duration::from_secs(30);
 
 #[tokio::test]
 async fn binary_forwards_and_logs_no_secret_signature_or_body() {
-    let endpoint = stack_var("AWS_ENDPOINT_URL");
+    let endpoint = require_env("AWS_ENDPOINT_URL");
     let secret = format!("whsec_test_never_logged_{}", std::process::id());
     let emulator = Emulator::start().await.expect("runtime API emulator");
     let mut process = FunctionCommand::new(

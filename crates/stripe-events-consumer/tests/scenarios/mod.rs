@@ -6,10 +6,8 @@
 //! application reads it (`read_customer_state`), and the migration audit of the event.
 #![allow(dead_code)] // each test binary runs its own store's half
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Map, Value};
@@ -21,7 +19,7 @@ use stripe_events_store::{
     TableNames,
 };
 
-use crate::support::FixtureStripe;
+use stripe_events_testkit::stripe::FixtureStripe;
 
 /// A store the scenarios can run on: it commits, and the application and the audit can read it.
 pub trait ScenarioStore: EventStore + StateReader + Sized {
@@ -191,10 +189,7 @@ fn consumer<S: ScenarioStore>(store: S, stripe: FixtureStripe) -> Consumer<S, Fi
 
 /// Stripe as it is now: the subscription in the state of `now`.
 fn stripe_serving(now: &SubEvent) -> FixtureStripe {
-    FixtureStripe {
-        objects: Arc::new(HashMap::from([(SUB.to_owned(), now.object())])),
-        ..Default::default()
-    }
+    FixtureStripe::serving([(SUB.to_owned(), now.object())])
 }
 
 /// Delivers one invocation; its one record's outcome.

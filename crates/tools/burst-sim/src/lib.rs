@@ -633,5 +633,5 @@ pub fn simulate(s: &Scenario) -> Report {
 
 /// `infra/variables.tf` of this repository.
 pub fn default_variables_path() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/variables.tf")
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../infra/variables.tf")
 }

@@ -2,7 +2,7 @@
 //! `RawPayload` (what `lambda_runtime` deserializes `LambdaEvent<RawPayload>` with: one
 //! validating scan, no tree) → `Consumer::handle` (parse into the typed model → detect →
 //! dedupe → hydrate → project → commit) over `MemoryStore` and an in-memory hydrator
-//! (`FixtureHydrator`: serves the stored object's bytes, no network). No tracing subscriber,
+//! (`stripe_events_testkit::stripe::FixtureStripe`: serves the stored object's bytes, no network). No tracing subscriber,
 //! except in `*_logged`, which installs the Lambda's JSON log format writing to a sink.
 //!
 //! `*_new` cases give every iteration a new Stripe event id and a later `created` (set up
@@ -14,19 +14,21 @@ use std::time::{Duration, Instant};
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use serde_json::Value;
-use stripe_events_bench::{fixture, uniquify, FixtureHydrator};
+use stripe_events_bench::uniquify;
 use stripe_events_consumer::runtime::RawPayload;
 use stripe_events_consumer::{Consumer, ConsumerConfig, InvocationReport};
 use stripe_events_core::Family;
 use stripe_events_store::{MemoryStore, TableNames};
+use stripe_events_testkit::fixtures::fixture;
+use stripe_events_testkit::stripe::FixtureStripe;
 
-type BenchConsumer = Consumer<MemoryStore, FixtureHydrator>;
+type BenchConsumer = Consumer<MemoryStore, FixtureStripe>;
 
 fn consumer(family: Family) -> BenchConsumer {
     Consumer {
         config: ConsumerConfig::new(family, TableNames::for_prefix("bench")),
         store: MemoryStore::new(),
-        hydrator: FixtureHydrator::from_snapshot_fixtures(),
+        hydrator: FixtureStripe::from_snapshots(),
     }
 }
 

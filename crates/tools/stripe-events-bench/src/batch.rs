@@ -11,12 +11,14 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use stripe_events_bench::{fixture, median, FixtureHydrator};
+use stripe_events_bench::median;
 use stripe_events_consumer::config::DEFAULT_RECORD_CONCURRENCY;
 use stripe_events_consumer::{Consumer, ConsumerConfig};
 use stripe_events_core::Family;
-use stripe_events_store::testkit::{fresh_tables, local_endpoint, sdk_config_for};
 use stripe_events_store::{dynamodb_client, DynamoStore};
+use stripe_events_testkit::fixtures::fixture;
+use stripe_events_testkit::stack::{fresh_tables, local_endpoint, sdk_config_for};
+use stripe_events_testkit::stripe::FixtureStripe;
 
 use crate::responder::{delaying_proxy, instant_aws};
 
@@ -80,7 +82,7 @@ async fn measure(
         Consumer {
             config,
             store: DynamoStore::new(proxied.clone(), tables.clone()),
-            hydrator: FixtureHydrator::from_snapshot_fixtures(),
+            hydrator: FixtureStripe::from_snapshots(),
         }
     };
     let mut tag = 0u64;
@@ -88,7 +90,7 @@ async fn measure(
         tag += 1;
         tag
     };
-    let mut run = async |c: &Consumer<DynamoStore, FixtureHydrator>, size: u64| {
+    let mut run = async |c: &Consumer<DynamoStore, FixtureStripe>, size: u64| {
         let t = next_tag();
         let events: Vec<Value> = (0..size).map(|n| event(t, n)).collect();
         let payload = if size == 1 {

@@ -10,9 +10,10 @@ use lambda_runtime_emulator::process::{FunctionCommand, Output};
 use lambda_runtime_emulator::{Emulator, EmulatorConfig, Outcome as Answer};
 use serde_json::{json, Value};
 use sha2::Sha256;
-use stripe_events_bench::{fixture, median, quantile, uniquify};
+use stripe_events_bench::{median, quantile, uniquify};
 use stripe_events_store::dynamodb_client;
-use stripe_events_store::testkit::{fresh_tables, local_endpoint, sdk_config_for};
+use stripe_events_testkit::fixtures::fixture;
+use stripe_events_testkit::stack::{fresh_tables, local_endpoint, sdk_config_for};
 
 use crate::sys::{loadavg, wait_for_idle_cpu};
 

@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 use lambda_runtime_emulator::process::{FunctionCommand, Output};
 use lambda_runtime_emulator::{Emulator, EmulatorConfig};
 use serde_json::{json, Value};
-use stripe_events_bench::{fixture, uniquify};
+use stripe_events_bench::uniquify;
 use stripe_events_store::dynamodb_client;
-use stripe_events_store::testkit::{fresh_tables, local_endpoint, sdk_config_for};
+use stripe_events_testkit::fixtures::fixture;
+use stripe_events_testkit::stack::{fresh_tables, local_endpoint, sdk_config_for};
 
 use crate::coldstart::{
     classify_answer, classify_consumer, classify_webhook, consumer_event, signed_request,

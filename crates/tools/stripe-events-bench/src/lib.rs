@@ -1,31 +1,9 @@
 //! Benchmarks of the stripe-events Lambdas (`make bench` → `run.sh`): shared pieces of the
 //! criterion handler bench (`benches/handler.rs`) and the harness binary (`src/main.rs`:
-//! cold start, round trips, the final table).
-
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::time::Instant;
+//! cold start, round trips, the final table). Fixtures and the in-memory Stripe come from
+//! `stripe-events-testkit` (`fixtures::fixture`, `stripe::FixtureStripe`).
 
 use serde_json::Value;
-use stripe_events_core::hydrate::{Fetched, HydrateError, Hydrator};
-use stripe_events_core::{Delivery, Timestamp};
-
-/// `<repo>/fixtures`.
-pub fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
-}
-
-/// A fixture's bytes; panics with the path (harness code: a missing fixture is a broken
-/// checkout).
-pub fn fixture_bytes(rel: &str) -> Vec<u8> {
-    let path = fixtures_dir().join(rel);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-pub fn fixture(rel: &str) -> Value {
-    serde_json::from_slice(&fixture_bytes(rel))
-        .unwrap_or_else(|e| panic!("fixtures/{rel} is not JSON: {e}"))
-}
 
 /// Makes an event (EventBridge envelope or bare Stripe event) a new one: `n` is appended to
 /// its Stripe id (and to the `snapshot_event` it names, so a thin/snapshot pair stays a
@@ -71,65 +49,6 @@ pub fn uniquify(payload: &mut Value, n: u64) {
     }
 }
 
-/// A [`Hydrator`] serving the snapshot fixtures' objects from memory, by object id. It keeps
-/// each object as JSON bytes and parses them per fetch, like the Stripe client parses the
-/// response body; the network is what it leaves out. Counts calls.
-#[derive(Default)]
-pub struct FixtureHydrator {
-    objects: HashMap<String, Vec<u8>>,
-    calls: std::sync::atomic::AtomicU64,
-}
-
-impl FixtureHydrator {
-    /// Every `data.object` of `fixtures/partner-snapshot` and `fixtures/old-api`.
-    pub fn from_snapshot_fixtures() -> Self {
-        let mut objects = HashMap::new();
-        for dir in ["partner-snapshot", "old-api"] {
-            let entries = std::fs::read_dir(fixtures_dir().join(dir))
-                .unwrap_or_else(|e| panic!("fixtures/{dir}: {e}"));
-            for entry in entries.flatten() {
-                let path = entry.path();
-                let name = path.to_string_lossy();
-                if !name.ends_with(".json") || name.ends_with(".expect.json") {
-                    continue;
-                }
-                let Ok(event) =
-                    serde_json::from_slice::<Value>(&std::fs::read(&path).unwrap_or_default())
-                else {
-                    continue;
-                };
-                let object = &event["detail"]["data"]["object"];
-                if let Some(id) = object["id"].as_str() {
-                    objects.insert(id.to_owned(), object.to_string().into_bytes());
-                }
-            }
-        }
-        FixtureHydrator {
-            objects,
-            calls: Default::default(),
-        }
-    }
-
-    pub fn calls(&self) -> u64 {
-        self.calls.load(std::sync::atomic::Ordering::Relaxed)
-    }
-}
-
-impl Hydrator for FixtureHydrator {
-    async fn fetch(&self, d: &Delivery<'_>, _deadline: Instant) -> Result<Fetched, HydrateError> {
-        self.calls
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let bytes = self
-            .objects
-            .get(d.object_id())
-            .ok_or_else(|| HydrateError::NotFound(d.object_id().to_owned()))?;
-        Ok(Fetched {
-            body: bytes.clone(),
-            fetched_at: Timestamp::now(),
-        })
-    }
-}
-
 /// Median, and the value at quantile `q` (nearest rank), of unsorted samples.
 pub fn quantile(samples: &[f64], q: f64) -> f64 {
     if samples.is_empty() {
@@ -158,6 +77,7 @@ pub fn median(samples: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use stripe_events_testkit::fixtures::fixture;
 
     #[test]
     fn uniquify_keeps_pairs_and_moves_created() {

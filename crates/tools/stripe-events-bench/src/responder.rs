@@ -256,7 +256,8 @@ pub async fn stripe_objects() -> Server {
         "partner-snapshot/invoice-paid.json",
         "partner-snapshot/customer-updated.json",
     ] {
-        let object = stripe_events_bench::fixture(rel)["detail"]["data"]["object"].clone();
+        let object =
+            stripe_events_testkit::fixtures::fixture(rel)["detail"]["data"]["object"].clone();
         let kind = object["object"].as_str().expect("object kind").to_owned();
         templates.insert(format!("{kind}s"), object);
     }

@@ -5,13 +5,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use stripe_events_bench::{fixture, uniquify};
+use stripe_events_bench::uniquify;
 use stripe_events_consumer::{Consumer, ConsumerConfig};
 use stripe_events_core::Family;
-use stripe_events_store::testkit::{fresh_tables, local_endpoint, sdk_config_for};
 use stripe_events_store::{dynamodb_client, DynamoStore, RequestCounter, TableNames};
-use stripe_events_stripe::testkit::LocalStripe;
 use stripe_events_stripe::StripeHydrator;
+use stripe_events_testkit::fixtures::fixture;
+use stripe_events_testkit::stack::{fresh_tables, local_endpoint, sdk_config_for};
+use stripe_events_testkit::stripe::LocalStripe;
 
 type LiveConsumer = Consumer<DynamoStore, Arc<StripeHydrator>>;
 

@@ -5,7 +5,7 @@
 use stripe_events_core::Family;
 
 /// Every Stripe v1 event type (one per line), as listed by Stripe's API reference.
-const ALL_TYPES: &str = include_str!("../../../fixtures/event-types.txt");
+const ALL_TYPES: &str = include_str!("../../../../fixtures/event-types.txt");
 
 /// The API version the projections are tested with: the shape of the current fixtures
 /// (`fixtures/README.md`). Snapshot destinations render their objects in it.
@@ -66,7 +66,7 @@ mod tests {
 
     #[test]
     fn pinned_version_is_the_fixtures_current_shape() {
-        let fixture = include_str!("../../../fixtures/partner-snapshot/invoice-paid.json");
+        let fixture = include_str!("../../../../fixtures/partner-snapshot/invoice-paid.json");
         assert!(
             fixture.contains(&format!("\"api_version\": \"{PINNED_API_VERSION}\""))
                 || fixture.contains(&format!("\"api_version\":\"{PINNED_API_VERSION}\"")),

@@ -3,12 +3,9 @@
 //! (`stripe-events --help`), an idempotent `create-tables`, no Stripe key needed where Stripe
 //! is never called, tables within 100 columns and no colour in pipes.
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use stripe_events_testkit::fixtures::repo_root as repo;
 
 fn local_stack() {
     assert!(

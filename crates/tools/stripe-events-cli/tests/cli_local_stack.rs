@@ -2,7 +2,7 @@
 //! for every fixture folder, thin events hydrated from localstripe, the migration audit,
 //! backfill from localstripe's `/v1/events`, and the state the application reads.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
@@ -12,13 +12,11 @@ use stripe_events_cli::context::Context;
 use stripe_events_cli::replay::{replay_bytes, replay_value, Row};
 use stripe_events_cli::state::{customer_state, customers_of_user};
 use stripe_events_core::Timestamp;
-use stripe_events_store::testkit::{fresh_tables, local_endpoint, sdk_config_for};
 use stripe_events_store::{dynamodb_client, DynamoStore};
 use stripe_events_stripe::StripeHydrator;
+use stripe_events_testkit::stack::{fresh_tables, local_endpoint, sdk_config_for};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use stripe_events_testkit::fixtures::repo_root as repo;
 
 async fn context() -> Context {
     let endpoint = local_endpoint().unwrap_or_else(|e| panic!("{e}"));

@@ -5,7 +5,6 @@
 //! secret, forwarded to a recording bus) on 127.0.0.1, where localstripe delivers.
 //! Needs the local stack: `infra/local/stack.sh run -- cargo test -p stripe-events-cli`.
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -15,16 +14,16 @@ use stripe_events_cli::admin::StripeAdmin;
 use stripe_events_cli::migrate::{cut_over, read_log};
 use stripe_events_core::vocabulary::{dedupe_key, AuditPath};
 use stripe_events_core::{Family, Timestamp};
-use stripe_events_store::testkit::{fresh_tables, local_endpoint, sdk_config_for};
 use stripe_events_store::{dynamodb_client, DeliveryAudit, DynamoStore, EventStore, TableNames};
-use stripe_events_stripe::testkit::LocalStripe;
+use stripe_events_testkit::stack::{fresh_tables, local_endpoint, sdk_config_for};
+use stripe_events_testkit::stripe::LocalStripe;
+use stripe_events_webhook::{
+    BusEntry, ForwardError, Forwarder, SecretStore, WebhookHandler, WebhookSecrets,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use webhook::{BusEntry, ForwardError, Forwarder, SecretStore, WebhookHandler, WebhookSecrets};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use stripe_events_testkit::fixtures::repo_root as repo;
 
 /// Every Stripe event the webhook Lambda's handler verified and forwarded: (type,
 /// data.object.id).

@@ -4,7 +4,6 @@
 //! own contract test, which drives it with the official Stripe Python SDK.
 //! Needs the local stack: `infra/local/stack.sh run -- cargo test -p stripe-events-cli`.
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -13,9 +12,7 @@ use stripe_events_cli::admin::StripeAdmin;
 use stripe_events_cli::aws::Aws;
 use stripe_events_cli::setup::{self, Payload, Stage};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use stripe_events_testkit::fixtures::repo_root as repo;
 
 fn stack_var(k: &str) -> String {
     std::env::var(k).unwrap_or_else(|_| {

@@ -1,5 +1,5 @@
-//! Shared by the three consumer crates' `tests/runtime_api.rs` (included with `#[path]`, as
-//! only a crate's own tests can reach its binary through `CARGO_BIN_EXE_<name>`).
+//! The Lambda binary harness, shared by the three consumer crates' `tests/runtime_api.rs`
+//! (each passes its own binary: only a crate's own tests see `CARGO_BIN_EXE_<name>`).
 //!
 //! The built binary is started as the Lambda service starts a `provided.al2023` bootstrap
 //! (Runtime API emulator on 127.0.0.1, the Lambda environment, the local stack's AWS/Stripe
@@ -13,8 +13,10 @@ use std::time::Duration;
 use lambda_runtime_emulator::process::FunctionCommand;
 use lambda_runtime_emulator::Emulator;
 use serde_json::{json, Value};
-use stripe_events_store::testkit::{fresh_tables, local_endpoint, sdk_config_for};
 use stripe_events_store::{dynamodb_client, DynamoStore};
+
+use crate::fixtures::fixture_bytes;
+use crate::stack::{fresh_tables, local_endpoint, sdk_config_for};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -25,8 +27,7 @@ pub async fn applies_dedupes_and_acknowledges(
     function: &str,
     fixture: &str,
 ) -> DynamoStore {
-    let path = format!("{}/../../fixtures/{fixture}", env!("CARGO_MANIFEST_DIR"));
-    let event = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let event = fixture_bytes(fixture);
     let endpoint = local_endpoint().unwrap_or_else(|e| panic!("{e}"));
     let client = dynamodb_client(&sdk_config_for(&endpoint).await, None);
     let tables = fresh_tables(&client).await.expect("fresh tables in moto");

@@ -1,35 +1,45 @@
-//! Shared by the consumer's fixture tests: the fixture files, an in-memory Stripe serving the
-//! snapshot objects, and the comparison of written state items with the items each
-//! `.expect.json` delivery holds under `state` (computed by `fixtures/generate.py` from the raw
-//! Stripe object, independently of the Rust projection).
-#![allow(dead_code)] // each test binary uses a part
+//! The fixture files (`fixtures/`, built by `fixtures/generate.py`): the repository root, reading
+//! a fixture, walking the delivery folders, and comparing written state items with the items
+//! each `.expect.json` delivery holds under `state` (computed by `fixtures/generate.py` from the
+//! raw Stripe object, independently of the Rust projection).
+//!
+//! Harness code: a missing or unreadable fixture is a broken checkout, so these panic with the
+//! path.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
-use std::time::Instant;
 
 use serde_json::{Map, Value};
-use stripe_events_core::hydrate::{Fetched, HydrateError, Hydrator};
-use stripe_events_core::{Delivery, Family, Timestamp};
+use stripe_events_core::Family;
 
-pub fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+/// The repository root (this crate is `crates/tools/stripe-events-testkit`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../..")
 }
 
-pub fn load(rel: &str) -> Value {
-    load_path(&fixtures().join(rel))
+/// `<repo>/fixtures`.
+pub fn fixtures_dir() -> PathBuf {
+    repo_root().join("fixtures")
+}
+
+/// A fixture's bytes, by path relative to `fixtures/`.
+pub fn fixture_bytes(rel: &str) -> Vec<u8> {
+    let path = fixtures_dir().join(rel);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A fixture as JSON, by path relative to `fixtures/`.
+pub fn fixture(rel: &str) -> Value {
+    load_path(&fixtures_dir().join(rel))
 }
 
 pub fn load_path(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).expect("fixture JSON")
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
 
 /// The event fixtures (not expectations) directly in `dir`, sorted.
 pub fn fixture_files(dir: &str) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(fixtures().join(dir))
+    let mut files: Vec<PathBuf> = std::fs::read_dir(fixtures_dir().join(dir))
         .expect("fixture dir")
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
@@ -56,7 +66,7 @@ pub fn delivery_fixtures() -> Vec<PathBuf> {
     ]
     .map(String::from)
     .to_vec();
-    let mut sequences: Vec<String> = std::fs::read_dir(fixtures().join("sequences"))
+    let mut sequences: Vec<String> = std::fs::read_dir(fixtures_dir().join("sequences"))
         .expect("sequences dir")
         .filter_map(|e| e.ok())
         .map(|e| format!("sequences/{}", e.file_name().to_string_lossy()))
@@ -87,67 +97,6 @@ pub fn family_named(name: &str) -> Option<Family> {
     [Family::Subscription, Family::Payment, Family::Customer]
         .into_iter()
         .find(|f| f.as_str() == name)
-}
-
-/// Serves objects by id (from the snapshot fixtures), fails transiently for ids listed in
-/// `unavailable`, and counts calls.
-#[derive(Default)]
-pub struct FixtureStripe {
-    pub objects: Arc<HashMap<String, Value>>,
-    pub unavailable: Vec<String>,
-    pub calls: AtomicU32,
-}
-
-impl FixtureStripe {
-    /// Stripe serves an object as it is now: the newest snapshot of each id in
-    /// `partner-snapshot/` and `old-api/` (the rule `fixtures/generate.py` hydrates by).
-    pub fn from_snapshots() -> Self {
-        let mut objects = HashMap::new();
-        let mut newest: HashMap<String, i64> = HashMap::new();
-        for dir in ["partner-snapshot", "old-api"] {
-            for path in fixture_files(dir) {
-                let ev = load_path(&path);
-                let object = &ev["detail"]["data"]["object"];
-                let created = ev["detail"]["created"].as_i64().unwrap_or(0);
-                if let Some(id) = object["id"].as_str() {
-                    let newer = newest.get(id).is_none_or(|&seen| created > seen);
-                    if newer {
-                        newest.insert(id.to_owned(), created);
-                        objects.insert(id.to_owned(), object.clone());
-                    }
-                }
-            }
-        }
-        FixtureStripe {
-            objects: Arc::new(objects),
-            ..Default::default()
-        }
-    }
-
-    /// The same objects, no call counted yet.
-    pub fn fresh(&self) -> Self {
-        FixtureStripe {
-            objects: Arc::clone(&self.objects),
-            unavailable: self.unavailable.clone(),
-            calls: AtomicU32::new(0),
-        }
-    }
-}
-
-impl Hydrator for FixtureStripe {
-    async fn fetch(&self, d: &Delivery<'_>, _deadline: Instant) -> Result<Fetched, HydrateError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        if self.unavailable.iter().any(|id| id == d.object_id()) {
-            return Err(HydrateError::Transient("HTTP 503 from Stripe".into()));
-        }
-        match self.objects.get(d.object_id()) {
-            Some(object) => Ok(Fetched {
-                body: object.to_string().into_bytes(),
-                fetched_at: Timestamp::now(),
-            }),
-            None => Err(HydrateError::NotFound(d.object_id().to_owned())),
-        }
-    }
 }
 
 /// Attributes every written item has but no expectation holds:

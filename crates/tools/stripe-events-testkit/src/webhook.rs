@@ -1,23 +1,19 @@
-//! Shared test helpers: Stripe's Python SDK as the independent signer, a recording fake
-//! forwarder, the local stack's environment, and the moto bus built from infra/rules.
-#![allow(dead_code)]
+//! Webhook test helpers: Stripe's Python SDK as the independent signer and second verifier, a
+//! Function URL request, a recording fake forwarder, and a moto bus built from `infra/rules`.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 
-use aws_config::BehaviorVersion;
 use serde_json::{json, Value};
 use stripe_events_core::rules::{RuleSet, RuleSource};
-use stripe_events_core::{Family, Timestamp};
-use webhook::{BusEntry, ForwardError, Forwarder};
+use stripe_events_core::Family;
+use stripe_events_webhook::{BusEntry, ForwardError, Forwarder};
 
-pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use crate::fixtures::repo_root;
+use crate::stack::unique;
 
 // ---------------------------------------------------------------------------------------
 // Stripe's Python SDK (stripe==16.1.0 in .venv) as the signer and second verifier.
@@ -179,67 +175,7 @@ impl Forwarder for FakeForwarder {
 }
 
 // ---------------------------------------------------------------------------------------
-// Events.
-
-pub fn snapshot_event(id: &str, event_type: &str, object: Value) -> Value {
-    json!({
-        "id": id, "object": "event", "api_version": "2024-09-30.acacia",
-        "created": Timestamp::now().unix_seconds(), "livemode": false, "pending_webhooks": 1,
-        "request": {"id": "req_1", "idempotency_key": null}, "type": event_type,
-        "data": {"object": object}
-    })
-}
-
-pub fn thin_event(id: &str, event_type: &str, object_type: &str, object_id: &str) -> Value {
-    json!({
-        "id": id, "object": "v2.core.event", "type": event_type,
-        "created": "2026-03-07T18:27:56.000Z", "livemode": false, "context": null,
-        "related_object": {"id": object_id, "type": object_type,
-                           "url": format!("/v1/{object_type}s/{object_id}")},
-        "snapshot_event": format!("{id}_snap")
-    })
-}
-
-// ---------------------------------------------------------------------------------------
-// The local stack (moto, localstripe), started by infra/local/stack.sh.
-
-pub fn stack_var(name: &str) -> String {
-    match std::env::var(name) {
-        Ok(v) if !v.is_empty() => v,
-        _ => panic!(
-            "{name} is not set: this test needs the local stack; run it as \
-             `infra/local/stack.sh run -- cargo test -p webhook`"
-        ),
-    }
-}
-
-pub async fn sdk_config() -> aws_config::SdkConfig {
-    sdk_config_at(&stack_var("AWS_ENDPOINT_URL")).await
-}
-
-pub async fn sdk_config_at(endpoint: &str) -> aws_config::SdkConfig {
-    // moto's dummy credentials, explicit so a test never fails for want of credentials.
-    let credentials =
-        aws_sdk_eventbridge::config::Credentials::new("testing", "testing", None, None, "test");
-    aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-2"))
-        .credentials_provider(credentials)
-        .load()
-        .await
-}
-
-static SEQ: AtomicU32 = AtomicU32::new(0);
-
-/// A name no other test (or test run against the same moto) uses.
-pub fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}-{}-{}-{}",
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::SeqCst),
-        Timestamp::now().unix_millis() % 100_000_000
-    )
-}
+// A moto bus with the rules of infra/rules (the local stack, started by infra/local/stack.sh).
 
 /// One rule from infra/rules on the test bus, with its own queue as the target.
 pub struct RuleQueue {
