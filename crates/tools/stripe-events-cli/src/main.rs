@@ -326,51 +326,24 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
+/// One function per subcommand. Each checks its arguments before it reads the environment;
+/// commands that never call Stripe need no Stripe key.
 async fn run(command: Command, tables: TableNames) -> Result<ExitCode, Failure> {
     match command {
         Command::Setup { action, args } => {
-            return Ok(commands::setup(action.is_some(), args, &tables).await?)
+            Ok(commands::setup(action.is_some(), args, &tables).await?)
         }
         Command::Ping {
             destination,
             log_group,
             wait,
             poll,
-        } => return Ok(commands::ping(&destination, &log_group, &wait, &poll, &tables).await?),
-        Command::Migrate { action } => {
-            if let MigrateAction::Cutover { select, .. } | MigrateAction::Rollback { select } =
-                &action
-            {
-                let base: Vec<String> = select
-                    .types
-                    .iter()
-                    .map(|t| stripe_events_core::family::base_event_type(t.trim()).to_owned())
-                    .collect();
-                check_types(&base)?;
-            }
-            return Ok(commands::migrate(action, &tables).await?);
-        }
-        _ => {}
-    }
-    if let Command::CreateTables = command {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let client = stripe_events_store::dynamodb_client(&sdk, None);
-        match explain::create_tables_once(&client, &tables).await? {
-            explain::Created::Both => {
-                println!("created {} and {}", tables.dedupe, tables.billing)
-            }
-            explain::Created::AlreadyThere => println!(
-                "tables {} and {} already exist; nothing to do",
-                tables.dedupe, tables.billing
-            ),
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    // Commands that never call Stripe need no Stripe key.
-    match command {
+        } => Ok(commands::ping(&destination, &log_group, &wait, &poll, &tables).await?),
+        Command::Migrate { action } => migrate_command(action, &tables).await,
+        Command::CreateTables => create_tables_command(&tables).await,
         Command::Audit { since, grace } => {
             let store = store_from_env(tables).await?;
-            return audit(&store, since, &grace).await;
+            audit(&store, since, &grace).await
         }
         Command::State {
             customer_id,
@@ -378,73 +351,94 @@ async fn run(command: Command, tables: TableNames) -> Result<ExitCode, Failure> 
             json,
         } => {
             let store = store_from_env(tables).await?;
-            return state(&store, customer_id, user, json).await;
+            state(&store, customer_id, user, json).await
         }
-        _ => {}
+        Command::Replay { paths } => replay_command(&paths, tables).await,
+        Command::Backfill { since, types } => backfill_command(&since, &types, tables).await,
     }
-    // Arguments first, then the environment.
-    let (files, skipped) = match &command {
-        Command::Replay { paths } => event_files(paths)?,
-        _ => (Vec::new(), Vec::new()),
-    };
-    let backfill = match &command {
-        Command::Backfill { since, types } => Some((
-            since_arg("--since", since, Timestamp::now())?,
-            check_types(types)?,
-        )),
-        _ => None,
-    };
+}
+
+/// `migrate`: the types of a cut-over or rollback are checked against the event-type list
+/// (without the thin `v1.` prefix) first.
+async fn migrate_command(action: MigrateAction, tables: &TableNames) -> Result<ExitCode, Failure> {
+    if let MigrateAction::Cutover { select, .. } | MigrateAction::Rollback { select } = &action {
+        let base: Vec<String> = select
+            .types
+            .iter()
+            .map(|t| stripe_events_core::family::base_event_type(t.trim()).to_owned())
+            .collect();
+        check_types(&base)?;
+    }
+    Ok(commands::migrate(action, tables).await?)
+}
+
+/// `create-tables`: both tables, or a note that they are there already.
+async fn create_tables_command(tables: &TableNames) -> Result<ExitCode, Failure> {
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let client = stripe_events_store::dynamodb_client(&sdk, None);
+    match explain::create_tables_once(&client, tables).await? {
+        explain::Created::Both => {
+            println!("created {} and {}", tables.dedupe, tables.billing)
+        }
+        explain::Created::AlreadyThere => println!(
+            "tables {} and {} already exist; nothing to do",
+            tables.dedupe, tables.billing
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `replay`: every event file (folders walked, non-`*.json` skipped and listed) through the
+/// deployed rules and handlers, in process.
+async fn replay_command(paths: &[PathBuf], tables: TableNames) -> Result<ExitCode, Failure> {
+    let (files, skipped) = event_files(paths)?;
     let ctx = Context::from_env(tables).await?;
-    match command {
-        Command::Replay { .. } => {
-            if !skipped.is_empty() {
-                eprintln!(
-                    "skipped {} file(s) in the folders given, not *.json (name a file to replay it anyway):",
-                    skipped.len()
-                );
-                for s in &skipped {
-                    eprintln!("  {}", s.display());
-                }
-            }
-            let bar = progress(files.len() as u64, "replaying");
-            let mut rows = Vec::new();
-            for file in &files {
-                let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
-                rows.extend(replay_bytes(&ctx, &file.display().to_string(), &bytes).await);
-                bar.inc(1);
-            }
-            bar.finish_and_clear();
-            print_rows(&rows);
-            println!("Stripe API calls: {}", ctx.stripe.calls());
-            Ok(exit_for(&rows))
+    if !skipped.is_empty() {
+        eprintln!(
+            "skipped {} file(s) in the folders given, not *.json (name a file to replay it anyway):",
+            skipped.len()
+        );
+        for s in &skipped {
+            eprintln!("  {}", s.display());
         }
-        Command::Backfill { .. } => {
-            let Some((since, types)) = backfill else {
-                return Ok(ExitCode::SUCCESS);
-            };
-            let events = ctx
-                .stripe
-                .list_events(since, &types)
-                .await
-                .map_err(|e| e.to_string())?;
-            let bar = progress(events.len() as u64, "backfilling");
-            let mut rows = Vec::new();
-            for event in events {
-                rows.extend(replay_value(&ctx, "backfill", event).await);
-                bar.inc(1);
-            }
-            bar.finish_and_clear();
-            print_rows(&rows);
-            println!("Stripe API calls: {}", ctx.stripe.calls());
-            Ok(exit_for(&rows))
-        }
-        Command::CreateTables
-        | Command::Audit { .. }
-        | Command::State { .. }
-        | Command::Setup { .. }
-        | Command::Ping { .. }
-        | Command::Migrate { .. } => Ok(ExitCode::SUCCESS),
     }
+    let bar = progress(files.len() as u64, "replaying");
+    let mut rows = Vec::new();
+    for file in &files {
+        let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+        rows.extend(replay_bytes(&ctx, &file.display().to_string(), &bytes).await);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    print_rows(&rows);
+    println!("Stripe API calls: {}", ctx.stripe.calls());
+    Ok(exit_for(&rows))
+}
+
+/// `backfill`: Stripe's `/v1/events` since `--since`, of the given types, through the pipeline.
+async fn backfill_command(
+    since: &str,
+    types: &[String],
+    tables: TableNames,
+) -> Result<ExitCode, Failure> {
+    let since = since_arg("--since", since, Timestamp::now())?;
+    let types = check_types(types)?;
+    let ctx = Context::from_env(tables).await?;
+    let events = ctx
+        .stripe
+        .list_events(since, &types)
+        .await
+        .map_err(|e| e.to_string())?;
+    let bar = progress(events.len() as u64, "backfilling");
+    let mut rows = Vec::new();
+    for event in events {
+        rows.extend(replay_value(&ctx, "backfill", event).await);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    print_rows(&rows);
+    println!("Stripe API calls: {}", ctx.stripe.calls());
+    Ok(exit_for(&rows))
 }
 
 async fn audit(
