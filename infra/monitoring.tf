@@ -152,7 +152,7 @@ resource "aws_cloudwatch_metric_alarm" "lambda_throttles" {
 # ---------------------------------------------------------------------------
 # Every consumer invocation prints one Embedded Metric Format line with the count of each
 # outcome (crates/stripe-events-consumer/src/outcome.rs, dimension `consumer`); the webhook
-# prints one per request (lambdas/webhook/src/handler.rs: accepted / rejected /
+# prints one per request (crates/stripe-events-webhook/src/handler.rs: accepted / rejected /
 # forward_failed, dimensions `function` and `function`+`reason`). CloudWatch extracts the
 # metrics from the Lambda log groups; no PutMetricData permission is involved.
 

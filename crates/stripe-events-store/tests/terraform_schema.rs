@@ -731,13 +731,13 @@ fn webhook_role_grants_exactly_the_calls_the_code_makes() {
         .iter()
         .all(|s| s.dynamic.is_none() && s.effect == "Allow"));
     let want: &[Grant] = &[
-        // lambdas/webhook/src/forward.rs EventBridgeForwarder::put: PutEvents on the one bus.
+        // crates/stripe-events-webhook/src/forward.rs EventBridgeForwarder::put: PutEvents on the one bus.
         (
             "PublishToCustomBus",
             &["events:PutEvents"],
             &["aws_cloudwatch_event_bus.stripe.arn"],
         ),
-        // lambdas/webhook/src/secrets.rs SecretsManagerLoader::load_now: GetSecretValue at cold
+        // crates/stripe-events-webhook/src/secrets.rs SecretsManagerLoader::load_now: GetSecretValue at cold
         // start (main.rs) and on a rate-limited reload after a signature mismatch.
         (
             "StripeWebhookSecret",
@@ -914,7 +914,8 @@ fn only_the_webhook_role_publishes_stripe_webhook_events() {
         .expect("policy = data.aws_iam_policy_document.<name>.json");
     let doc = policy_document(doc_name);
     let source =
-        std::fs::read_to_string(repo().join("lambdas/webhook/src/forward.rs")).expect("forward.rs");
+        std::fs::read_to_string(repo().join("crates/stripe-events-webhook/src/forward.rs"))
+            .expect("forward.rs");
     assert_has(
         &source,
         "pub const SOURCE: &str = \"stripe.webhook\";",

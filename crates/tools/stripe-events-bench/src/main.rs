@@ -32,7 +32,7 @@ use clap::{Parser, Subcommand};
 use serde_json::Value;
 
 #[derive(Parser)]
-#[command(about = "stripe-events benchmarks (see crates/stripe-events-bench/run.sh)")]
+#[command(about = "stripe-events benchmarks (see crates/tools/stripe-events-bench/run.sh)")]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,

@@ -231,7 +231,7 @@ pub(crate) fn table(
     }
 
     // 1b. CPU per warm invocation, its breakdown and the batch wall time, next to the figures
-    // kept from before (crates/stripe-events-bench/baseline/).
+    // kept from before (crates/tools/stripe-events-bench/baseline/).
     cpu_rows(&mut t, results, &baseline);
     profile_rows(&mut t, results, &baseline);
     batch_rows(&mut t, results);
