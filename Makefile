@@ -44,8 +44,11 @@ tf-check: venv
 	$(VENV)/bin/checkov -d infra --framework terraform --skip-download --quiet --compact
 
 # Every test, with moto and localstripe started on 127.0.0.1 for the run and stopped after.
+# The moto-backed test targets of the pipeline crates (compiled only with these features).
+STACK_TEST_FEATURES := stripe-events-consumer/local-stack,stripe-events-store/local-stack
+
 test-rust: venv
-	$(STACK) run -- $(CARGO) test --workspace --no-fail-fast
+	$(STACK) run -- $(CARGO) test --workspace --no-fail-fast --features $(STACK_TEST_FEATURES)
 
 # The committed fixtures are exactly what generate.py builds (stdlib Python, no network).
 fixtures-check:
