@@ -12,13 +12,14 @@
 
 use std::time::{Duration, Instant};
 
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use serde_json::{json, Value};
 use stripe_events_core::{parse_bytes, Delivery, InvocationShape, Timestamp};
 use stripe_events_lambda::process_emf_level;
 
 use crate::config::DEFAULT_ROUTE;
 use crate::forward::{entry_for, EntryError, ForwardError, Forwarded, Forwarder};
-use crate::http::{self, HttpResponse, RouteError};
+use crate::http::{self, RouteError};
 use crate::secrets::SecretStore;
 use crate::signature::{self, SignatureError};
 
@@ -55,20 +56,20 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub fn response(&self) -> HttpResponse {
+    pub fn response(&self) -> ApiGatewayV2httpResponse {
         match self {
-            Outcome::Forwarded { .. } => HttpResponse::accepted(),
+            Outcome::Forwarded { .. } => http::accepted(),
             Outcome::WrongRoute {
                 error: RouteError::NotFound,
                 ..
-            } => HttpResponse::not_found(),
+            } => http::not_found(),
             Outcome::WrongRoute {
                 error: RouteError::MethodNotAllowed,
                 ..
-            } => HttpResponse::method_not_allowed(),
-            Outcome::Unauthenticated { .. } => HttpResponse::invalid_signature(),
-            Outcome::InvalidPayload { .. } => HttpResponse::invalid_payload(),
-            Outcome::NotForwarded { .. } => HttpResponse::internal_error(),
+            } => http::method_not_allowed(),
+            Outcome::Unauthenticated { .. } => http::invalid_signature(),
+            Outcome::InvalidPayload { .. } => http::invalid_payload(),
+            Outcome::NotForwarded { .. } => http::internal_error(),
         }
     }
 
@@ -232,8 +233,8 @@ impl<F: Forwarder> WebhookHandler<F> {
         &self.forwarder
     }
 
-    /// Handles one Function URL / HTTP API request now.
-    pub async fn handle(&self, request: &Value) -> HttpResponse {
+    /// Handles one HTTP API (payload 2.0) request now.
+    pub async fn handle(&self, request: &ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
         self.process(request, Timestamp::now().unix_seconds(), None)
             .await
             .response()
@@ -242,7 +243,12 @@ impl<F: Forwarder> WebhookHandler<F> {
     /// Handles one request at unix time `now`; `trace_header` is the invocation's X-Ray
     /// trace id, passed on to EventBridge. Logs the outcome. AWS calls get
     /// [`DEFAULT_TIME_BUDGET`].
-    pub async fn process(&self, request: &Value, now: i64, trace_header: Option<&str>) -> Outcome {
+    pub async fn process(
+        &self,
+        request: &ApiGatewayV2httpRequest,
+        now: i64,
+        trace_header: Option<&str>,
+    ) -> Outcome {
         let deadline = Instant::now() + DEFAULT_TIME_BUDGET;
         self.process_until(request, now, trace_header, deadline)
             .await
@@ -252,7 +258,7 @@ impl<F: Forwarder> WebhookHandler<F> {
     /// by `deadline`: no answer in time is a 500, so Stripe retries, never a Lambda timeout.
     pub async fn process_until(
         &self,
-        request: &Value,
+        request: &ApiGatewayV2httpRequest,
         now: i64,
         trace_header: Option<&str>,
         deadline: Instant,
@@ -269,7 +275,7 @@ impl<F: Forwarder> WebhookHandler<F> {
 
     async fn decide(
         &self,
-        request: &Value,
+        request: &ApiGatewayV2httpRequest,
         now: i64,
         trace_header: Option<&str>,
         deadline: Instant,
@@ -277,7 +283,7 @@ impl<F: Forwarder> WebhookHandler<F> {
         if let Err(error) = http::check_route(request, &self.route) {
             let outcome = Outcome::WrongRoute {
                 error,
-                method: http::method(request).unwrap_or_default().to_owned(),
+                method: http::method(request).to_owned(),
                 path: http::path(request).unwrap_or_default().to_owned(),
             };
             return (outcome, 0);

@@ -1,52 +1,55 @@
-//! The HTTP side: a Lambda Function URL / API Gateway HTTP API (payload 2.0) request read as
-//! JSON (`headers` with lowercase keys, `body`, `isBase64Encoded`), and the response.
+//! The HTTP side: an API Gateway HTTP API request in payload format 2.0 (`infra/webhook.tf`),
+//! read as [`ApiGatewayV2httpRequest`], and the [`ApiGatewayV2httpResponse`] it is answered with.
 //!
-//! The request is taken as a `serde_json::Value` so no input shape can make the runtime fail
-//! before the handler answers; header names are still matched case-insensitively.
+//! - method: `requestContext.http.method`;
+//! - path: `rawPath`, else `requestContext.http.path`;
+//! - stage: `requestContext.stage`;
+//! - headers: an `http::HeaderMap` (names matched case-insensitively);
+//! - body: `body` and `isBase64Encoded`.
+//!
+//! Only payload 2.0 is read (a Lambda Function URL sends the same shape): the REST API
+//! (payload 1.0) `httpMethod` / `path` fallback is gone, since the deployment is an HTTP API
+//! with payload format 2.0 only. A payload that does not deserialize as an
+//! [`ApiGatewayV2httpRequest`] (no `requestContext.http.method`, a `body` that is not a
+//! string, a non-boolean `isBase64Encoded`, a header value that is not a string, ...) never
+//! reaches the handler: `lambda_runtime` rejects it with an invocation error, which API
+//! Gateway answers with a 500. API Gateway never sends such a payload, so it is not a Stripe
+//! request.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use aws_lambda_events::encodings::Body;
+use aws_lambda_events::http::header::{ALLOW, CONTENT_TYPE};
+use aws_lambda_events::http::HeaderValue;
 use base64::Engine as _;
-use serde::Serialize;
-use serde_json::Value;
 use thiserror::Error;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 pub enum BodyError {
     #[error("isBase64Encoded is true but the body is not valid base64")]
     InvalidBase64,
-    #[error("`body` is neither a string nor absent")]
-    NotAString,
 }
 
-/// A header value by name (case-insensitive). API Gateway joins repeated headers with
-/// commas; a value that is not a string counts as absent.
-pub fn header<'a>(request: &'a Value, name: &str) -> Option<&'a str> {
-    let headers = request.get("headers")?.as_object()?;
-    if let Some(v) = headers.get(name) {
-        return v.as_str();
-    }
-    headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .and_then(|(_, v)| v.as_str())
+/// A header value by name (case-insensitive). API Gateway joins repeated headers with commas
+/// into one value; a header sent as several values counts by its first. A value that is not
+/// UTF-8 counts as absent.
+pub fn header<'a>(request: &'a ApiGatewayV2httpRequest, name: &str) -> Option<&'a str> {
+    let value = request.headers.get(name)?;
+    std::str::from_utf8(value.as_bytes()).ok()
 }
 
-/// The HTTP method: payload 2.0 `requestContext.http.method`, or REST's `httpMethod`.
-pub fn method(request: &Value) -> Option<&str> {
+/// The HTTP method, `requestContext.http.method`.
+pub fn method(request: &ApiGatewayV2httpRequest) -> &str {
+    request.request_context.http.method.as_str()
+}
+
+/// The request path: `rawPath`, else `requestContext.http.path`.
+pub fn path(request: &ApiGatewayV2httpRequest) -> Option<&str> {
     request
-        .pointer("/requestContext/http/method")
-        .or_else(|| request.get("httpMethod"))
-        .and_then(Value::as_str)
-}
-
-/// The request path: payload 2.0 `rawPath` (or `requestContext.http.path`), or REST's `path`.
-pub fn path(request: &Value) -> Option<&str> {
-    request
-        .get("rawPath")
-        .or_else(|| request.pointer("/requestContext/http/path"))
-        .or_else(|| request.get("path"))
-        .and_then(Value::as_str)
+        .raw_path
+        .as_deref()
+        .or(request.request_context.http.path.as_deref())
 }
 
 /// Why a request is not for the webhook route.
@@ -60,136 +63,173 @@ pub enum RouteError {
 
 /// Only `POST` on `route` (e.g. `/stripe/webhook`). A named API Gateway stage prefixes the
 /// path with `/{stage}`; the `$default` stage does not.
-pub fn check_route(request: &Value, route: &str) -> Result<(), RouteError> {
+pub fn check_route(request: &ApiGatewayV2httpRequest, route: &str) -> Result<(), RouteError> {
     let path = path(request).unwrap_or_default();
     let staged = request
-        .pointer("/requestContext/stage")
-        .and_then(Value::as_str)
+        .request_context
+        .stage
+        .as_deref()
         .filter(|stage| *stage != "$default")
         .and_then(|stage| path.strip_prefix('/')?.strip_prefix(stage));
     if path != route && staged != Some(route) {
         return Err(RouteError::NotFound);
     }
-    match method(request) {
-        Some(m) if m.eq_ignore_ascii_case("POST") => Ok(()),
-        _ => Err(RouteError::MethodNotAllowed),
+    if method(request).eq_ignore_ascii_case("POST") {
+        Ok(())
+    } else {
+        Err(RouteError::MethodNotAllowed)
     }
 }
 
 /// The raw body bytes, exactly as sent: base64-decoded when `isBase64Encoded` is true. An
 /// absent or null body is empty.
-pub fn raw_body(request: &Value) -> Result<Vec<u8>, BodyError> {
-    let body = match request.get("body") {
-        None | Some(Value::Null) => "",
-        Some(Value::String(s)) => s.as_str(),
-        Some(_) => return Err(BodyError::NotAString),
-    };
-    let encoded = matches!(request.get("isBase64Encoded"), Some(Value::Bool(true)));
-    if encoded {
+pub fn raw_body(request: &ApiGatewayV2httpRequest) -> Result<Cow<'_, [u8]>, BodyError> {
+    let body = request.body.as_deref().unwrap_or_default();
+    if request.is_base64_encoded {
         base64::engine::general_purpose::STANDARD
             .decode(body)
+            .map(Cow::Owned)
             .map_err(|_| BodyError::InvalidBase64)
     } else {
-        Ok(body.as_bytes().to_vec())
+        Ok(Cow::Borrowed(body.as_bytes()))
     }
 }
 
-/// A Function URL / HTTP API response.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct HttpResponse {
-    #[serde(rename = "statusCode")]
-    pub status_code: u16,
-    pub headers: BTreeMap<&'static str, &'static str>,
-    pub body: String,
-    #[serde(rename = "isBase64Encoded")]
-    pub is_base64_encoded: bool,
+/// A JSON response with a fixed body: nothing request-specific is ever echoed back.
+pub fn json_response(status_code: u16, body: &'static str) -> ApiGatewayV2httpResponse {
+    // `#[non_exhaustive]`: built from its default, then filled in.
+    let mut response = ApiGatewayV2httpResponse::default();
+    response.status_code = i64::from(status_code);
+    response
+        .headers
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.body = Some(Body::Text(body.to_owned()));
+    response.is_base64_encoded = false;
+    response
 }
 
-impl HttpResponse {
-    /// A JSON response with a fixed body: nothing request-specific is ever echoed back.
-    pub fn json(status_code: u16, body: &'static str) -> Self {
-        HttpResponse {
-            status_code,
-            headers: BTreeMap::from([("content-type", "application/json")]),
-            body: body.to_owned(),
-            is_base64_encoded: false,
-        }
-    }
+pub fn accepted() -> ApiGatewayV2httpResponse {
+    json_response(200, r#"{"received":true}"#)
+}
 
-    pub fn accepted() -> Self {
-        HttpResponse::json(200, r#"{"received":true}"#)
-    }
+pub fn invalid_signature() -> ApiGatewayV2httpResponse {
+    json_response(400, r#"{"error":"invalid signature"}"#)
+}
 
-    pub fn invalid_signature() -> Self {
-        HttpResponse::json(400, r#"{"error":"invalid signature"}"#)
-    }
+pub fn invalid_payload() -> ApiGatewayV2httpResponse {
+    json_response(400, r#"{"error":"invalid payload"}"#)
+}
 
-    pub fn invalid_payload() -> Self {
-        HttpResponse::json(400, r#"{"error":"invalid payload"}"#)
-    }
+pub fn internal_error() -> ApiGatewayV2httpResponse {
+    json_response(500, r#"{"error":"internal error"}"#)
+}
 
-    pub fn internal_error() -> Self {
-        HttpResponse::json(500, r#"{"error":"internal error"}"#)
-    }
+pub fn not_found() -> ApiGatewayV2httpResponse {
+    json_response(404, r#"{"error":"not found"}"#)
+}
 
-    pub fn not_found() -> Self {
-        HttpResponse::json(404, r#"{"error":"not found"}"#)
-    }
+pub fn method_not_allowed() -> ApiGatewayV2httpResponse {
+    let mut r = json_response(405, r#"{"error":"method not allowed"}"#);
+    r.headers.insert(ALLOW, HeaderValue::from_static("POST"));
+    r
+}
 
-    pub fn method_not_allowed() -> Self {
-        let mut r = HttpResponse::json(405, r#"{"error":"method not allowed"}"#);
-        r.headers.insert("allow", "POST");
-        r
+/// The response body's text (`None` when it has none or a binary one).
+pub fn body_text(response: &ApiGatewayV2httpResponse) -> Option<&str> {
+    match response.body.as_ref()? {
+        Body::Text(text) => Some(text),
+        _ => None,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
+
+    /// A payload 2.0 request as API Gateway delivers it, with `fields` merged in at the top
+    /// level and `context` into `requestContext`.
+    fn request(fields: Value, context: Value) -> ApiGatewayV2httpRequest {
+        let mut v = json!({
+            "version": "2.0",
+            "routeKey": "POST /stripe/webhook",
+            "rawPath": "/stripe/webhook",
+            "rawQueryString": "",
+            "headers": {},
+            "requestContext": {"stage": "$default",
+                "http": {"method": "POST", "path": "/stripe/webhook"}},
+            "isBase64Encoded": false,
+        });
+        for (k, x) in fields.as_object().into_iter().flatten() {
+            v[k] = x.clone();
+        }
+        for (k, x) in context.as_object().into_iter().flatten() {
+            v["requestContext"][k] = x.clone();
+        }
+        serde_json::from_value(v).unwrap()
+    }
 
     #[test]
     fn reads_headers_case_insensitively() {
-        let r = json!({"headers": {"Stripe-Signature": "t=1", "content-type": "x"}});
+        let r = request(
+            json!({"headers": {"Stripe-Signature": "t=1", "content-type": "x"}}),
+            json!({}),
+        );
         assert_eq!(header(&r, "stripe-signature"), Some("t=1"));
+        assert_eq!(header(&r, "Stripe-Signature"), Some("t=1"));
         assert_eq!(header(&r, "content-type"), Some("x"));
         assert_eq!(
-            header(
-                &json!({"headers": {"stripe-signature": 5}}),
-                "stripe-signature"
-            ),
+            header(&request(json!({}), json!({})), "stripe-signature"),
             None
         );
-        assert_eq!(header(&json!({}), "stripe-signature"), None);
+        let no_headers = request(json!({"headers": null}), json!({}));
+        assert_eq!(header(&no_headers, "stripe-signature"), None);
+        // A header value that is not UTF-8 counts as absent.
+        let mut r = request(json!({}), json!({}));
+        r.headers.insert(
+            "stripe-signature",
+            HeaderValue::from_bytes(b"t=1,\xff").unwrap(),
+        );
+        assert_eq!(header(&r, "stripe-signature"), None);
     }
 
     #[test]
     fn reads_bodies() {
-        assert_eq!(raw_body(&json!({"body": "{}"})).unwrap(), b"{}");
-        assert_eq!(raw_body(&json!({})).unwrap(), b"");
+        let body = |fields: Value| raw_body(&request(fields, json!({}))).map(Cow::into_owned);
+        assert_eq!(body(json!({"body": "{}"})).unwrap(), b"{}");
+        assert_eq!(body(json!({})).unwrap(), b"");
+        assert_eq!(body(json!({"body": null})).unwrap(), b"");
         assert_eq!(
-            raw_body(&json!({"body": "e30=", "isBase64Encoded": true})).unwrap(),
+            body(json!({"body": "e30=", "isBase64Encoded": true})).unwrap(),
             b"{}"
         );
-        // Only a JSON `true` means encoded.
         assert_eq!(
-            raw_body(&json!({"body": "e30=", "isBase64Encoded": "true"})).unwrap(),
+            body(json!({"body": "e30=", "isBase64Encoded": false})).unwrap(),
             b"e30="
         );
         assert_eq!(
-            raw_body(&json!({"body": "not base64!", "isBase64Encoded": true})),
+            body(json!({"body": "not base64!", "isBase64Encoded": true})),
             Err(BodyError::InvalidBase64)
         );
-        assert_eq!(raw_body(&json!({"body": 5})), Err(BodyError::NotAString));
+        // The exact bytes: nothing trimmed or normalised.
+        assert_eq!(
+            body(json!({"body": " {\"a\":1}\r\n"})).unwrap(),
+            b" {\"a\":1}\r\n"
+        );
     }
 
     #[test]
     fn only_post_on_the_route() {
-        let req = |method: &str, path: &str| json!({"rawPath": path, "requestContext": {"http": {"method": method, "path": path}}});
+        let req = |method: &str, path: &str| {
+            request(
+                json!({"rawPath": path}),
+                json!({"http": {"method": method, "path": path}}),
+            )
+        };
         let route = "/stripe/webhook";
         assert_eq!(check_route(&req("POST", route), route), Ok(()));
         assert_eq!(check_route(&req("post", route), route), Ok(()));
-        for method in ["GET", "PUT", "DELETE", "OPTIONS", "HEAD"] {
+        for method in ["GET", "PUT", "DELETE", "OPTIONS", "HEAD", "PATCH"] {
             assert_eq!(
                 check_route(&req(method, route), route),
                 Err(RouteError::MethodNotAllowed),
@@ -209,24 +249,92 @@ mod tests {
                 "{path}"
             );
         }
+        // No rawPath: requestContext.http.path.
+        let no_raw = request(json!({"rawPath": null}), json!({}));
+        assert_eq!(check_route(&no_raw, route), Ok(()));
+        // No path at all.
+        let pathless = request(
+            json!({"rawPath": null}),
+            json!({"http": {"method": "POST"}}),
+        );
+        assert_eq!(check_route(&pathless, route), Err(RouteError::NotFound));
+        // A named stage's prefix is stripped; `$default` has none to strip.
+        let staged = |stage: &str, path: &str| {
+            request(
+                json!({"rawPath": path}),
+                json!({"stage": stage, "http": {"method": "POST"}}),
+            )
+        };
         assert_eq!(
-            check_route(&json!({"headers": {}}), route),
+            check_route(&staged("prod", "/prod/stripe/webhook"), route),
+            Ok(())
+        );
+        assert_eq!(check_route(&staged("prod", route), route), Ok(()));
+        assert_eq!(
+            check_route(&staged("$default", "/$default/stripe/webhook"), route),
             Err(RouteError::NotFound)
         );
-        let staged = json!({"rawPath": "/prod/stripe/webhook",
-            "requestContext": {"stage": "prod", "http": {"method": "POST"}}});
-        assert_eq!(check_route(&staged, route), Ok(()));
-        let rest = json!({"path": route, "httpMethod": "POST"});
-        assert_eq!(check_route(&rest, route), Ok(()));
+        assert_eq!(
+            check_route(&staged("prod", "/dev/stripe/webhook"), route),
+            Err(RouteError::NotFound)
+        );
     }
 
     #[test]
-    fn response_serialises_as_a_function_url_response() {
-        let v = serde_json::to_value(HttpResponse::invalid_signature()).unwrap();
+    fn rest_api_payloads_are_not_read() {
+        // Payload 1.0 (REST API): no requestContext.http, so not an ApiGatewayV2httpRequest;
+        // lambda_runtime rejects it before the handler.
+        let rest = json!({"resource": "/stripe/webhook", "path": "/stripe/webhook",
+            "httpMethod": "POST", "headers": {}, "requestContext": {"stage": "prod"},
+            "body": "{}", "isBase64Encoded": false});
+        assert!(serde_json::from_value::<ApiGatewayV2httpRequest>(rest).is_err());
+        // Nor are shapes API Gateway never sends.
+        for broken in [
+            json!({"body": 5}),
+            json!({"isBase64Encoded": "true"}),
+            json!({"headers": {"stripe-signature": 5}}),
+        ] {
+            let mut v = json!({"rawPath": "/stripe/webhook",
+                "requestContext": {"http": {"method": "POST"}}});
+            for (k, x) in broken.as_object().into_iter().flatten() {
+                v[k] = x.clone();
+            }
+            assert!(
+                serde_json::from_value::<ApiGatewayV2httpRequest>(v).is_err(),
+                "{broken}"
+            );
+        }
+    }
+
+    #[test]
+    fn responses_serialise_as_http_api_responses() {
+        let v = serde_json::to_value(invalid_signature()).unwrap();
+        assert_eq!(v["statusCode"], 400);
+        assert_eq!(v["headers"], json!({"content-type": "application/json"}));
+        assert_eq!(v["body"], "{\"error\":\"invalid signature\"}");
+        assert_eq!(v["isBase64Encoded"], false);
+
+        let v = serde_json::to_value(method_not_allowed()).unwrap();
+        assert_eq!(v["statusCode"], 405);
         assert_eq!(
-            v,
-            json!({"statusCode": 400, "headers": {"content-type": "application/json"},
-                   "body": "{\"error\":\"invalid signature\"}", "isBase64Encoded": false})
+            v["headers"],
+            json!({"content-type": "application/json", "allow": "POST"})
         );
+        assert_eq!(v["body"], "{\"error\":\"method not allowed\"}");
+
+        for (r, status, text) in [
+            (accepted(), 200, r#"{"received":true}"#),
+            (invalid_payload(), 400, r#"{"error":"invalid payload"}"#),
+            (internal_error(), 500, r#"{"error":"internal error"}"#),
+            (not_found(), 404, r#"{"error":"not found"}"#),
+        ] {
+            assert_eq!(r.status_code, status);
+            assert_eq!(body_text(&r), Some(text));
+            assert!(!r.is_base64_encoded);
+            assert_eq!(
+                r.headers.get(CONTENT_TYPE).map(HeaderValue::as_bytes),
+                Some(&b"application/json"[..])
+            );
+        }
     }
 }

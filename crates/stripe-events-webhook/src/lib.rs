@@ -6,7 +6,7 @@
 //! - [`secrets`]: the active `whsec_` secrets (env or Secrets Manager, reloadable).
 //! - [`forward`]: the bus entry (size as AWS measures it, reference for oversized events),
 //!   the [`Forwarder`] trait and its EventBridge implementation.
-//! - [`http`]: reading the Function URL / HTTP API request, the response.
+//! - [`http`]: reading the API Gateway HTTP API (payload 2.0) request, the response.
 //! - [`handler`]: request → [`Outcome`] → response, with structured logs.
 //! - [`config`]: the environment contract.
 //!
@@ -22,6 +22,8 @@ pub mod signature;
 pub use config::{Config, ConfigError, SecretSource};
 pub use forward::{BusEntry, EventBridgeForwarder, ForwardError, Forwarded, Forwarder};
 pub use handler::{Outcome, WebhookHandler};
-pub use http::HttpResponse;
+// The request and response types of the Lambda's API Gateway HTTP API (payload 2.0) interface.
+pub use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+pub use aws_lambda_events::encodings::Body;
 pub use secrets::{SecretError, SecretLoader, SecretStore, SecretsManagerLoader, WebhookSecrets};
 pub use signature::SignatureError;

@@ -1,6 +1,6 @@
 //! End to end with a third-party signer: localstripe delivers its own signed webhook (Stripe's
 //! scheme, its own HMAC code) over HTTP to a small local adapter that turns the request into
-//! a Function URL request and calls the handler, which puts the event on moto's bus, where
+//! an API Gateway HTTP API (payload 2.0) request and calls the handler, which puts the event on moto's bus, where
 //! the rule built from infra/rules routes it to the customer queue.
 //! Needs the local stack: `infra/local/stack.sh run -- cargo test -p stripe-events-webhook`.
 
@@ -14,7 +14,8 @@ use stripe_events_core::{parse_bytes, PayloadStyle, SourcePath};
 use stripe_events_testkit::stack::*;
 use stripe_events_testkit::webhook::*;
 use stripe_events_webhook::{
-    EventBridgeForwarder, Outcome, SecretStore, WebhookHandler, WebhookSecrets,
+    ApiGatewayV2httpRequest, EventBridgeForwarder, Outcome, SecretStore, WebhookHandler,
+    WebhookSecrets,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -100,7 +101,8 @@ struct Seen {
     signature_header_present: bool,
 }
 
-/// The adapter: HTTP on 127.0.0.1 → Function URL request (Value) → handler → HTTP response.
+/// The adapter: HTTP on 127.0.0.1 → payload 2.0 request (`ApiGatewayV2httpRequest`) → handler
+/// → HTTP response.
 async fn serve(
     listener: TcpListener,
     handler: Arc<WebhookHandler<EventBridgeForwarder>>,
@@ -129,17 +131,25 @@ async fn serve(
             let request = json!({
                 "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "",
                 "headers": req.headers,
-                "requestContext": {"http": {"method": method, "path": path}},
+                "requestContext": {"stage": "$default", "http": {"method": method, "path": path}},
                 "body": body, "isBase64Encoded": is_b64,
             });
+            // As lambda_runtime reads the invocation: a payload that is not an
+            // ApiGatewayV2httpRequest never reaches the handler (API Gateway answers 500).
+            let Ok(request) = serde_json::from_value::<ApiGatewayV2httpRequest>(request) else {
+                let wire = "HTTP/1.1 500 X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+                let _ = stream.write_all(wire.as_bytes()).await;
+                return;
+            };
             let now = stripe_events_core::Timestamp::now().unix_seconds();
             let outcome = handler.process(&request, now, None).await;
             let response = outcome.response();
+            let text = body_of(&response);
             let wire = format!(
                 "HTTP/1.1 {} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
                 response.status_code,
-                response.body.len(),
-                response.body
+                text.len(),
+                text
             );
             let _ = stream.write_all(wire.as_bytes()).await;
             let _ = stream.shutdown().await;

@@ -7,7 +7,9 @@ use serde_json::{json, Value};
 use stripe_events_core::Timestamp;
 use stripe_events_testkit::events::*;
 use stripe_events_testkit::webhook::*;
-use stripe_events_webhook::{ForwardError, Outcome, SecretStore, WebhookHandler, WebhookSecrets};
+use stripe_events_webhook::{
+    ApiGatewayV2httpRequest, ForwardError, Outcome, SecretStore, WebhookHandler, WebhookSecrets,
+};
 
 const SECRET: &str = "whsec_test_Rk3mZq8VYb1c2d3e4f5g6h7i8j9k0lmn";
 const OLD_SECRET: &str = "whsec_test_rotated_out_0000000000000000";
@@ -15,8 +17,8 @@ const WRONG: &str = "whsec_test_not_ours_999999999999999999999";
 
 struct Case {
     name: &'static str,
-    request: Value,
-    status: u16,
+    request: ApiGatewayV2httpRequest,
+    status: i64,
     reason: &'static str,
     /// Compare our signature verdict with stripe-python's `verify_header` (payload, header).
     sdk_check: Option<(String, Option<String>)>,
@@ -327,9 +329,9 @@ async fn every_bad_input_is_rejected_and_good_ones_forwarded() {
         },
         Case {
             name: "no body at all, valid header for the event",
-            request: json!({"rawPath": "/stripe/webhook",
+            request: v2_request(json!({"rawPath": "/stripe/webhook",
                 "requestContext": {"http": {"method": "POST", "path": "/stripe/webhook"}},
-                "headers": {"stripe-signature": sig(0)}}),
+                "headers": {"stripe-signature": sig(0)}})),
             status: 400,
             reason: "signature_mismatch",
             sdk_check: None,
@@ -408,11 +410,18 @@ async fn every_bad_input_is_rejected_and_good_ones_forwarded() {
             r#"{"error":"invalid payload"}"#,
         ];
         assert!(
-            allowed.contains(&response.body.as_str()),
+            allowed.contains(&body_of(&response)),
             "{}: body {}",
             case.name,
-            response.body
+            body_of(&response)
         );
+        assert_eq!(
+            response.headers.get("content-type").map(|v| v.as_bytes()),
+            Some(&b"application/json"[..]),
+            "{}",
+            case.name
+        );
+        assert!(!response.is_base64_encoded, "{}", case.name);
     }
     println!("status reason                       case\n{table}");
     assert!(
@@ -556,7 +565,10 @@ async fn forwarding_failures_answer_500() {
         let outcome = h.process(&request, now, None).await;
         assert_eq!(outcome.response().status_code, 500);
         assert_eq!(outcome.reason(), reason);
-        assert_eq!(outcome.response().body, r#"{"error":"internal error"}"#);
+        assert_eq!(
+            body_of(&outcome.response()),
+            r#"{"error":"internal error"}"#
+        );
     }
 }
 

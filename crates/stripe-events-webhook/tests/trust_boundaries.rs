@@ -14,7 +14,8 @@ use stripe_events_testkit::fixtures::repo_root;
 use stripe_events_testkit::stack::*;
 use stripe_events_testkit::webhook::*;
 use stripe_events_webhook::{
-    EventBridgeForwarder, Forwarder, Outcome, SecretStore, WebhookHandler, WebhookSecrets,
+    ApiGatewayV2httpRequest, EventBridgeForwarder, Forwarder, Outcome, SecretStore, WebhookHandler,
+    WebhookSecrets,
 };
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
@@ -35,12 +36,19 @@ fn handler_with<F: Forwarder>(forwarder: F) -> WebhookHandler<F> {
     )
 }
 
-fn signed_request(body: &str, method: &str, path: &str) -> Value {
+fn signed_request(body: &str, method: &str, path: &str) -> ApiGatewayV2httpRequest {
+    staged_request(body, method, path, "$default")
+}
+
+/// A signed payload 2.0 request on API Gateway stage `stage` (`rawPath` carries a named
+/// stage's `/{stage}` prefix).
+fn staged_request(body: &str, method: &str, path: &str, stage: &str) -> ApiGatewayV2httpRequest {
     let now = Timestamp::now().unix_seconds();
-    let mut request = function_url_request(body, false, &[("stripe-signature", &sign(body, now))]);
+    let mut request = http_api_json(body, false, &[("stripe-signature", &sign(body, now))]);
     request["rawPath"] = json!(path);
+    request["requestContext"]["stage"] = json!(stage);
     request["requestContext"]["http"] = json!({"method": method, "path": path});
-    request
+    v2_request(request)
 }
 
 fn objectless(event_type: &str, id: &str) -> String {

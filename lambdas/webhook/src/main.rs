@@ -6,12 +6,11 @@
 use std::sync::Arc;
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use serde_json::Value;
 use stripe_events_lambda::{aws_sdk_config, deadline_of, init_logging};
 use stripe_events_webhook::secrets::RELOAD_MIN_INTERVAL;
 use stripe_events_webhook::{
-    Config, EventBridgeForwarder, HttpResponse, SecretSource, SecretStore, SecretsManagerLoader,
-    WebhookHandler,
+    ApiGatewayV2httpRequest, ApiGatewayV2httpResponse, Config, EventBridgeForwarder, SecretSource,
+    SecretStore, SecretsManagerLoader, WebhookHandler,
 };
 
 #[tokio::main(flavor = "current_thread")]
@@ -54,17 +53,23 @@ async fn main() -> Result<(), Error> {
         WebhookHandler::new(secrets, config.tolerance_seconds, forwarder).with_route(config.route),
     );
 
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let handler = Arc::clone(&handler);
-        async move {
-            let trace = event.context.xray_trace_id.clone();
-            let deadline = deadline_of(&event.context);
-            let now = stripe_events_core::Timestamp::now().unix_seconds();
-            let outcome = handler
-                .process_until(&event.payload, now, trace.as_deref(), deadline)
-                .await;
-            Ok::<HttpResponse, Error>(outcome.response())
-        }
-    }))
+    // API Gateway HTTP API, payload format 2.0 (infra/webhook.tf). A payload that does not
+    // deserialize as an ApiGatewayV2httpRequest is rejected by lambda_runtime before this
+    // closure runs (an invocation error, logged by lambda_runtime, no outcome or EMF line):
+    // API Gateway never sends one, so it is not a Stripe request.
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<ApiGatewayV2httpRequest>| {
+            let handler = Arc::clone(&handler);
+            async move {
+                let trace = event.context.xray_trace_id.clone();
+                let deadline = deadline_of(&event.context);
+                let now = stripe_events_core::Timestamp::now().unix_seconds();
+                let outcome = handler
+                    .process_until(&event.payload, now, trace.as_deref(), deadline)
+                    .await;
+                Ok::<ApiGatewayV2httpResponse, Error>(outcome.response())
+            }
+        },
+    ))
     .await
 }

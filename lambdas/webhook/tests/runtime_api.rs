@@ -1,6 +1,6 @@
 //! The webhook's built binary over the Lambda Runtime API (emulator on 127.0.0.1) against
-//! moto's EventBridge, at `RUST_LOG=trace`: a signed request is forwarded, a request off the
-//! route is refused, and the output holds neither the signature, the secret nor the body.
+//! moto's EventBridge, at `RUST_LOG=trace`: a signed payload 2.0 request is forwarded, a
+//! request off the route is refused, and the output holds neither the signature, the secret nor the body.
 //! Needs the local stack (`infra/local/stack.sh run -- cargo test -p webhook`).
 
 use std::time::Duration;
@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 use stripe_events_core::Timestamp;
 use stripe_events_testkit::stack::require_env;
-use stripe_events_testkit::webhook::function_url_request;
+use stripe_events_testkit::webhook::http_api_json;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -55,19 +55,33 @@ async fn binary_forwards_and_logs_no_secret_signature_or_body() {
     let signature_hex = hex::encode(mac.finalize().into_bytes());
     let signature = format!("t={t},v1={signature_hex}");
 
-    let mut invoke = async |method: &str, path: &str| -> Value {
-        let mut request = function_url_request(&body, false, &[("stripe-signature", &signature)]);
+    let request = |method: &str, path: &str| -> Value {
+        let mut request = http_api_json(&body, false, &[("stripe-signature", &signature)]);
         request["rawPath"] = json!(path);
         request["requestContext"]["http"] = json!({"method": method, "path": path});
+        request
+    };
+    let mut invoke = async |request: Value| -> Value {
         let answer = process
             .invoke_for_response(&emulator, serde_json::to_vec(&request).expect("JSON"), WAIT)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         serde_json::from_slice(&answer).expect("JSON response")
     };
-    assert_eq!(invoke("POST", "/stripe/webhook").await["statusCode"], 200);
-    assert_eq!(invoke("GET", "/stripe/webhook").await["statusCode"], 405);
-    assert_eq!(invoke("POST", "/anything/else").await["statusCode"], 404);
+    // The binary answers with an HTTP API (payload 2.0) response.
+    let accepted = invoke(request("POST", "/stripe/webhook")).await;
+    assert_eq!(accepted["statusCode"], 200, "{accepted}");
+    assert_eq!(accepted["headers"]["content-type"], "application/json");
+    assert_eq!(accepted["body"], r#"{"received":true}"#);
+    assert_eq!(accepted["isBase64Encoded"], false);
+    let wrong_method = invoke(request("GET", "/stripe/webhook")).await;
+    assert_eq!(wrong_method["statusCode"], 405);
+    assert_eq!(wrong_method["headers"]["allow"], "POST");
+    assert_eq!(
+        invoke(request("POST", "/anything/else")).await["statusCode"],
+        404
+    );
+
     process.kill().await.expect("kill");
 
     let output = process.output();

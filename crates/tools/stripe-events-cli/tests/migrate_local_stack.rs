@@ -18,7 +18,8 @@ use stripe_events_store::{dynamodb_client, DeliveryAudit, DynamoStore, EventStor
 use stripe_events_testkit::stack::{fresh_tables, local_endpoint, sdk_config_for};
 use stripe_events_testkit::stripe::LocalStripe;
 use stripe_events_webhook::{
-    BusEntry, ForwardError, Forwarder, SecretStore, WebhookHandler, WebhookSecrets,
+    ApiGatewayV2httpRequest, BusEntry, ForwardError, Forwarder, SecretStore, WebhookHandler,
+    WebhookSecrets,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -102,12 +103,16 @@ async fn receiver() -> (String, Received, Handler) {
                         });
                     }
                 };
-                let status = match handler.get() {
-                    Some(h) => {
+                // Read as lambda_runtime reads the invocation: a payload that is not an
+                // ApiGatewayV2httpRequest never reaches the handler (API Gateway answers 500).
+                let request = serde_json::from_value::<ApiGatewayV2httpRequest>(request);
+                let status = match (handler.get(), request) {
+                    (Some(h), Ok(request)) => {
                         let now = Timestamp::now().unix_seconds();
                         h.process(&request, now, None).await.response().status_code
                     }
-                    None => 503,
+                    (Some(_), Err(_)) => 500,
+                    (None, _) => 503,
                 };
                 let wire = format!(
                     "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"

@@ -10,7 +10,9 @@ use std::sync::Mutex;
 use serde_json::{json, Value};
 use stripe_events_core::rules::{RuleSet, RuleSource};
 use stripe_events_core::Family;
-use stripe_events_webhook::{BusEntry, ForwardError, Forwarder};
+use stripe_events_webhook::{
+    ApiGatewayV2httpRequest, ApiGatewayV2httpResponse, BusEntry, ForwardError, Forwarder,
+};
 
 use crate::fixtures::repo_root;
 use crate::stack::unique;
@@ -138,22 +140,43 @@ pub fn stripe_sdk_verify(requests: &[VerifyRequest<'_>]) -> Vec<bool> {
 // ---------------------------------------------------------------------------------------
 // Requests and a fake forwarder.
 
-/// A Function URL / HTTP API v2 request as Lambda delivers it.
-pub fn function_url_request(body: &str, base64: bool, headers: &[(&str, &str)]) -> Value {
+/// An API Gateway HTTP API (payload 2.0) request as Lambda delivers it, as JSON: `POST
+/// /stripe/webhook` on the `$default` stage.
+pub fn http_api_json(body: &str, base64: bool, headers: &[(&str, &str)]) -> Value {
     let headers: serde_json::Map<String, Value> = headers
         .iter()
         .map(|(k, v)| (k.to_string(), json!(v)))
         .collect();
     json!({
         "version": "2.0",
-        "routeKey": "$default",
+        "routeKey": "POST /stripe/webhook",
         "rawPath": "/stripe/webhook",
         "rawQueryString": "",
         "headers": headers,
-        "requestContext": {"http": {"method": "POST", "path": "/stripe/webhook"}},
+        "requestContext": {"stage": "$default",
+                           "http": {"method": "POST", "path": "/stripe/webhook"}},
         "body": body,
         "isBase64Encoded": base64,
     })
+}
+
+/// JSON of the payload 2.0 shape read the way lambda_runtime reads it.
+pub fn v2_request(json: Value) -> ApiGatewayV2httpRequest {
+    serde_json::from_value(json).expect("a payload 2.0 request")
+}
+
+/// [`http_api_json`] as the handler's request type.
+pub fn function_url_request(
+    body: &str,
+    base64: bool,
+    headers: &[(&str, &str)],
+) -> ApiGatewayV2httpRequest {
+    v2_request(http_api_json(body, base64, headers))
+}
+
+/// The response's text body (all of the webhook's responses have one).
+pub fn body_of(response: &ApiGatewayV2httpResponse) -> &str {
+    stripe_events_webhook::http::body_text(response).expect("a text body")
 }
 
 /// Records entries; fails every put with `fail` when set.
