@@ -1,5 +1,5 @@
 //! The webhook at the edges of what it can trust: signed v2 events that name no object, the
-//! HTTP method and path, and an EventBridge that accepts connections but never answers. In
+//! HTTP method, path and API Gateway stage, and an EventBridge that accepts connections but never answers. In
 //! process, no local stack: a recording forwarder, the real forwarder against a local TCP
 //! server that never answers, and the rule files Terraform deploys.
 
@@ -126,6 +126,43 @@ async fn only_post_on_the_webhook_route_is_served() {
         .process(&signed_request(&body, "POST", "/stripe/webhook"), now, None)
         .await;
     assert_eq!(outcome.response().status_code, 404);
+}
+
+#[tokio::test]
+async fn a_named_stage_prefix_is_stripped_and_default_has_none() {
+    let h = handler_with(FakeForwarder::default());
+    let now = Timestamp::now().unix_seconds();
+    let body = objectless("v2.core.event_destination.ping", "evt_test_staged");
+    for (method, path, stage, status, reason) in [
+        ("POST", "/prod/stripe/webhook", "prod", 200, "forwarded"),
+        ("GET", "/prod/stripe/webhook", "prod", 405, "wrong_method"),
+        ("POST", "/dev/stripe/webhook", "prod", 404, "wrong_route"),
+        (
+            "POST",
+            "/$default/stripe/webhook",
+            "$default",
+            404,
+            "wrong_route",
+        ),
+        ("POST", "/stripe/webhook", "$default", 200, "forwarded"),
+    ] {
+        let outcome = h
+            .process(&staged_request(&body, method, path, stage), now, None)
+            .await;
+        let response = outcome.response();
+        assert_eq!(response.status_code, status, "{stage}: {method} {path}");
+        assert_eq!(outcome.reason(), reason, "{stage}: {method} {path}");
+    }
+    let entries = h.forwarder().entries.lock().expect("lock");
+    assert_eq!(
+        entries.len(),
+        2,
+        "the two requests on the route were forwarded"
+    );
+    for entry in entries.iter() {
+        let detail: Value = serde_json::from_str(&entry.detail).expect("JSON detail");
+        assert_eq!(detail["id"], "evt_test_staged");
+    }
 }
 
 /// Accepts connections, reads what is sent, never answers.

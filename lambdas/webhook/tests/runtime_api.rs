@@ -1,13 +1,14 @@
 //! The webhook's built binary over the Lambda Runtime API (emulator on 127.0.0.1) against
 //! moto's EventBridge, at `RUST_LOG=trace`: a signed payload 2.0 request is forwarded, a
-//! request off the route is refused, and the output holds neither the signature, the secret nor the body.
+//! request off the route is refused, a REST (payload 1.0) request is an invocation error, and
+//! the output holds neither the signature, the secret nor the body.
 //! Needs the local stack (`infra/local/stack.sh run -- cargo test -p webhook`).
 
 use std::time::Duration;
 
 use hmac::{Hmac, KeyInit, Mac};
 use lambda_runtime_emulator::process::FunctionCommand;
-use lambda_runtime_emulator::Emulator;
+use lambda_runtime_emulator::{Emulator, Outcome as EmulatorOutcome};
 use serde_json::{json, Value};
 use sha2::Sha256;
 use stripe_events_core::Timestamp;
@@ -82,6 +83,25 @@ async fn binary_forwards_and_logs_no_secret_signature_or_body() {
         404
     );
 
+    // A REST API (payload 1.0) request is not an ApiGatewayV2httpRequest: lambda_runtime
+    // answers it with an invocation error before the handler runs, and serves the next one.
+    let mut rest = request("POST", "/stripe/webhook");
+    rest["requestContext"] = json!({"stage": "prod", "httpMethod": "POST"});
+    rest["httpMethod"] = json!("POST");
+    rest["path"] = json!("/stripe/webhook");
+    let result = emulator
+        .invoke(serde_json::to_vec(&rest).expect("JSON"), WAIT)
+        .await
+        .expect("an answer");
+    assert!(
+        matches!(result.outcome, EmulatorOutcome::Error(_)),
+        "{:?}",
+        result.outcome
+    );
+    assert_eq!(
+        invoke(request("POST", "/stripe/webhook")).await["statusCode"],
+        200
+    );
     process.kill().await.expect("kill");
 
     let output = process.output();
