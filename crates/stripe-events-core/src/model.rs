@@ -18,6 +18,7 @@ use serde::de::{
     Visitor,
 };
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 // ---- lenient leaves --------------------------------------------------------------------------
@@ -1071,8 +1072,8 @@ impl<'de> DeserializeSeed<'de> for IdFieldSeed {
 /// (Stripe always writes `id` and `object` first, so normally there are none). `id` and
 /// `object` themselves are taken out for [`StripeObject`]; every key is counted.
 struct Rest<'a, 'de, A> {
-    before: std::vec::IntoIter<(String, Value)>,
-    pending: Option<Value>,
+    before: std::vec::IntoIter<(Cow<'de, str>, &'de RawValue)>,
+    pending: Option<&'de RawValue>,
     map: A,
     id: &'a mut IdField<'de>,
     object: &'a mut Option<Cow<'de, str>>,
@@ -1088,7 +1089,12 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Rest<'_, 'de, A> {
     ) -> Result<Option<K::Value>, A::Error> {
         if let Some((k, v)) = self.before.next() {
             self.pending = Some(v);
-            return seed.deserialize(k.into_deserializer()).map(Some);
+            return match k {
+                Cow::Borrowed(k) => seed
+                    .deserialize(de::value::BorrowedStrDeserializer::new(k))
+                    .map(Some),
+                Cow::Owned(k) => seed.deserialize(k.into_deserializer()).map(Some),
+            };
         }
         loop {
             let Some(Key(key)) = self.map.next_key::<Key<'de>>()? else {
@@ -1112,7 +1118,10 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Rest<'_, 'de, A> {
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
         match self.pending.take() {
-            Some(v) => seed.deserialize(v).map_err(de::Error::custom),
+            // Read now that the kind is known, borrowing from the input like the rest.
+            Some(v) => seed
+                .deserialize(&mut serde_json::Deserializer::from_str(v.get()))
+                .map_err(de::Error::custom),
             None => self.map.next_value_seed(seed),
         }
     }
@@ -1163,8 +1172,9 @@ impl<'de> Visitor<'de> for ObjectVisitor {
                     seen_object = true;
                     break;
                 }
-                // Not Stripe's own order: kept whole until the kind is known.
-                _ => before.push((key.into_owned(), map.next_value::<Value>()?)),
+                // Not Stripe's own order (e.g. keys sorted): the raw text is kept (one scan,
+                // no tree) and read when the kind is known.
+                _ => before.push((key, map.next_value::<&'de RawValue>()?)),
             }
         }
         let kind_name = object.clone();

@@ -19,7 +19,6 @@
 
 use std::borrow::Cow;
 
-use serde::Deserialize;
 use serde_json::{Map, Value};
 use thiserror::Error;
 
@@ -306,12 +305,18 @@ pub fn project(
     object: &Value,
     previous: Option<&Value>,
 ) -> Result<Projection<'static>, ProjectError> {
-    let Ok(object) = StripeObject::deserialize(object) else {
+    // Through its text, as the handler reads bytes (the model reads keys that precede
+    // `object` from the raw input).
+    let text = object.to_string();
+    let Ok(object) = serde_json::from_str::<StripeObject>(&text) else {
         return Ok(Projection::Ignored(
             "object has no id (e.g. an upcoming invoice)",
         ));
     };
-    let previous = previous.and_then(|p| PreviousAttributes::deserialize(p).ok());
+    let previous_text = previous.map(Value::to_string);
+    let previous = previous_text
+        .as_deref()
+        .and_then(|p| serde_json::from_str::<PreviousAttributes>(p).ok());
     project_object(base_type, &object, previous.as_ref()).map(Projection::into_owned_items)
 }
 
