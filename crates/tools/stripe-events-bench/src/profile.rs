@@ -79,7 +79,14 @@ pub fn parts(total: f64, s: &BTreeMap<String, f64>) -> Vec<(String, f64)> {
     );
     let ser = sum_of(s, "RequestSerializer as aws_smithy_runtime_api::client::ser_de::SerializeRequest>::serialize_input");
     let de = sum_of(s, "ResponseDeserializer as aws_smithy_runtime_api::client::ser_de::DeserializeResponse>::deserialize_nonstreaming");
-    let parse = max_of(s, "lambda_runtime::deserializer::deserialize");
+    // lambda_runtime's raw scan, then (consumers) the typed parse `Consumer::handle` runs
+    // before it processes the records; the webhook's parse is part of its `read_event`.
+    let typed_parse = if consumer > 0.0 {
+        max_of(s, "stripe_events_core::parse::parse_bytes")
+    } else {
+        0.0
+    };
+    let parse = max_of(s, "lambda_runtime::deserializer::deserialize") + typed_parse;
     let logging = sum_of(
         s,
         "<tracing_subscriber::layer::layered::Layered<L,S> as tracing_core::subscriber::Subscriber>::",
@@ -97,7 +104,7 @@ pub fn parts(total: f64, s: &BTreeMap<String, f64>) -> Vec<(String, f64)> {
             total - parse - handler - logging - emf,
         ),
         ("  of which HTTP connection tasks (hyper, Runtime API and AWS)".into(), hyper_io),
-        ("parse: bytes → payload (lambda_runtime's deserializer)".into(), parse),
+        ("parse: bytes → payload (lambda_runtime's raw scan + the typed parse)".into(), parse),
         ("handler (consumer: detect … commit; webhook: verify, read, forward)".into(), handler),
         ("  AWS SDK call(s), whole orchestrator".into(), sdk),
         ("    SigV4 signing (callgrind: portable SHA-256, SHA-NI hidden)".into(), sign),
