@@ -17,7 +17,7 @@ use stripe_events_store::{
     Prior, StoreError, TableNames,
 };
 use stripe_events_testkit::fixtures::fixture;
-use stripe_events_testkit::stack::sdk_config_for;
+use stripe_events_testkit::stack::{black_hole, sdk_config_for};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -137,21 +137,6 @@ async fn an_event_from_the_future_is_refused_and_the_next_real_event_applies() {
         .handle(subscription_updated_at(json!(near), "evt_near"), soon())
         .await;
     assert_eq!(report.records[0].outcome, Outcome::Applied);
-}
-
-/// Accepts connections, reads what is sent, never answers.
-async fn black_hole() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let mut buf = vec![0u8; 65536];
-            let _ = socket.read(&mut buf).await;
-            held.push(socket);
-        }
-    });
-    format!("http://{addr}")
 }
 
 /// Answers every request with the start of a 200 response, then closes the connection.

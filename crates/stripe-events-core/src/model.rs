@@ -51,6 +51,7 @@ macro_rules! absent_otherwise {
         }
     };
 }
+pub(crate) use absent_otherwise;
 
 /// A string field, as `Value::as_str` reads it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -22,7 +22,7 @@ use serde::Deserialize;
 use crate::delivery::{Delivery, DeliveryPath, ObjectRef, PayloadStyle, SourcePath};
 use crate::error::ParseError;
 use crate::family::Family;
-use crate::model::{IdField, Key, Obj, PreviousAttributes, StripeObject, Text};
+use crate::model::{absent_otherwise, IdField, Key, Obj, PreviousAttributes, StripeObject, Text};
 use crate::timestamp::Timestamp;
 
 const PARTNER_SOURCE_PREFIX: &str = "aws.partner/stripe.com/";
@@ -598,11 +598,13 @@ enum ObjectField<'a> {
 
 // One per event and short-lived: boxing the large variant would cost an allocation per event.
 #[allow(clippy::large_enum_variant)]
+#[derive(Default)]
 enum DataField<'a> {
     Object {
         object: ObjectField<'a>,
         previous: Obj<PreviousAttributes<'a>>,
     },
+    #[default]
     NotObject,
 }
 
@@ -630,31 +632,7 @@ impl<'de> Visitor<'de> for DataVisitor {
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<DataField<'de>, D::Error> {
         d.deserialize_any(self)
     }
-    fn visit_unit<E: de::Error>(self) -> Result<DataField<'de>, E> {
-        Ok(DataField::NotObject)
-    }
-    fn visit_none<E: de::Error>(self) -> Result<DataField<'de>, E> {
-        Ok(DataField::NotObject)
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<DataField<'de>, E> {
-        Ok(DataField::NotObject)
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<DataField<'de>, E> {
-        Ok(DataField::NotObject)
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<DataField<'de>, E> {
-        Ok(DataField::NotObject)
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<DataField<'de>, E> {
-        Ok(DataField::NotObject)
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<DataField<'de>, E> {
-        Ok(DataField::NotObject)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<DataField<'de>, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(DataField::NotObject)
-    }
+    absent_otherwise!(unit, bool, i64, u64, f64, str, seq);
 }
 
 /// `data.object`: the typed object when it is a JSON object.
@@ -683,31 +661,7 @@ impl<'de> Visitor<'de> for LeafOrObject {
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
     }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(None)
-    }
+    absent_otherwise!(unit, bool, i64, u64, f64, str, seq);
 }
 
 /// The fields of a Stripe event (v1 `event` or v2 `v2.core.event`) the pipeline reads.
@@ -768,8 +722,10 @@ impl<'de> DeserializeSeed<'de> for DataSeed {
 
 // One per event and short-lived: boxing the large variant would cost an allocation per event.
 #[allow(clippy::large_enum_variant)]
+#[derive(Default)]
 enum DetailField<'a> {
     Event(EventFields<'a>),
+    #[default]
     NotObject,
 }
 
@@ -809,38 +765,16 @@ impl<'de> Visitor<'de> for DetailSeed<'_> {
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<DetailField<'de>, D::Error> {
         d.deserialize_any(self)
     }
-    fn visit_unit<E: de::Error>(self) -> Result<DetailField<'de>, E> {
-        Ok(DetailField::NotObject)
-    }
-    fn visit_none<E: de::Error>(self) -> Result<DetailField<'de>, E> {
-        Ok(DetailField::NotObject)
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<DetailField<'de>, E> {
-        Ok(DetailField::NotObject)
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<DetailField<'de>, E> {
-        Ok(DetailField::NotObject)
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<DetailField<'de>, E> {
-        Ok(DetailField::NotObject)
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<DetailField<'de>, E> {
-        Ok(DetailField::NotObject)
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<DetailField<'de>, E> {
-        Ok(DetailField::NotObject)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<DetailField<'de>, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(DetailField::NotObject)
-    }
+    absent_otherwise!(unit, bool, i64, u64, f64, str, seq);
 }
 
+#[derive(Default)]
 enum RawSqsRecord<'a> {
     Record {
         message_id: Leaf<'a>,
         body: Leaf<'a>,
     },
+    #[default]
     NotObject,
 }
 
@@ -868,38 +802,16 @@ impl<'de> Deserialize<'de> for RawSqsRecord<'de> {
             fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
                 d.deserialize_any(self)
             }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(RawSqsRecord::NotObject)
-            }
-            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(RawSqsRecord::NotObject)
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(RawSqsRecord::NotObject)
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(RawSqsRecord::NotObject)
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(RawSqsRecord::NotObject)
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(RawSqsRecord::NotObject)
-            }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(RawSqsRecord::NotObject)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(RawSqsRecord::NotObject)
-            }
+            absent_otherwise!(unit, bool, i64, u64, f64, str, seq);
         }
         d.deserialize_any(V)
     }
 }
 
+#[derive(Default)]
 enum RecordsField<'a> {
     Records(Vec<RawSqsRecord<'a>>),
+    #[default]
     NotArray,
 }
 
@@ -921,31 +833,7 @@ impl<'de> Deserialize<'de> for RecordsField<'de> {
             fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
                 d.deserialize_any(self)
             }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(RecordsField::NotArray)
-            }
-            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(RecordsField::NotArray)
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(RecordsField::NotArray)
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(RecordsField::NotArray)
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(RecordsField::NotArray)
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(RecordsField::NotArray)
-            }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(RecordsField::NotArray)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(RecordsField::NotArray)
-            }
+            absent_otherwise!(unit, bool, i64, u64, f64, str, map);
         }
         d.deserialize_any(V)
     }

@@ -17,8 +17,6 @@ use stripe_events_webhook::{
     ApiGatewayV2httpRequest, EventBridgeForwarder, Forwarder, Outcome, SecretStore, WebhookHandler,
     WebhookSecrets,
 };
-use tokio::io::AsyncReadExt;
-use tokio::net::TcpListener;
 
 const SECRET: &str = "whsec_test_trust_boundaries_0a1b2c3d4e5f";
 
@@ -163,21 +161,6 @@ async fn a_named_stage_prefix_is_stripped_and_default_has_none() {
         let detail: Value = serde_json::from_str(&entry.detail).expect("JSON detail");
         assert_eq!(detail["id"], "evt_test_staged");
     }
-}
-
-/// Accepts connections, reads what is sent, never answers.
-async fn black_hole() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let mut buf = vec![0u8; 65536];
-            let _ = socket.read(&mut buf).await;
-            held.push(socket);
-        }
-    });
-    format!("http://{addr}")
 }
 
 #[tokio::test]

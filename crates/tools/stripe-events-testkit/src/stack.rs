@@ -7,6 +7,8 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::Client;
 use stripe_events_core::Timestamp;
 use stripe_events_store::{create_tables, StoreError, TableNames};
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpListener;
 
 /// Reads a variable the local stack exports; a clear failure (never a silent pass) without it.
 pub fn require_env(name: &str) -> String {
@@ -27,13 +29,10 @@ pub fn local_endpoint() -> Result<String, String> {
     })
 }
 
-/// The standard AWS configuration with an explicit endpoint (e.g. a dead port in tests).
+/// The standard AWS configuration with an explicit endpoint (e.g. a dead port in tests):
+/// [`sdk_config_at`].
 pub async fn sdk_config_for(endpoint: &str) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-2"))
-        .load()
-        .await
+    sdk_config_at(endpoint).await
 }
 
 /// The AWS configuration for moto at the stack's `AWS_ENDPOINT_URL`, with moto's dummy
@@ -78,4 +77,20 @@ pub fn unique(prefix: &str) -> String {
         SEQ.fetch_add(1, Ordering::SeqCst),
         Timestamp::now().unix_millis() % 100_000_000
     )
+}
+
+/// An endpoint that accepts connections, reads what is sent and never answers: the peer a
+/// deadline must end the wait on.
+pub async fn black_hole() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut buf = vec![0u8; 65536];
+            let _ = socket.read(&mut buf).await;
+            held.push(socket);
+        }
+    });
+    format!("http://{addr}")
 }
