@@ -337,35 +337,28 @@ impl DynamoStore {
 
     /// Every item of the billing table (tests and small tables only: a full scan).
     pub async fn state_items(&self) -> Result<Vec<Map<String, Value>>, StoreError> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .scan()
-                .table_name(&self.tables.billing)
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(StoreError::from_sdk)?;
-            out.extend(page.items().iter().map(item_to_json));
-            start = page.last_evaluated_key().cloned();
-            if start.is_none() {
-                return Ok(out);
-            }
-        }
+        self.scan_all(&self.tables.billing, true).await
     }
 
     /// Every dedupe/audit record (for the migration audit).
     pub async fn dedupe_records(&self) -> Result<Vec<Map<String, Value>>, StoreError> {
+        self.scan_all(&self.tables.dedupe, false).await
+    }
+
+    /// Every item of `table`, page by page.
+    async fn scan_all(
+        &self,
+        table: &str,
+        consistent_read: bool,
+    ) -> Result<Vec<Map<String, Value>>, StoreError> {
         let mut out = Vec::new();
         let mut start = None;
         loop {
             let page = self
                 .client
                 .scan()
-                .table_name(&self.tables.dedupe)
+                .table_name(table)
+                .set_consistent_read(consistent_read.then_some(true))
                 .set_exclusive_start_key(start)
                 .send()
                 .await
