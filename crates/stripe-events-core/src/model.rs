@@ -11,6 +11,7 @@
 //! deletion stub `{id, object, deleted}` (a [`Customer`] without `email`, `name`, `created`).
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::fmt;
 
 use serde::de::{
@@ -1079,6 +1080,8 @@ struct Rest<'a, 'de, A> {
     id: &'a mut IdField<'de>,
     object: &'a mut Option<Cow<'de, str>>,
     keys: &'a mut usize,
+    /// The kind the map is being read as before its `object` key was seen.
+    hint: Option<KindHint<'a>>,
 }
 
 impl<'de, A: MapAccess<'de>> MapAccess<'de> for Rest<'_, 'de, A> {
@@ -1104,7 +1107,17 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Rest<'_, 'de, A> {
             *self.keys += 1;
             match &*key {
                 "id" => *self.id = self.map.next_value_seed(IdFieldSeed)?,
-                "object" => *self.object = self.map.next_value::<Text<'de>>()?.0,
+                "object" => {
+                    *self.object = self.map.next_value::<Text<'de>>()?.0;
+                    if let Some(hint) = self.hint {
+                        if self.object.as_deref() != Some(hint.kind) {
+                            hint.missed.set(true);
+                            return Err(de::Error::custom(
+                                "the object is not of the kind its event type names",
+                            ));
+                        }
+                    }
+                }
                 _ => {
                     return match key {
                         Cow::Borrowed(k) => seed
@@ -1148,9 +1161,27 @@ fn kind_of<'de, D: Deserializer<'de>>(object: Option<&str>, d: D) -> Result<Kind
     })
 }
 
-struct ObjectVisitor;
+/// The object kind the event type names, known before `data.object` is read (EventBridge
+/// writes `detail-type` before `detail`): the object is then read straight as that kind,
+/// whatever its key order, with no key buffered. When its `object` says otherwise, `missed`
+/// is set and the read fails; the caller reads the input again without a hint.
+#[derive(Clone, Copy)]
+pub(crate) struct KindHint<'h> {
+    pub(crate) kind: &'static str,
+    pub(crate) missed: &'h Cell<bool>,
+}
 
-impl<'de> Visitor<'de> for ObjectVisitor {
+/// Reads a [`StripeObject`], as the given kind when there is a hint.
+pub(crate) struct ObjectSeed<'h>(pub(crate) Option<KindHint<'h>>);
+
+impl<'de> DeserializeSeed<'de> for ObjectSeed<'_> {
+    type Value = StripeObject<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<StripeObject<'de>, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ObjectSeed<'_> {
     type Value = StripeObject<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -1160,8 +1191,26 @@ impl<'de> Visitor<'de> for ObjectVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StripeObject<'de>, A::Error> {
         let mut id = IdField::Absent;
         let mut object: Option<Cow<'de, str>> = None;
-        let mut seen_object = false;
         let mut keys = 0;
+        if let Some(hint) = self.0 {
+            let rest = Rest {
+                before: Vec::new().into_iter(),
+                pending: None,
+                map,
+                id: &mut id,
+                object: &mut object,
+                keys: &mut keys,
+                hint: Some(hint),
+            };
+            let kind = kind_of(Some(hint.kind), de::value::MapAccessDeserializer::new(rest))?;
+            return Ok(StripeObject {
+                id,
+                object,
+                kind,
+                key_count: keys,
+            });
+        }
+        let mut seen_object = false;
         let mut before = Vec::new();
         // Read up to `object`: the kind decides which fields the rest of the map has.
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
@@ -1173,8 +1222,8 @@ impl<'de> Visitor<'de> for ObjectVisitor {
                     seen_object = true;
                     break;
                 }
-                // Not Stripe's own order (e.g. keys sorted): the raw text is kept (one scan,
-                // no tree) and read when the kind is known.
+                // Not Stripe's own order (e.g. keys sorted) and no hint: the raw text is kept
+                // (one scan, no tree) and read when the kind is known.
                 _ => before.push((key, map.next_value::<&'de RawValue>()?)),
             }
         }
@@ -1186,6 +1235,7 @@ impl<'de> Visitor<'de> for ObjectVisitor {
             id: &mut id,
             object: &mut object,
             keys: &mut keys,
+            hint: None,
         };
         // Without any `object` key the buffered fields are all there is (an `Other`).
         let name = if seen_object {
@@ -1205,7 +1255,7 @@ impl<'de> Visitor<'de> for ObjectVisitor {
 
 impl<'de: 'a, 'a> Deserialize<'de> for StripeObject<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_map(ObjectVisitor)
+        ObjectSeed(None).deserialize(d)
     }
 }
 

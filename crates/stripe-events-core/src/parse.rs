@@ -14,6 +14,7 @@
 //! `ApiGatewayV2httpRequest`/`ApiGatewayV2httpResponse`.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -22,7 +23,11 @@ use serde::Deserialize;
 use crate::delivery::{Delivery, DeliveryPath, ObjectRef, PayloadStyle, SourcePath};
 use crate::error::ParseError;
 use crate::family::Family;
-use crate::model::{absent_otherwise, IdField, Key, Obj, PreviousAttributes, StripeObject, Text};
+use crate::identity::object_kind_of;
+use crate::model::{
+    absent_otherwise, IdField, Key, KindHint, Obj, ObjectSeed, PreviousAttributes, StripeObject,
+    Text,
+};
 use crate::timestamp::Timestamp;
 
 const PARTNER_SOURCE_PREFIX: &str = "aws.partner/stripe.com/";
@@ -130,7 +135,26 @@ impl<'a> Record<'a> {
 /// means no delivery could be read at all; in an SQS batch each bad record is its own `Err`
 /// and the good ones still parse.
 pub fn parse_bytes(bytes: &[u8]) -> Result<Invocation<'_>, RecordError> {
-    let top = read_top(bytes).map_err(|(e, salvage)| {
+    // Validated once here, so the reader need not validate each string it reads (serde_json's
+    // `from_str` reader trusts its input; its `from_slice` reader checks every string again).
+    match std::str::from_utf8(bytes) {
+        Ok(text) => parse_text(text),
+        Err(e) => Err(invalid_utf8(bytes, e)),
+    }
+}
+
+/// An input that is not UTF-8, named by the ids read from it before the first bad byte.
+fn invalid_utf8(bytes: &[u8], e: std::str::Utf8Error) -> RecordError {
+    let readable = String::from_utf8_lossy(&bytes[..e.valid_up_to()]);
+    let (_, salvage) = read_top_once(&readable, None);
+    salvage.error(ParseError::NotJson {
+        detail: format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+    })
+}
+
+/// [`parse_bytes`] of a text already known to be UTF-8 (a Lambda payload the runtime read).
+pub fn parse_text(text: &str) -> Result<Invocation<'_>, RecordError> {
+    let top = read_top(text).map_err(|(e, salvage)| {
         salvage.error(ParseError::NotJson {
             detail: e.to_string(),
         })
@@ -154,16 +178,36 @@ pub fn parse_bytes(bytes: &[u8]) -> Result<Invocation<'_>, RecordError> {
     })
 }
 
-/// Reads the bytes with [`TopSeed`]; on a serde error, what was read before it.
-fn read_top(bytes: &[u8]) -> Result<TopLevel<'_>, (serde_json::Error, Salvage)> {
+/// Reads the bytes with [`TopSeed`]; on a serde error, what was read before it. The object is
+/// read as the kind `detail-type` names (one pass in any key order); only when it turns out
+/// to be another kind are the bytes read again without that hint.
+fn read_top(text: &str) -> Result<TopLevel<'_>, (serde_json::Error, Salvage)> {
+    let missed = Cell::new(false);
+    let read = match read_top_once(text, Some(&missed)) {
+        (Err(_), _) if missed.get() => read_top_once(text, None),
+        read => read,
+    };
+    match read {
+        (Ok(top), _) => Ok(top),
+        (Err(e), salvage) => Err((e, salvage)),
+    }
+}
+
+/// One read of `text`, with kind hints or without; what was salvaged either way.
+fn read_top_once<'b>(
+    text: &'b str,
+    hints: Option<&Cell<bool>>,
+) -> (Result<TopLevel<'b>, serde_json::Error>, Salvage) {
     let mut salvage = Salvage::default();
-    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let mut de = serde_json::Deserializer::from_str(text);
     let read = TopSeed {
         salvage: &mut salvage,
+        hints,
+        hint: None,
     }
     .deserialize(&mut de)
     .and_then(|top| de.end().map(|()| top));
-    read.map_err(|e| (e, salvage))
+    (read, salvage)
 }
 
 fn sqs_record(record: RawSqsRecord<'_>) -> Record<'_> {
@@ -205,7 +249,7 @@ fn parse_sqs_body<'b>(message_id: &str, body: &'b str) -> Result<Delivery<'b>, R
         e.sqs_message_id = Some(message_id.to_owned());
         e
     };
-    let mut top = read_top(body.as_bytes()).map_err(|(e, salvage)| {
+    let mut top = read_top(body).map_err(|(e, salvage)| {
         with_id(salvage.error(ParseError::SqsBodyNotJson {
             detail: e.to_string(),
         }))
@@ -608,9 +652,9 @@ enum DataField<'a> {
     NotObject,
 }
 
-struct DataVisitor;
+struct DataVisitor<'h>(Option<KindHint<'h>>);
 
-impl<'de> Visitor<'de> for DataVisitor {
+impl<'de> Visitor<'de> for DataVisitor<'_> {
     type Value = DataField<'de>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("any JSON value")
@@ -620,7 +664,7 @@ impl<'de> Visitor<'de> for DataVisitor {
         let mut previous = Obj::default();
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             match &*key {
-                "object" => object = map.next_value_seed(ObjectFieldSeed)?,
+                "object" => object = map.next_value_seed(ObjectFieldSeed(self.0))?,
                 "previous_attributes" => previous = map.next_value()?,
                 _ => {
                     map.next_value::<IgnoredAny>()?;
@@ -636,27 +680,29 @@ impl<'de> Visitor<'de> for DataVisitor {
 }
 
 /// `data.object`: the typed object when it is a JSON object.
-struct ObjectFieldSeed;
+struct ObjectFieldSeed<'h>(Option<KindHint<'h>>);
 
-impl<'de> DeserializeSeed<'de> for ObjectFieldSeed {
+impl<'de> DeserializeSeed<'de> for ObjectFieldSeed<'_> {
     type Value = ObjectField<'de>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<ObjectField<'de>, D::Error> {
-        match d.deserialize_any(LeafOrObject)? {
+        match d.deserialize_any(LeafOrObject(self.0))? {
             Some(o) => Ok(ObjectField::Object(o)),
             None => Ok(ObjectField::Other),
         }
     }
 }
 
-struct LeafOrObject;
+struct LeafOrObject<'h>(Option<KindHint<'h>>);
 
-impl<'de> Visitor<'de> for LeafOrObject {
+impl<'de> Visitor<'de> for LeafOrObject<'_> {
     type Value = Option<StripeObject<'de>>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("any JSON value")
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        StripeObject::deserialize(de::value::MapAccessDeserializer::new(map)).map(Some)
+        ObjectSeed(self.0)
+            .deserialize(de::value::MapAccessDeserializer::new(map))
+            .map(Some)
     }
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
@@ -683,7 +729,12 @@ struct EventFields<'a> {
 
 impl<'a> EventFields<'a> {
     /// Reads `key`'s value when it is an event field; `false` when the key is not one.
-    fn read<A: MapAccess<'a>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+    fn read<A: MapAccess<'a>>(
+        &mut self,
+        key: &str,
+        map: &mut A,
+        hint: Option<KindHint<'_>>,
+    ) -> Result<bool, A::Error> {
         match key {
             "id" => self.id = map.next_value()?,
             "object" => self.object = map.next_value()?,
@@ -691,7 +742,7 @@ impl<'a> EventFields<'a> {
             "created" => self.created = map.next_value()?,
             "livemode" => self.livemode = map.next_value()?,
             "api_version" => self.api_version = map.next_value()?,
-            "data" => self.data = Some(map.next_value_seed(DataSeed)?),
+            "data" => self.data = Some(map.next_value_seed(DataSeed(hint))?),
             "related_object" => self.related_object = Some(map.next_value()?),
             "snapshot_event" => self.snapshot_event = map.next_value()?,
             "context" => self.context = map.next_value()?,
@@ -711,12 +762,13 @@ impl<'a> EventFields<'a> {
     }
 }
 
-struct DataSeed;
+/// `data`, its `object` read as the hinted kind when there is a hint.
+struct DataSeed<'h>(Option<KindHint<'h>>);
 
-impl<'de> DeserializeSeed<'de> for DataSeed {
+impl<'de> DeserializeSeed<'de> for DataSeed<'_> {
     type Value = DataField<'de>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<DataField<'de>, D::Error> {
-        d.deserialize_any(DataVisitor)
+        d.deserialize_any(DataVisitor(self.0))
     }
 }
 
@@ -732,6 +784,7 @@ enum DetailField<'a> {
 /// An EventBridge `detail`: a Stripe event, its id noted for the salvage as soon as read.
 struct DetailSeed<'s> {
     salvage: &'s mut Salvage,
+    hint: Option<KindHint<'s>>,
 }
 
 impl<'de> DeserializeSeed<'de> for DetailSeed<'_> {
@@ -752,7 +805,7 @@ impl<'de> Visitor<'de> for DetailSeed<'_> {
             match &*key {
                 "source" => event.source = map.next_value()?,
                 k => {
-                    if !event.read(k, &mut map)? {
+                    if !event.read(k, &mut map, self.hint)? {
                         map.next_value::<IgnoredAny>()?;
                     } else if k == "id" {
                         self.salvage.detail_id = event.id.as_str().map(str::to_owned);
@@ -854,6 +907,10 @@ struct TopLevel<'a> {
 
 struct TopSeed<'s> {
     salvage: &'s mut Salvage,
+    /// Where a missed kind hint is reported; `None`: read without hints.
+    hints: Option<&'s Cell<bool>>,
+    /// The object kind `detail-type` names, once read.
+    hint: Option<KindHint<'s>>,
 }
 
 impl<'de> DeserializeSeed<'de> for TopSeed<'_> {
@@ -868,21 +925,32 @@ impl<'de> Visitor<'de> for TopSeed<'_> {
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("any JSON value")
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TopLevel<'de>, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<TopLevel<'de>, A::Error> {
         let mut top = TopLevel::default();
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             match &*key {
                 "Records" => top.records = Some(map.next_value()?),
                 "source" => top.source = map.next_value()?,
                 "replay-name" => top.replay_name = map.next_value()?,
+                "detail-type" => {
+                    let detail_type: Leaf<'de> = map.next_value()?;
+                    self.hint = self
+                        .hints
+                        .zip(detail_type.as_str())
+                        .and_then(|(missed, t)| {
+                            let kind = object_kind_of(t.strip_prefix("v1.").unwrap_or(t))?;
+                            Some(KindHint { kind, missed })
+                        });
+                }
                 "detail" => {
                     self.salvage.saw_detail = true;
                     top.detail = Some(map.next_value_seed(DetailSeed {
                         salvage: &mut *self.salvage,
+                        hint: self.hint,
                     })?);
                 }
                 k => {
-                    if !top.event.read(k, &mut map)? {
+                    if !top.event.read(k, &mut map, None)? {
                         map.next_value::<IgnoredAny>()?;
                     } else if k == "id" {
                         self.salvage.top_id = top.event.id.as_str().map(str::to_owned);
@@ -1012,12 +1080,65 @@ mod tests {
         assert_eq!(e.error.code(), "not_json");
         assert_eq!(e.envelope_id.as_deref(), Some("uuid-7"));
         assert_eq!(e.event_id.as_deref(), Some("evt_7"));
+        let mut not_utf8 = br#"{"version":"0","id":"uuid-9","source":"aws.partner/stripe.com/ed_1","detail":{"id":"evt_9","object":"event","data":{"object":{"id":"ch_1","object":"charge","description":"caf?"}}}}"#.to_vec();
+        let at = not_utf8.iter().position(|b| *b == b'?').unwrap();
+        not_utf8[at] = 0xE9; // Latin-1 é: not UTF-8
+        let e = parse_bytes(&not_utf8).unwrap_err();
+        assert_eq!(e.error.code(), "not_json");
+        assert!(e
+            .error
+            .to_string()
+            .contains(&format!("invalid UTF-8 at byte {at}")));
+        assert_eq!(e.envelope_id.as_deref(), Some("uuid-9"));
+        assert_eq!(e.event_id.as_deref(), Some("evt_9"));
         let bare = br#"{"id":"evt_8","object":"event","data":{"object":{"amount":NaN}}}"#;
         let e = parse_bytes(bare).unwrap_err();
         assert_eq!(
             (e.envelope_id, e.event_id.as_deref()),
             (None, Some("evt_8"))
         );
+    }
+
+    #[test]
+    fn the_object_is_read_as_the_kind_detail_type_names_in_any_key_order() {
+        // EventBridge's order: `detail-type` before `detail`; the object's keys sorted, so
+        // `object` comes after the fields.
+        let input = br#"{"id":"uuid-1","detail-type":"customer.subscription.updated","source":"aws.partner/stripe.com/ed_1","detail":{"id":"evt_1","object":"event","type":"customer.subscription.updated","created":1700000000,"data":{"object":{"customer":"cus_1","id":"sub_1","items":{"data":[{"id":"si_1","price":{"id":"price_1","product":"prod_1"}}]},"object":"subscription","status":"active"}}}}"#;
+        let d = parse_bytes(input).unwrap().into_single().unwrap().unwrap();
+        let object = d.data_object.as_ref().unwrap();
+        let Kind::Subscription(s) = &object.kind else {
+            panic!("a subscription")
+        };
+        assert_eq!(
+            (object.id(), object.status()),
+            (Some("sub_1"), Some("active"))
+        );
+        assert_eq!(s.customer.get(), Some("cus_1"));
+        assert_eq!(object.key_count, 5);
+        assert_eq!(d.style, PayloadStyle::Snapshot);
+    }
+
+    #[test]
+    fn an_object_of_another_kind_than_detail_type_names_is_read_as_what_it_is() {
+        for object in [
+            r#"{"email":"a@example.com","id":"cus_1","object":"customer"}"#,
+            r#"{"id":"cus_1","object":"customer","email":"a@example.com"}"#,
+        ] {
+            let input = format!(
+                r#"{{"id":"uuid-1","detail-type":"customer.subscription.updated","source":"stripe.webhook","detail":{{"id":"evt_1","object":"event","type":"customer.subscription.updated","created":1700000000,"data":{{"object":{object}}}}}}}"#
+            );
+            let d = parse_bytes(input.as_bytes())
+                .unwrap()
+                .into_single()
+                .unwrap()
+                .unwrap();
+            let object = d.data_object.as_ref().unwrap();
+            let Kind::Customer(c) = &object.kind else {
+                panic!("a customer, read as one: {object:?}")
+            };
+            assert_eq!(c.email.as_ref().and_then(Text::get), Some("a@example.com"));
+            assert_eq!(object.object_type(), Some("customer"));
+        }
     }
 
     #[test]
