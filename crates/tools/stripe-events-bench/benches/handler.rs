@@ -5,6 +5,9 @@
 //! (`stripe_events_testkit::stripe::FixtureStripe`: serves the stored object's bytes, no network). No tracing subscriber,
 //! except in `*_logged`, which installs the Lambda's JSON log format writing to a sink.
 //!
+//! Payloads are compact JSON in the key order EventBridge and Stripe send
+//! (`stripe_events_bench::WireOrder`).
+//!
 //! `*_new` cases give every iteration a new Stripe event id and a later `created` (set up
 //! outside the timed part), so each is applied; `*_duplicate` sends one already-applied
 //! payload again. Results: target/criterion/handler/<case>/new/estimates.json (time per
@@ -14,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use serde_json::Value;
-use stripe_events_bench::uniquify;
+use stripe_events_bench::{uniquify, wire_bytes};
 use stripe_events_consumer::runtime::RawPayload;
 use stripe_events_consumer::{Consumer, ConsumerConfig, InvocationReport};
 use stripe_events_core::Family;
@@ -90,7 +93,7 @@ fn new_events(c: &mut Criterion, case: &Case, suffix: &str, logged: bool) {
         n += 1;
         let mut v = template.clone();
         uniquify(&mut v, n);
-        serde_json::to_vec(&v).expect("serialise")
+        wire_bytes(&v)
     };
     // What one new payload does (printed once, so the figures can be read correctly).
     let probe = handle(&rt, &consumer, &next_payload());
@@ -123,7 +126,7 @@ fn new_events(c: &mut Criterion, case: &Case, suffix: &str, logged: bool) {
 fn duplicates(c: &mut Criterion, case: &Case) {
     let rt = runtime();
     let consumer = consumer(case.family);
-    let bytes = serde_json::to_vec(&fixture(case.fixture)).expect("serialise");
+    let bytes = wire_bytes(&fixture(case.fixture));
     let first = handle(&rt, &consumer, &bytes);
     let again = handle(&rt, &consumer, &bytes);
     eprintln!(
@@ -144,7 +147,7 @@ fn duplicates(c: &mut Criterion, case: &Case) {
 /// and for comparison the JSON floor (tokenising and validating into nothing) and a full
 /// `serde_json::Value`.
 fn attribution(c: &mut Criterion) {
-    let bytes = serde_json::to_vec(&fixture(CASES[0].fixture)).expect("serialise");
+    let bytes = wire_bytes(&fixture(CASES[0].fixture));
     let mut group = c.benchmark_group("handler");
     group.throughput(Throughput::Elements(1));
     group.bench_function("snapshot_10kb_parse_raw", |b| {
@@ -153,6 +156,16 @@ fn attribution(c: &mut Criterion) {
     group.bench_function("snapshot_10kb_parse_typed", |b| {
         b.iter(|| {
             let inv = stripe_events_core::parse_bytes(black_box(&bytes)).expect("parses");
+            black_box(inv.records[0].delivery().is_ok())
+        })
+    });
+    // The same bytes with every key sorted (`detail` before `detail-type`, the object's
+    // fields before its `object`): the kind is not known in advance and the keys before
+    // `object` are scanned twice. No producer sends this order; it bounds what one costs.
+    let sorted = serde_json::to_vec(&fixture(CASES[0].fixture)).expect("serialise");
+    group.bench_function("snapshot_10kb_parse_typed_sorted_keys", |b| {
+        b.iter(|| {
+            let inv = stripe_events_core::parse_bytes(black_box(&sorted)).expect("parses");
             black_box(inv.records[0].delivery().is_ok())
         })
     });
@@ -186,7 +199,7 @@ fn from_bytes(c: &mut Criterion) {
                 n += 1;
                 let mut v = template.clone();
                 uniquify(&mut v, n);
-                serde_json::to_vec(&v).expect("serialise")
+                wire_bytes(&v)
             },
             |bytes| {
                 black_box(rt.block_on(

@@ -11,7 +11,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use stripe_events_bench::median;
+use stripe_events_bench::{median, wire_string};
 use stripe_events_consumer::config::DEFAULT_RECORD_CONCURRENCY;
 use stripe_events_consumer::{Consumer, ConsumerConfig};
 use stripe_events_core::Family;
@@ -42,7 +42,7 @@ fn sqs_batch(events: &[Value]) -> Value {
         .map(|(i, e)| {
             let mut r = template.clone();
             r["messageId"] = Value::from(format!("bench-message-{i}"));
-            r["body"] = Value::from(e.to_string());
+            r["body"] = Value::from(wire_string(e));
             r
         })
         .collect();

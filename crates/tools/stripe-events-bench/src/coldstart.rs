@@ -10,7 +10,7 @@ use lambda_runtime_emulator::process::{FunctionCommand, Output};
 use lambda_runtime_emulator::{Emulator, EmulatorConfig, Outcome as Answer};
 use serde_json::{json, Value};
 use sha2::Sha256;
-use stripe_events_bench::{median, quantile, uniquify};
+use stripe_events_bench::{median, quantile, uniquify, wire_bytes, wire_string};
 use stripe_events_store::dynamodb_client;
 use stripe_events_testkit::fixtures::fixture;
 use stripe_events_testkit::stack::{fresh_tables, local_endpoint, sdk_config_for};
@@ -58,7 +58,7 @@ async fn subject(name: &str) -> Subject {
             event: Box::new(move |n| {
                 let mut event = template.clone();
                 uniquify(&mut event, n);
-                signed_request(&event.to_string())
+                signed_request(&wire_string(&event))
             }),
             classify: classify_webhook,
         };
@@ -83,7 +83,7 @@ async fn subject(name: &str) -> Subject {
         event: Box::new(move |n| {
             let mut event = template.clone();
             uniquify(&mut event, n);
-            serde_json::to_vec(&event).expect("serialise")
+            wire_bytes(&event)
         }),
         classify: classify_consumer,
     }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use lambda_runtime_emulator::process::{FunctionCommand, Output};
 use lambda_runtime_emulator::{Emulator, EmulatorConfig};
 use serde_json::{json, Value};
-use stripe_events_bench::uniquify;
+use stripe_events_bench::{uniquify, wire_bytes, wire_string};
 use stripe_events_store::dynamodb_client;
 use stripe_events_testkit::fixtures::fixture;
 use stripe_events_testkit::stack::{fresh_tables, local_endpoint, sdk_config_for};
@@ -94,7 +94,7 @@ fn thin_event(template: &Value, n: u64) -> Vec<u8> {
     );
     d["related_object"]["url"] = Value::from(format!("/v1/{kind}s/{id}"));
     d["related_object"]["id"] = Value::from(id);
-    serde_json::to_vec(&event).expect("serialise")
+    wire_bytes(&event)
 }
 
 /// The duplicate case's one event (the numbers [`cpu`] gives new events start above it);
@@ -158,7 +158,7 @@ pub async fn setup(name: &str, backend: Backend) -> Setup {
                 event: Box::new(move |n| {
                     let mut event = template.clone();
                     uniquify(&mut event, n);
-                    signed_request(&event.to_string())
+                    signed_request(&wire_string(&event))
                 }),
             }],
             classify: classify_webhook,
@@ -188,7 +188,7 @@ pub async fn setup(name: &str, backend: Backend) -> Setup {
                 event: Box::new(move |n| {
                     let mut event = snapshot.clone();
                     uniquify(&mut event, n);
-                    serde_json::to_vec(&event).expect("serialise")
+                    wire_bytes(&event)
                 }),
             },
             Case {
@@ -196,7 +196,7 @@ pub async fn setup(name: &str, backend: Backend) -> Setup {
                 event: Box::new(move |_| {
                     let mut event = duplicate.clone();
                     uniquify(&mut event, DUPLICATE_N);
-                    serde_json::to_vec(&event).expect("serialise")
+                    wire_bytes(&event)
                 }),
             },
             Case {

@@ -3,7 +3,71 @@
 //! cold start, round trips, the final table). Fixtures and the in-memory Stripe come from
 //! `stripe-events-testkit` (`fixtures::fixture`, `stripe::FixtureStripe`).
 
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
+
+/// The keys EventBridge and Stripe write first, in their order: an EventBridge envelope is
+/// `version, id, detail-type, source, account, time, region, resources, detail`; a Stripe event
+/// `id, object, api_version, created, data, livemode, pending_webhooks, request, type`; a Stripe
+/// object `id, object`, then its fields.
+const WIRE_FIRST: [&str; 12] = [
+    "version",
+    "id",
+    "object",
+    "detail-type",
+    "source",
+    "account",
+    "time",
+    "region",
+    "resources",
+    "api_version",
+    "created",
+    "data",
+];
+/// The keys both write last (`detail` of an envelope, `type` of a Stripe event).
+const WIRE_LAST: [&str; 2] = ["detail", "type"];
+
+/// A JSON value serialised in the key order EventBridge and Stripe send, not the sorted order
+/// of `serde_json::Value`'s map: the handlers read `detail-type` before `detail` (the object's
+/// kind, so the object is read in one pass), as they do in production.
+pub struct WireOrder<'a>(pub &'a Value);
+
+impl Serialize for WireOrder<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Object(map) => {
+                let rank = |k: &str| match (
+                    WIRE_FIRST.iter().position(|f| *f == k),
+                    WIRE_LAST.iter().position(|l| *l == k),
+                ) {
+                    (Some(i), _) => (0, i),
+                    (None, Some(i)) => (2, i),
+                    (None, None) => (1, 0),
+                };
+                let mut keys: Vec<&String> = map.keys().collect();
+                // Stable: keys of equal rank keep the map's (sorted) order.
+                keys.sort_by_key(|k| rank(k));
+                let mut out = s.serialize_map(Some(keys.len()))?;
+                for k in keys {
+                    out.serialize_entry(k, &WireOrder(&map[k]))?;
+                }
+                out.end()
+            }
+            Value::Array(items) => s.collect_seq(items.iter().map(WireOrder)),
+            other => other.serialize(s),
+        }
+    }
+}
+
+/// The compact JSON bytes of `v` in [`WireOrder`].
+pub fn wire_bytes(v: &Value) -> Vec<u8> {
+    serde_json::to_vec(&WireOrder(v)).unwrap_or_default()
+}
+
+/// The compact JSON text of `v` in [`WireOrder`].
+pub fn wire_string(v: &Value) -> String {
+    String::from_utf8(wire_bytes(v)).unwrap_or_default()
+}
 
 /// Makes an event (EventBridge envelope or bare Stripe event) a new one: `n` is appended to
 /// its Stripe id (and to the `snapshot_event` it names, so a thin/snapshot pair stays a
@@ -34,7 +98,7 @@ pub fn uniquify_batch(batch: &mut Value, n: u64) {
             };
             if let Ok(mut event) = serde_json::from_str::<Value>(body) {
                 uniquify_event(&mut event, n);
-                r["body"] = Value::from(event.to_string());
+                r["body"] = Value::from(wire_string(&event));
             }
         }
     }
@@ -98,6 +162,21 @@ mod tests {
         assert_eq!(bodies[0]["detail"]["created"], 1_766_946_476 + 7);
         // Thin v2 `created` is an ISO string: left alone.
         assert!(bodies[1]["detail"]["created"].is_string());
+    }
+
+    #[test]
+    fn wire_order_is_eventbridge_then_stripe_order() {
+        let text = wire_string(&fixture("partner-snapshot/subscription-large.json"));
+        let at = |needle: &str| text.find(needle).unwrap_or(usize::MAX);
+        assert!(at(r#""version""#) < at(r#""detail-type""#));
+        assert!(at(r#""detail-type""#) < at(r#""detail""#));
+        assert!(
+            at(r#""data":{"object":{"id":"sub_"#) < usize::MAX,
+            "id first: {text:.300}"
+        );
+        assert!(text.ends_with(r#""type":"customer.subscription.created"}}"#));
+        let same: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(same, fixture("partner-snapshot/subscription-large.json"));
     }
 
     #[test]

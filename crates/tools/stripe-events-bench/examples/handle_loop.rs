@@ -1,0 +1,67 @@
+//! Profiling aid: `Consumer::handle` over pre-built new 10 KB snapshots, nothing else in the
+//! timed loop (run under `perf record -D <ms>` to skip the set-up). `handle_loop N build-only`
+//! builds the payloads and stops: instructions per event = (full − build-only) / N;
+//! `parse-only` and `ignored` run only the typed parse or serde_json's `IgnoredAny` scan.
+use std::time::{Duration, Instant};
+
+use stripe_events_bench::{uniquify, wire_bytes};
+use stripe_events_consumer::{Consumer, ConsumerConfig};
+use stripe_events_core::Family;
+use stripe_events_store::{MemoryStore, TableNames};
+use stripe_events_testkit::fixtures::fixture;
+use stripe_events_testkit::stripe::FixtureStripe;
+
+fn main() {
+    let n: u64 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(20_000);
+    let template = fixture("partner-snapshot/subscription-large.json");
+    let t = Instant::now();
+    let payloads: Vec<Vec<u8>> = (1..=n)
+        .map(|i| {
+            let mut v = template.clone();
+            uniquify(&mut v, i);
+            wire_bytes(&v)
+        })
+        .collect();
+    eprintln!("built {n} payloads in {:?}", t.elapsed());
+    let consumer = Consumer {
+        config: ConsumerConfig::new(Family::Subscription, TableNames::for_prefix("bench")),
+        store: MemoryStore::new(),
+        hydrator: FixtureStripe::from_snapshots(),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    match std::env::args().nth(2).as_deref() {
+        Some("build-only") => return,
+        Some("parse-only") => {
+            for p in &payloads {
+                let inv = stripe_events_core::parse_bytes(p).map(|i| i.records.len());
+                std::hint::black_box(inv.ok());
+            }
+            return;
+        }
+        Some("ignored") => {
+            for p in &payloads {
+                let r = serde_json::from_slice::<serde::de::IgnoredAny>(p);
+                std::hint::black_box(r.ok());
+            }
+            return;
+        }
+        _ => {}
+    }
+    let t = Instant::now();
+    for p in &payloads {
+        let r =
+            rt.block_on(consumer.handle(p.as_slice(), Instant::now() + Duration::from_secs(10)));
+        std::hint::black_box(r);
+    }
+    eprintln!(
+        "handled {n} in {:?}: {:.2} µs each",
+        t.elapsed(),
+        t.elapsed().as_secs_f64() * 1e6 / n as f64
+    );
+}
