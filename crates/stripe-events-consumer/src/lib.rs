@@ -15,7 +15,7 @@ use stripe_events_core::identity;
 use stripe_events_core::model::StripeObject;
 use stripe_events_core::project::{self, Projection, StateWrite};
 use stripe_events_core::{
-    parse_bytes, Delivery, InvocationShape, ParseError, Record, RecordError, Timestamp, Version,
+    parse_bytes, Delivery, InvocationShape, Record, RecordError, Timestamp, Version,
 };
 use stripe_events_store::{
     Commit, CommitOutcome, DeliveryAudit, EventStore, Prior, StoreError, VersionedWrite,
@@ -82,7 +82,7 @@ pub struct InvocationReport {
     pub records: Vec<RecordReport>,
 }
 
-#[derive(Debug, Error, PartialEq, Eq)]
+#[derive(Debug, Error, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[error("{count} event(s) failed transiently; the platform will retry: {first}")]
 pub struct RetryLater {
     pub count: usize,
@@ -215,22 +215,6 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
             .collect()
             .await;
         InvocationReport { shape, records }
-    }
-
-    /// A payload the Lambda runtime could not read as JSON at all: one unreadable record.
-    pub fn unreadable_payload(&self, detail: &str) -> InvocationReport {
-        let error = RecordError {
-            sqs_message_id: None,
-            envelope_id: None,
-            event_id: None,
-            error: ParseError::NotJson {
-                detail: detail.to_owned(),
-            },
-        };
-        InvocationReport {
-            shape: None,
-            records: vec![self.unreadable(error)],
-        }
     }
 
     fn unreadable(&self, e: RecordError) -> RecordReport {
@@ -383,7 +367,11 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
             match self.hydrator.fetch(d, deadline).await {
                 Ok(Fetched { body, fetched_at }) => {
                     fetched_body = body;
-                    fetched_object = match serde_json::from_slice(&fetched_body) {
+                    // UTF-8 checked once, then read without checking each string again.
+                    let read = std::str::from_utf8(&fetched_body)
+                        .map_err(|e| e.to_string())
+                        .and_then(|text| serde_json::from_str(text).map_err(|e| e.to_string()));
+                    fetched_object = match read {
                         Ok(object) => object,
                         // A 2xx that is not a readable object is the answer of something in
                         // between (a proxy, a truncated read): asking again may succeed.

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use stripe_events_consumer::runtime::RawPayload;
+use stripe_events_consumer::runtime::Reply;
 use stripe_events_consumer::{Consumer, ConsumerConfig, Outcome};
 use stripe_events_core::hydrate::{Fetched, HydrateError, Hydrator};
 use stripe_events_core::project::customer_pk;
@@ -311,21 +311,23 @@ async fn payloads_serde_rejects_are_acknowledged_not_runtime_errors() {
     ];
     let c = consumer(Family::Payment, MemoryStore::new());
     for (name, bytes) in inputs {
-        // What lambda_runtime 1.x does with the invocation body (its `deserializer.rs`): one
-        // `deserialize` on a slice deserializer, no check for trailing input. It must not fail.
-        let mut de = serde_json::Deserializer::from_slice(&bytes);
-        let payload = <RawPayload as serde::Deserialize>::deserialize(&mut de)
-            .unwrap_or_else(|e| panic!("{name}: the runtime would fail before the handler: {e}"));
-        let report = c.handle_raw(&payload, soon()).await;
-        assert_eq!(report.records.len(), 1, "{name}");
+        // What the Lambdas run on the invocation body, before lambda_runtime deserializes
+        // anything (`runtime::HandleBody`); the runtime then reads only the reply.
+        let reply = c.answer(&bytes, soon()).await.reply;
+        let read_back: Reply = serde_json::from_slice(&reply.to_body())
+            .unwrap_or_else(|e| panic!("{name}: the runtime could not read the reply: {e}"));
+        assert_eq!(read_back, reply, "{name}");
+        let Reply::Answer(answer) = reply else {
+            panic!("{name}: acknowledged, not retried: {reply:?}")
+        };
         assert_eq!(
-            report.records[0].outcome,
-            Outcome::FailedPermanent,
-            "{name}"
+            answer["outcomes"]["failed_permanent"], 1,
+            "{name}: {answer}"
         );
-        assert!(
-            report.response().is_ok(),
-            "{name}: acknowledged, not retried"
+        assert_eq!(
+            answer["outcomes"].as_object().map(|o| o.len()),
+            Some(1),
+            "{name}"
         );
     }
 }

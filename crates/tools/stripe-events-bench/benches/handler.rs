@@ -1,7 +1,7 @@
-//! Handler cost on one core, on the production path of `runtime.rs`: JSON bytes →
-//! `RawPayload` (what `lambda_runtime` deserializes `LambdaEvent<RawPayload>` with: one
-//! validating scan, no tree) → `Consumer::handle` (parse into the typed model → detect →
-//! dedupe → hydrate → project → commit) over `MemoryStore` and an in-memory hydrator
+//! Handler cost on one core, on the production path of `runtime.rs`: the invocation body's
+//! bytes → `Consumer::answer` (parse into the typed model → detect → dedupe → hydrate →
+//! project → commit → reply and EMF line) → the reply's bytes, over `MemoryStore` and an
+//! in-memory hydrator
 //! (`stripe_events_testkit::stripe::FixtureStripe`: serves the stored object's bytes, no network). No tracing subscriber,
 //! except in `*_logged`, which installs the Lambda's JSON log format writing to a sink.
 //!
@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use serde_json::Value;
 use stripe_events_bench::{uniquify, wire_bytes};
-use stripe_events_consumer::runtime::RawPayload;
 use stripe_events_consumer::{Consumer, ConsumerConfig, InvocationReport};
 use stripe_events_core::Family;
 use stripe_events_store::{MemoryStore, TableNames};
@@ -42,10 +41,18 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
-fn handle(rt: &tokio::runtime::Runtime, c: &BenchConsumer, bytes: &[u8]) -> InvocationReport {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let payload: RawPayload = serde_json::from_slice(bytes).expect("payload JSON");
-    rt.block_on(c.handle_raw(&payload, deadline))
+fn deadline() -> Instant {
+    Instant::now() + Duration::from_secs(10)
+}
+
+/// What the Lambdas run per invocation (`runtime::HandleBody`): body in, reply bytes out.
+fn answer(rt: &tokio::runtime::Runtime, c: &BenchConsumer, bytes: &[u8]) -> Vec<u8> {
+    rt.block_on(c.answer(bytes, deadline())).reply.to_body()
+}
+
+/// The same run, with its report, to print what one payload does.
+fn report(rt: &tokio::runtime::Runtime, c: &BenchConsumer, bytes: &[u8]) -> InvocationReport {
+    rt.block_on(c.handle(bytes, deadline()))
 }
 
 fn outcomes(r: &InvocationReport) -> String {
@@ -96,7 +103,7 @@ fn new_events(c: &mut Criterion, case: &Case, suffix: &str, logged: bool) {
         wire_bytes(&v)
     };
     // What one new payload does (printed once, so the figures can be read correctly).
-    let probe = handle(&rt, &consumer, &next_payload());
+    let probe = report(&rt, &consumer, &next_payload());
     eprintln!("{}{suffix}: one payload → {}", case.name, outcomes(&probe));
     let mut run = |c: &mut Criterion| {
         let mut group = c.benchmark_group("handler");
@@ -104,7 +111,7 @@ fn new_events(c: &mut Criterion, case: &Case, suffix: &str, logged: bool) {
         group.bench_function(format!("{}{suffix}", case.name), |b| {
             b.iter_batched(
                 &mut next_payload,
-                |bytes| black_box(handle(&rt, &consumer, &bytes)),
+                |bytes| black_box(answer(&rt, &consumer, &bytes)),
                 BatchSize::SmallInput,
             )
         });
@@ -127,8 +134,8 @@ fn duplicates(c: &mut Criterion, case: &Case) {
     let rt = runtime();
     let consumer = consumer(case.family);
     let bytes = wire_bytes(&fixture(case.fixture));
-    let first = handle(&rt, &consumer, &bytes);
-    let again = handle(&rt, &consumer, &bytes);
+    let first = report(&rt, &consumer, &bytes);
+    let again = report(&rt, &consumer, &bytes);
     eprintln!(
         "{}_duplicate: first delivery → {}, again → {}",
         case.name,
@@ -138,21 +145,18 @@ fn duplicates(c: &mut Criterion, case: &Case) {
     let mut group = c.benchmark_group("handler");
     group.throughput(Throughput::Elements(case.events));
     group.bench_function(format!("{}_duplicate", case.name), |b| {
-        b.iter(|| black_box(handle(&rt, &consumer, &bytes)))
+        b.iter(|| black_box(answer(&rt, &consumer, &bytes)))
     });
     group.finish();
 }
 
-/// Where the time of a 10 KB snapshot goes: the runtime's raw scan, the typed parse alone,
+/// Where the time of a 10 KB snapshot goes: the typed parse alone,
 /// and for comparison the JSON floor (tokenising and validating into nothing) and a full
 /// `serde_json::Value`.
 fn attribution(c: &mut Criterion) {
     let bytes = wire_bytes(&fixture(CASES[0].fixture));
     let mut group = c.benchmark_group("handler");
     group.throughput(Throughput::Elements(1));
-    group.bench_function("snapshot_10kb_parse_raw", |b| {
-        b.iter(|| black_box(serde_json::from_slice::<RawPayload>(black_box(&bytes)).expect("JSON")))
-    });
     group.bench_function("snapshot_10kb_parse_typed", |b| {
         b.iter(|| {
             let inv = stripe_events_core::parse_bytes(black_box(&bytes)).expect("parses");
@@ -184,37 +188,8 @@ fn attribution(c: &mut Criterion) {
     group.finish();
 }
 
-/// `Consumer::handle` alone, on bytes already in hand (no runtime scan), a new event each
-/// iteration: what `stripe-events replay` and the tests call.
-fn from_bytes(c: &mut Criterion) {
-    let rt = runtime();
-    let consumer = consumer(CASES[0].family);
-    let template = fixture(CASES[0].fixture);
-    let mut n = 1_000_000u64;
-    let mut group = c.benchmark_group("handler");
-    group.throughput(Throughput::Elements(1));
-    group.bench_function("snapshot_10kb_new_from_bytes", |b| {
-        b.iter_batched(
-            || {
-                n += 1;
-                let mut v = template.clone();
-                uniquify(&mut v, n);
-                wire_bytes(&v)
-            },
-            |bytes| {
-                black_box(rt.block_on(
-                    consumer.handle(bytes.as_slice(), Instant::now() + Duration::from_secs(10)),
-                ))
-            },
-            BatchSize::SmallInput,
-        )
-    });
-    group.finish();
-}
-
 fn handler(c: &mut Criterion) {
     attribution(c);
-    from_bytes(c);
     for case in &CASES {
         new_events(c, case, "_new", false);
         duplicates(c, case);

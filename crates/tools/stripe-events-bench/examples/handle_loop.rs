@@ -1,4 +1,4 @@
-//! Profiling aid: `Consumer::handle` over pre-built new 10 KB snapshots, nothing else in the
+//! Profiling aid: `Consumer::answer` (what the Lambdas run) over pre-built new 10 KB snapshots, nothing else in the
 //! timed loop (run under `perf record -D <ms>` to skip the set-up). `handle_loop N build-only`
 //! builds the payloads and stops: instructions per event = (full − build-only) / N;
 //! `parse-only` and `ignored` run only the typed parse or serde_json's `IgnoredAny` scan.
@@ -55,9 +55,9 @@ fn main() {
     }
     let t = Instant::now();
     for p in &payloads {
-        let r =
-            rt.block_on(consumer.handle(p.as_slice(), Instant::now() + Duration::from_secs(10)));
-        std::hint::black_box(r);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let answer = rt.block_on(consumer.answer(p, deadline));
+        std::hint::black_box(answer.reply.to_body());
     }
     eprintln!(
         "handled {n} in {:?}: {:.2} µs each",

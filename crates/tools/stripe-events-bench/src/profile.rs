@@ -79,8 +79,10 @@ pub fn parts(total: f64, s: &BTreeMap<String, f64>) -> Vec<(String, f64)> {
     );
     let ser = sum_of(s, "RequestSerializer as aws_smithy_runtime_api::client::ser_de::SerializeRequest>::serialize_input");
     let de = sum_of(s, "ResponseDeserializer as aws_smithy_runtime_api::client::ser_de::DeserializeResponse>::deserialize_nonstreaming");
-    // lambda_runtime's raw scan, then (consumers) the typed parse `Consumer::handle` runs
-    // before it processes the records; the webhook's parse is part of its `read_event`.
+    // Consumers: the typed parse of the invocation body (`runtime::HandleBody`, before
+    // lambda_runtime deserializes anything), and lambda_runtime's read of the small reply.
+    // The webhook: lambda_runtime's read of the API Gateway request; its own parse of the
+    // Stripe event is part of its `read_event`.
     let typed_parse = if consumer > 0.0 {
         max_of(s, "stripe_events_core::parse::parse_bytes")
     } else {
@@ -104,7 +106,7 @@ pub fn parts(total: f64, s: &BTreeMap<String, f64>) -> Vec<(String, f64)> {
             total - parse - handler - logging - emf,
         ),
         ("  of which HTTP connection tasks (hyper, Runtime API and AWS)".into(), hyper_io),
-        ("parse: bytes → payload (lambda_runtime's raw scan + the typed parse)".into(), parse),
+        ("parse: bytes → payload (consumers: the typed parse; lambda_runtime's payload read)".into(), parse),
         ("handler (consumer: detect … commit; webhook: verify, read, forward)".into(), handler),
         ("  AWS SDK call(s), whole orchestrator".into(), sdk),
         ("    SigV4 signing (callgrind: portable SHA-256, SHA-NI hidden)".into(), sign),
