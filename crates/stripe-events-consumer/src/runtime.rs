@@ -6,20 +6,19 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use lambda_runtime::tower::{Layer, Service};
 use lambda_runtime::{service_fn, Error as BoxError, LambdaEvent, LambdaInvocation, Runtime};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use stripe_events_core::hydrate::Hydrator;
 use stripe_events_core::{Family, Timestamp};
 use stripe_events_lambda::{aws_sdk_config, deadline_of, init_logging};
-use stripe_events_store::{dynamodb_client, DynamoStore};
+use stripe_events_store::{dynamodb_client, DynamoStore, EventStore};
 use stripe_events_stripe::{StripeConfig, StripeHydrator};
 
 use crate::{emf_line, Consumer, ConsumerConfig, RetryLater};
-use std::time::Instant;
-use stripe_events_core::hydrate::Hydrator;
-use stripe_events_store::EventStore;
 
 pub async fn run(consumer: Family) -> Result<(), lambda_runtime::Error> {
     init_logging();

@@ -19,6 +19,6 @@ pub mod vocabulary;
 pub use delivery::{Delivery, DeliveryPath, ObjectRef, PayloadStyle, SourcePath};
 pub use error::ParseError;
 pub use family::Family;
-pub use parse::{parse_bytes, parse_text, Invocation, InvocationShape, Record, RecordError};
+pub use parse::{parse_bytes, Invocation, InvocationShape, Record, RecordError};
 pub use timestamp::Timestamp;
 pub use version::Version;

@@ -152,8 +152,8 @@ fn invalid_utf8(bytes: &[u8], e: std::str::Utf8Error) -> RecordError {
     })
 }
 
-/// [`parse_bytes`] of a text already known to be UTF-8 (a Lambda payload the runtime read).
-pub fn parse_text(text: &str) -> Result<Invocation<'_>, RecordError> {
+/// [`parse_bytes`] of a text already checked as UTF-8.
+fn parse_text(text: &str) -> Result<Invocation<'_>, RecordError> {
     let top = read_top(text).map_err(|(e, salvage)| {
         salvage.error(ParseError::NotJson {
             detail: e.to_string(),
