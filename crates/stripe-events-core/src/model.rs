@@ -1192,42 +1192,30 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
         let mut id = IdField::Absent;
         let mut object: Option<Cow<'de, str>> = None;
         let mut keys = 0;
-        if let Some(hint) = self.0 {
-            let rest = Rest {
-                before: Vec::new().into_iter(),
-                pending: None,
-                map,
-                id: &mut id,
-                object: &mut object,
-                keys: &mut keys,
-                hint: Some(hint),
-            };
-            let kind = kind_of(Some(hint.kind), de::value::MapAccessDeserializer::new(rest))?;
-            return Ok(StripeObject {
-                id,
-                object,
-                kind,
-                key_count: keys,
-            });
-        }
-        let mut seen_object = false;
         let mut before = Vec::new();
-        // Read up to `object`: the kind decides which fields the rest of the map has.
-        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-            keys += 1;
-            match &*key {
-                "id" => id = map.next_value_seed(IdFieldSeed)?,
-                "object" => {
-                    object = map.next_value::<Text<'de>>()?.0;
-                    seen_object = true;
-                    break;
+        // The kind decides which fields the map has: the hinted one, else read up to `object`.
+        let kind_name: Option<Cow<'de, str>> = match self.0 {
+            Some(hint) => Some(Cow::Borrowed(hint.kind)),
+            None => {
+                let mut seen_object = false;
+                while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+                    keys += 1;
+                    match &*key {
+                        "id" => id = map.next_value_seed(IdFieldSeed)?,
+                        "object" => {
+                            object = map.next_value::<Text<'de>>()?.0;
+                            seen_object = true;
+                            break;
+                        }
+                        // Not Stripe's own order (e.g. keys sorted) and no hint: the raw text
+                        // is kept (one scan, no tree) and read when the kind is known.
+                        _ => before.push((key, map.next_value::<&'de RawValue>()?)),
+                    }
                 }
-                // Not Stripe's own order (e.g. keys sorted) and no hint: the raw text is kept
-                // (one scan, no tree) and read when the kind is known.
-                _ => before.push((key, map.next_value::<&'de RawValue>()?)),
+                // Without any `object` key the buffered fields are all there is (an `Other`).
+                object.clone().filter(|_| seen_object)
             }
-        }
-        let kind_name = object.clone();
+        };
         let rest = Rest {
             before: before.into_iter(),
             pending: None,
@@ -1235,15 +1223,12 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
             id: &mut id,
             object: &mut object,
             keys: &mut keys,
-            hint: None,
+            hint: self.0,
         };
-        // Without any `object` key the buffered fields are all there is (an `Other`).
-        let name = if seen_object {
-            kind_name.as_deref()
-        } else {
-            None
-        };
-        let kind = kind_of(name, de::value::MapAccessDeserializer::new(rest))?;
+        let kind = kind_of(
+            kind_name.as_deref(),
+            de::value::MapAccessDeserializer::new(rest),
+        )?;
         Ok(StripeObject {
             id,
             object,

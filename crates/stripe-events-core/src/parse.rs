@@ -203,7 +203,6 @@ fn read_top_once<'b>(
     let read = TopSeed {
         salvage: &mut salvage,
         hints,
-        hint: None,
     }
     .deserialize(&mut de)
     .and_then(|top| de.end().map(|()| top));
@@ -909,8 +908,6 @@ struct TopSeed<'s> {
     salvage: &'s mut Salvage,
     /// Where a missed kind hint is reported; `None`: read without hints.
     hints: Option<&'s Cell<bool>>,
-    /// The object kind `detail-type` names, once read.
-    hint: Option<KindHint<'s>>,
 }
 
 impl<'de> DeserializeSeed<'de> for TopSeed<'_> {
@@ -925,8 +922,10 @@ impl<'de> Visitor<'de> for TopSeed<'_> {
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("any JSON value")
     }
-    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<TopLevel<'de>, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TopLevel<'de>, A::Error> {
         let mut top = TopLevel::default();
+        // The object kind `detail-type` names, once read.
+        let mut hint = None;
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             match &*key {
                 "Records" => top.records = Some(map.next_value()?),
@@ -934,7 +933,7 @@ impl<'de> Visitor<'de> for TopSeed<'_> {
                 "replay-name" => top.replay_name = map.next_value()?,
                 "detail-type" => {
                     let detail_type: Leaf<'de> = map.next_value()?;
-                    self.hint = self
+                    hint = self
                         .hints
                         .zip(detail_type.as_str())
                         .and_then(|(missed, t)| {
@@ -946,7 +945,7 @@ impl<'de> Visitor<'de> for TopSeed<'_> {
                     self.salvage.saw_detail = true;
                     top.detail = Some(map.next_value_seed(DetailSeed {
                         salvage: &mut *self.salvage,
-                        hint: self.hint,
+                        hint,
                     })?);
                 }
                 k => {

@@ -17,22 +17,10 @@ use std::time::{Duration, Instant};
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use serde_json::Value;
-use stripe_events_bench::{uniquify, wire_bytes};
-use stripe_events_consumer::{Consumer, ConsumerConfig, InvocationReport};
+use stripe_events_bench::{bench_consumer as consumer, uniquify, wire_bytes, BenchConsumer};
+use stripe_events_consumer::InvocationReport;
 use stripe_events_core::Family;
-use stripe_events_store::{MemoryStore, TableNames};
 use stripe_events_testkit::fixtures::fixture;
-use stripe_events_testkit::stripe::FixtureStripe;
-
-type BenchConsumer = Consumer<MemoryStore, FixtureStripe>;
-
-fn consumer(family: Family) -> BenchConsumer {
-    Consumer {
-        config: ConsumerConfig::new(family, TableNames::for_prefix("bench")),
-        store: MemoryStore::new(),
-        hydrator: FixtureStripe::from_snapshots(),
-    }
-}
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()

@@ -4,12 +4,9 @@
 //! `parse-only` and `ignored` run only the typed parse or serde_json's `IgnoredAny` scan.
 use std::time::{Duration, Instant};
 
-use stripe_events_bench::{uniquify, wire_bytes};
-use stripe_events_consumer::{Consumer, ConsumerConfig};
+use stripe_events_bench::{bench_consumer, uniquify, wire_bytes};
 use stripe_events_core::Family;
-use stripe_events_store::{MemoryStore, TableNames};
 use stripe_events_testkit::fixtures::fixture;
-use stripe_events_testkit::stripe::FixtureStripe;
 
 fn main() {
     let n: u64 = std::env::args()
@@ -26,11 +23,7 @@ fn main() {
         })
         .collect();
     eprintln!("built {n} payloads in {:?}", t.elapsed());
-    let consumer = Consumer {
-        config: ConsumerConfig::new(Family::Subscription, TableNames::for_prefix("bench")),
-        store: MemoryStore::new(),
-        hydrator: FixtureStripe::from_snapshots(),
-    };
+    let consumer = bench_consumer(Family::Subscription);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

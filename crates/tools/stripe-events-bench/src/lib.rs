@@ -5,6 +5,22 @@
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
+use stripe_events_consumer::{Consumer, ConsumerConfig};
+use stripe_events_core::Family;
+use stripe_events_store::{MemoryStore, TableNames};
+use stripe_events_testkit::stripe::FixtureStripe;
+
+/// A consumer over the in-memory store and the fixtures' Stripe objects (no network): what
+/// the handler bench and `examples/handle_loop` measure.
+pub type BenchConsumer = Consumer<MemoryStore, FixtureStripe>;
+
+pub fn bench_consumer(family: Family) -> BenchConsumer {
+    Consumer {
+        config: ConsumerConfig::new(family, TableNames::for_prefix("bench")),
+        store: MemoryStore::new(),
+        hydrator: FixtureStripe::from_snapshots(),
+    }
+}
 
 /// The keys EventBridge and Stripe write first, in their order: an EventBridge envelope is
 /// `version, id, detail-type, source, account, time, region, resources, detail`; a Stripe event
