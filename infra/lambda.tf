@@ -71,13 +71,15 @@ resource "aws_lambda_function" "this" {
   }
 
   logging_config {
-    # Text: Lambda passes the binary's own output through unchanged and does not set
-    # AWS_LAMBDA_LOG_LEVEL, so RUST_LOG stays the only knob. The binaries follow
-    # AWS_LAMBDA_LOG_FORMAT (crates/stripe-events-lambda, init_logging): with Text they write
-    # plain log lines, with JSON one JSON object per line (level, timestamp: what Lambda's
-    # application log-level filtering reads). EMF metric lines are JSON in both.
-    log_format = "Text"
-    log_group  = aws_cloudwatch_log_group.lambda[each.key].name
+    # JSON: Lambda sets AWS_LAMBDA_LOG_FORMAT=JSON and AWS_LAMBDA_LOG_LEVEL, which the
+    # binaries follow (crates/stripe-events-lambda, init_logging): one JSON object per line
+    # with the event's fields, `level` and `timestamp` (the EMF metric lines too), which
+    # Lambda keeps as they are and filters at application_log_level. With Text, Lambda sets
+    # AWS_LAMBDA_LOG_FORMAT=Text and the binaries write plain lines instead.
+    log_format            = "JSON"
+    application_log_level = upper(var.log_level)
+    system_log_level      = "INFO"
+    log_group             = aws_cloudwatch_log_group.lambda[each.key].name
   }
 
   # Consumers: events that still fail after the async retries (and events EventBridge

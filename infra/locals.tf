@@ -60,7 +60,6 @@ locals {
       STRIPE_API_KEY_SECRET_ARN = aws_secretsmanager_secret.stripe_api_key.arn
       STRIPE_API_BASE           = var.stripe_api_base
       REVALIDATE_TYPES          = var.revalidate_types
-      RUST_LOG                  = var.log_level
       CONSUMER                  = name
     }
   }
@@ -68,7 +67,6 @@ locals {
     EVENT_BUS_NAME              = aws_cloudwatch_event_bus.stripe.name
     STRIPE_WEBHOOK_SECRET_ARN   = aws_secretsmanager_secret.stripe_webhook_secret.arn
     SIGNATURE_TOLERANCE_SECONDS = tostring(var.signature_tolerance_seconds)
-    RUST_LOG                    = var.log_level
     WEBHOOK_ROUTE               = split(" ", local.webhook_route_key)[1]
   }
   function_environment = merge(local.consumer_environment, { webhook = local.webhook_environment })

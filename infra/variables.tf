@@ -175,9 +175,14 @@ variable "stripe_fetch_latency_ms" {
 }
 
 variable "log_level" {
-  description = "RUST_LOG value for every function (tracing-subscriber EnvFilter syntax)."
+  description = "Application log level of every function (Lambda's JSON log format: it filters the lines and sets AWS_LAMBDA_LOG_LEVEL, which the binaries follow): trace, debug, info, warn, error or fatal."
   type        = string
   default     = "info"
+
+  validation {
+    condition     = contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"], upper(var.log_level))
+    error_message = "log_level must be one of trace, debug, info, warn, error, fatal (Lambda's application log levels)."
+  }
 }
 
 variable "log_retention_days" {
