@@ -95,7 +95,7 @@ pub struct Delivery<'a> {
     pub envelope_id: Option<String>,
     pub replay_name: Option<String>,
     /// Snapshot events: the object from `data.object`, as the typed model reads it.
-    pub data_object: Option<StripeObject<'a>>,
+    pub data_object: Option<Box<StripeObject<'a>>>,
     /// `data.previous_attributes` (e.g. the customer a payment method was detached from).
     pub previous_attributes: Option<PreviousAttributes<'a>>,
 }

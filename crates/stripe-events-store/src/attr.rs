@@ -11,7 +11,7 @@ pub fn attr_value(a: &Attr<'_>) -> AttributeValue {
     match a {
         Attr::Null => AttributeValue::Null(true),
         Attr::Bool(b) => AttributeValue::Bool(*b),
-        Attr::Int(n) => AttributeValue::N(n.to_string()),
+        Attr::Int(v) => n(*v),
         Attr::Number(n) => AttributeValue::N(n.to_string()),
         Attr::Str(s) => AttributeValue::S(s.as_ref().to_owned()),
         Attr::List(items) => AttributeValue::L(items.iter().map(attr_value).collect()),
@@ -72,8 +72,10 @@ pub fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
+/// A DynamoDB number from an integer (`itoa`: a fifth of `to_string`'s instructions, and
+/// a dozen are written per event).
 pub fn n(v: i64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
+    AttributeValue::N(itoa::Buffer::new().format(v).to_owned())
 }
 
 #[cfg(test)]

@@ -94,14 +94,14 @@ impl MemoryStore {
 /// `SET`, `SET if_not_exists` and `ADD` as DynamoDB applies them.
 fn apply(item: &mut Item, updates: Vec<AttrUpdate<'_>>) {
     for u in updates {
-        match u.op {
-            Op::Set => {
+        // The name is copied only when the item does not hold it yet.
+        match (u.op, item.get_mut(u.name)) {
+            (Op::Set, Some(have)) => *have = u.value,
+            (Op::SetIfAbsent, Some(_)) => {}
+            (Op::Set | Op::SetIfAbsent, None) => {
                 item.insert(u.name.to_owned(), u.value);
             }
-            Op::SetIfAbsent => {
-                item.entry(u.name.to_owned()).or_insert(u.value);
-            }
-            Op::Add => add(item, u.name, u.value),
+            (Op::Add, _) => add(item, u.name, u.value),
         }
     }
 }
@@ -112,7 +112,7 @@ fn add(item: &mut Item, name: &str, value: AttributeValue) {
     match (item.get_mut(name), value) {
         (Some(AttributeValue::N(have)), AttributeValue::N(more)) => {
             let sum = have.parse::<i64>().unwrap_or(0) + more.parse::<i64>().unwrap_or(0);
-            *have = sum.to_string();
+            *have = itoa::Buffer::new().format(sum).to_owned();
         }
         (Some(AttributeValue::Ss(have)), AttributeValue::Ss(more)) => {
             for m in more {

@@ -1,7 +1,9 @@
 //! Profiling aid: `Consumer::answer` (what the Lambdas run) over pre-built new 10 KB snapshots, nothing else in the
 //! timed loop (run under `perf record -D <ms>` to skip the set-up). `handle_loop N build-only`
 //! builds the payloads and stops: instructions per event = (full − build-only) / N;
-//! `parse-only` and `ignored` run only the typed parse or serde_json's `IgnoredAny` scan.
+//! `parse-only` and `ignored` run only the typed parse or serde_json's `IgnoredAny` scan;
+//! `dup:<fixture>` answers that fixture's payload N times after a first delivery (the
+//! duplicate path; subtract build-only as well).
 use std::time::{Duration, Instant};
 
 use stripe_events_bench::{bench_consumer, uniquify, wire_bytes};
@@ -42,6 +44,19 @@ fn main() {
                 let r = serde_json::from_slice::<serde::de::IgnoredAny>(p);
                 std::hint::black_box(r.ok());
             }
+            return;
+        }
+        Some(mode) if mode.starts_with("dup:") => {
+            let bytes = wire_bytes(&fixture(&mode["dup:".len()..]));
+            let deadline = || Instant::now() + Duration::from_secs(10);
+            rt.block_on(consumer.answer(&bytes, deadline()));
+            let t = Instant::now();
+            for _ in 0..n {
+                let answer = rt.block_on(consumer.answer(&bytes, deadline()));
+                std::hint::black_box(answer.reply.to_body());
+            }
+            let each = t.elapsed().as_secs_f64() * 1e6 / n as f64;
+            eprintln!("answered the same payload {n} times: {each:.2} µs each");
             return;
         }
         _ => {}
