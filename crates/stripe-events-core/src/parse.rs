@@ -630,8 +630,6 @@ struct RelatedObject<'a> {
     url: Text<'a>,
 }
 
-// One per event and short-lived: boxing the large variant would cost an allocation per event.
-#[allow(clippy::large_enum_variant)]
 enum ObjectField<'a> {
     Absent,
     /// Boxed: the object (576 bytes) is moved through every level of the parse, and those
@@ -642,8 +640,6 @@ enum ObjectField<'a> {
     Other,
 }
 
-// One per event and short-lived: boxing the large variant would cost an allocation per event.
-#[allow(clippy::large_enum_variant)]
 #[derive(Default)]
 enum DataField<'a> {
     Object {
