@@ -85,6 +85,7 @@ pub fn emf_line_at(
         failed_permanent: count(Outcome::FailedPermanent),
         failed_transient: count(Outcome::FailedTransient),
     };
+    // One allocation: the line is about 520 bytes.
     let mut line = Vec::with_capacity(640);
     // Serializing plain structs of strings and numbers into a Vec cannot fail.
     let _ = serde_json::to_writer(&mut line, &doc);

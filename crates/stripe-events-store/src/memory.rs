@@ -15,7 +15,7 @@ use stripe_events_core::project::WriteKind;
 use stripe_events_core::vocabulary::{attr, RECORD_APPLIED, RECORD_STALE};
 use stripe_events_core::Version;
 
-use crate::attr::{item_to_json, s};
+use crate::attr::{item_to_json, n, s};
 use crate::record::{dedupe_updates, state_updates, AttrUpdate, Op};
 use crate::{
     filed_pk, Commit, CommitOutcome, DeliveryAudit, EventStore, Prior, StoreError, VersionedWrite,
@@ -110,9 +110,9 @@ fn apply(item: &mut Item, updates: Vec<AttrUpdate<'_>>) {
 /// absent attribute is set. (The store adds nothing else.)
 fn add(item: &mut Item, name: &str, value: AttributeValue) {
     match (item.get_mut(name), value) {
-        (Some(AttributeValue::N(have)), AttributeValue::N(more)) => {
-            let sum = have.parse::<i64>().unwrap_or(0) + more.parse::<i64>().unwrap_or(0);
-            *have = itoa::Buffer::new().format(sum).to_owned();
+        (Some(stored), AttributeValue::N(more)) if matches!(stored, AttributeValue::N(_)) => {
+            let have = stored.as_n().map_or(0, |h| h.parse::<i64>().unwrap_or(0));
+            *stored = n(have + more.parse::<i64>().unwrap_or(0));
         }
         (Some(AttributeValue::Ss(have)), AttributeValue::Ss(more)) => {
             for m in more {
