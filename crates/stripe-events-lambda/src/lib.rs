@@ -12,7 +12,10 @@
 //!   without the rest of the default chain (which builds an STS client at load).
 //! - [`deadline_of`]: the invocation's deadline as an [`Instant`], minus a margin to log and
 //!   answer.
+//! - [`emf::MetricSet`]: the CloudWatch EMF line each function prints per invocation, its
+//!   directive serialized once per process; [`emf_level`] is the level the line carries.
 
+pub mod emf;
 pub mod http;
 
 use std::time::{Duration, Instant};

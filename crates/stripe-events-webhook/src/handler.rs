@@ -10,11 +10,13 @@
 //! | signed body that is not one Stripe event | 400 `{"error":"invalid payload"}` |
 //! | PutEvents failed, reported a failed entry or gave no answer before the deadline; event too large even as a reference | 500 |
 
+use std::io::Write;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
-use serde_json::{json, Value};
 use stripe_events_core::{parse_bytes, Delivery, InvocationShape, Timestamp};
+use stripe_events_lambda::emf::MetricSet;
 use stripe_events_lambda::process_emf_level;
 
 use crate::config::DEFAULT_ROUTE;
@@ -104,33 +106,23 @@ impl Outcome {
         }
     }
 
-    /// One CloudWatch Embedded Metric Format document for this request, namespace
-    /// `StripeEvents`: `accepted`, `rejected` and `forward_failed` (one of them 1) by
+    /// One CloudWatch Embedded Metric Format line for this request (newline included),
+    /// namespace `StripeEvents`: `accepted`, `rejected` and `forward_failed` (one of them 1) by
     /// `function` (`webhook`) and by `function` + `reason` ([`Outcome::reason`]), so rejections
     /// and forward failures can be told apart. It carries `level` and an RFC 3339
     /// `timestamp` so Lambda's JSON log-level filtering keeps it ([`stripe_events_lambda::emf_level`]).
-    pub fn emf_line(&self, timestamp_ms: i64, level: &str) -> Value {
-        let mut doc = json!({
-            "_aws": {
-                "Timestamp": timestamp_ms,
-                "CloudWatchMetrics": [{
-                    "Namespace": "StripeEvents",
-                    "Dimensions": [["function"], ["function", "reason"]],
-                    "Metrics": EMF_METRICS
-                        .iter()
-                        .map(|m| json!({"Name": m, "Unit": "Count"}))
-                        .collect::<Vec<_>>(),
-                }],
-            },
-            "level": level,
-            "timestamp": Timestamp::from_unix_millis(timestamp_ms).to_rfc3339(),
-            "function": "webhook",
-            "reason": self.reason(),
+    pub fn emf_line(&self, timestamp_ms: i64, level: &str) -> Vec<u8> {
+        static METRICS: OnceLock<MetricSet> = OnceLock::new();
+        let metrics = METRICS.get_or_init(|| {
+            MetricSet::new(
+                "StripeEvents",
+                &[&["function"], &["function", "reason"]],
+                &EMF_METRICS,
+            )
         });
-        for m in EMF_METRICS {
-            doc[m] = json!(u32::from(m == self.metric()));
-        }
-        doc
+        let counts = EMF_METRICS.map(|m| (m, u32::from(m == self.metric())));
+        let dimensions = [("function", "webhook"), ("reason", self.reason())];
+        metrics.line(timestamp_ms, level, &dimensions, &counts)
     }
 
     fn log(&self, body_bytes: usize) {
@@ -266,10 +258,9 @@ impl<F: Forwarder> WebhookHandler<F> {
         let (outcome, body_bytes) = self.decide(request, now, trace_header, deadline).await;
         outcome.log(body_bytes);
         // EMF must be a bare JSON line on stdout for CloudWatch to extract the metrics.
-        println!(
-            "{}",
-            outcome.emf_line(Timestamp::now().unix_millis(), process_emf_level())
-        );
+        let emf = outcome.emf_line(Timestamp::now().unix_millis(), process_emf_level());
+        // Nowhere to report a failed write of stdout; the response matters more.
+        let _ = std::io::stdout().lock().write_all(&emf);
         outcome
     }
 
@@ -431,6 +422,7 @@ fn read_event(body: &[u8]) -> Result<Delivery<'_>, Outcome> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{json, Value};
     use stripe_events_lambda::{emf_level, lambda_keeps, LAMBDA_LOG_LEVELS};
 
     fn outcomes() -> Vec<Outcome> {
@@ -473,7 +465,8 @@ mod tests {
         let metrics: Vec<(&str, &str)> = outcomes()
             .iter()
             .map(|o| {
-                let doc = o.emf_line(1_700_000_000_000, "INFO");
+                let doc: Value =
+                    serde_json::from_slice(&o.emf_line(1_700_000_000_000, "INFO")).unwrap();
                 let ones: Vec<&str> = EMF_METRICS.into_iter().filter(|m| doc[*m] == 1).collect();
                 assert_eq!(ones.len(), 1, "exactly one metric counts: {doc}");
                 for m in EMF_METRICS {
@@ -507,10 +500,9 @@ mod tests {
     fn emf_survives_lambda_log_level_filtering() {
         let outcome = &outcomes()[0];
         for app in LAMBDA_LOG_LEVELS {
-            let line = outcome
-                .emf_line(1_700_000_000_000, emf_level(Some(app)))
-                .to_string();
-            assert!(lambda_keeps(&line, app), "{app}: {line}");
+            let line = String::from_utf8(outcome.emf_line(1_700_000_000_000, emf_level(Some(app))))
+                .unwrap();
+            assert!(lambda_keeps(line.trim_end(), app), "{app}: {line}");
         }
         assert_eq!(emf_level(Some("error")), "ERROR");
         assert_eq!(emf_level(None), "INFO");
