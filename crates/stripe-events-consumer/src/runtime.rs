@@ -138,9 +138,7 @@ where
         Box::pin(async move {
             let deadline = deadline_of(&invocation.context);
             let answer = consumer.answer(&invocation.body, deadline).await;
-            // EMF must be a bare JSON line on stdout for CloudWatch to extract the metrics:
-            // written with one call.
-            let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), &answer.emf_line);
+            stripe_events_lambda::emf::print(&answer.emf_line);
             invocation.body = answer.reply.to_body().into();
             inner.call(invocation).await
         })

@@ -10,13 +10,12 @@
 //! | signed body that is not one Stripe event | 400 `{"error":"invalid payload"}` |
 //! | PutEvents failed, reported a failed entry or gave no answer before the deadline; event too large even as a reference | 500 |
 
-use std::io::Write;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use stripe_events_core::{parse_bytes, Delivery, InvocationShape, Timestamp};
-use stripe_events_lambda::emf::MetricSet;
+use stripe_events_lambda::emf::{self, MetricSet};
 use stripe_events_lambda::process_emf_level;
 
 use crate::config::DEFAULT_ROUTE;
@@ -257,10 +256,7 @@ impl<F: Forwarder> WebhookHandler<F> {
     ) -> Outcome {
         let (outcome, body_bytes) = self.decide(request, now, trace_header, deadline).await;
         outcome.log(body_bytes);
-        // EMF must be a bare JSON line on stdout for CloudWatch to extract the metrics.
-        let emf = outcome.emf_line(Timestamp::now().unix_millis(), process_emf_level());
-        // Nowhere to report a failed write of stdout; the response matters more.
-        let _ = std::io::stdout().lock().write_all(&emf);
+        emf::print(&outcome.emf_line(Timestamp::now().unix_millis(), process_emf_level()));
         outcome
     }
 
