@@ -1,4 +1,3 @@
-use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::OnceLock;
 
@@ -20,7 +19,11 @@ pub enum Outcome {
     FailedTransient,
 }
 
+/// The number of records of each outcome, in [`Outcome::ALL`]'s order.
+pub type OutcomeTally = [u32; Outcome::ALL.len()];
+
 impl Outcome {
+    /// In the order of the enum, so that `outcome as usize` indexes an [`OutcomeTally`].
     pub const ALL: [Outcome; 6] = [
         Outcome::Applied,
         Outcome::Duplicate,
@@ -52,14 +55,14 @@ impl fmt::Display for Outcome {
 /// `StripeEvents`, by `consumer`: one bare JSON line on stdout, newline included. It carries
 /// `level` ([`stripe_events_lambda::emf_level`] of `AWS_LAMBDA_LOG_LEVEL`) and an RFC 3339
 /// `timestamp` so that Lambda's JSON log-level filtering keeps it.
-pub fn emf_line(consumer: &str, counts: &BTreeMap<Outcome, u32>, timestamp_ms: i64) -> Vec<u8> {
+pub fn emf_line(consumer: &str, counts: &OutcomeTally, timestamp_ms: i64) -> Vec<u8> {
     emf_line_at(consumer, counts, timestamp_ms, process_emf_level())
 }
 
 /// [`emf_line`] with an explicit `level`.
 pub fn emf_line_at(
     consumer: &str,
-    counts: &BTreeMap<Outcome, u32>,
+    counts: &OutcomeTally,
     timestamp_ms: i64,
     level: &str,
 ) -> Vec<u8> {
@@ -71,8 +74,7 @@ pub fn emf_line_at(
             &Outcome::ALL.map(Outcome::as_str),
         )
     });
-    let counts = Outcome::ALL.map(|o| (o.as_str(), counts.get(&o).copied().unwrap_or(0)));
-    metrics.line(timestamp_ms, level, &[("consumer", consumer)], &counts)
+    metrics.line(timestamp_ms, level, &[consumer], counts)
 }
 
 #[cfg(test)]
@@ -81,8 +83,18 @@ mod tests {
     use serde_json::{json, Value};
     use stripe_events_lambda::{emf_level, lambda_keeps, LAMBDA_LOG_LEVELS};
 
-    fn counts() -> BTreeMap<Outcome, u32> {
-        BTreeMap::from([(Outcome::Applied, 2), (Outcome::FailedPermanent, 1)])
+    fn counts() -> OutcomeTally {
+        let mut tally = OutcomeTally::default();
+        tally[Outcome::Applied as usize] = 2;
+        tally[Outcome::FailedPermanent as usize] = 1;
+        tally
+    }
+
+    #[test]
+    fn all_is_in_enum_order() {
+        for (i, o) in Outcome::ALL.iter().enumerate() {
+            assert_eq!(*o as usize, i, "{o}");
+        }
     }
 
     #[test]

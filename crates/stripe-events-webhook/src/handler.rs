@@ -119,9 +119,8 @@ impl Outcome {
                 &EMF_METRICS,
             )
         });
-        let counts = EMF_METRICS.map(|m| (m, u32::from(m == self.metric())));
-        let dimensions = [("function", "webhook"), ("reason", self.reason())];
-        metrics.line(timestamp_ms, level, &dimensions, &counts)
+        let counts = EMF_METRICS.map(|m| u32::from(m == self.metric()));
+        metrics.line(timestamp_ms, level, &["webhook", self.reason()], &counts)
     }
 
     fn log(&self, body_bytes: usize) {
