@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use aws_lambda_events::sqs::SqsBatchResponse;
 use futures_util::StreamExt;
-use serde_json::{json, Value};
+use serde_json::Value;
 use stripe_events_core::hydrate::{Fetched, HydrateError, Hydrator};
 use stripe_events_core::identity;
 use stripe_events_core::model::StripeObject;
@@ -27,7 +27,7 @@ pub mod outcome;
 pub mod runtime;
 
 pub use config::{ConfigError, ConsumerConfig};
-pub use outcome::{emf_line, Outcome};
+pub use outcome::{emf_line, Outcome, OutcomeTally};
 
 /// An invocation's bytes, as [`Consumer::handle`] takes them: borrowed from the Lambda
 /// runtime's buffer, or owned (tools and tests that build a payload).
@@ -90,12 +90,22 @@ pub struct RetryLater {
 }
 
 impl InvocationReport {
+    /// The outcomes that occurred, with their number of records.
     pub fn counts(&self) -> BTreeMap<Outcome, u32> {
-        let mut counts = BTreeMap::new();
+        Outcome::ALL
+            .into_iter()
+            .zip(self.tally())
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+
+    /// The number of records of each outcome, in [`Outcome::ALL`]'s order.
+    pub fn tally(&self) -> OutcomeTally {
+        let mut tally = [0; Outcome::ALL.len()];
         for r in &self.records {
-            *counts.entry(r.outcome).or_insert(0) += 1;
+            tally[r.outcome as usize] += 1;
         }
-        counts
+        tally
     }
 
     /// The Lambda's answer. SQS: every failed record (transient to be retried, permanent to
@@ -128,12 +138,16 @@ impl InvocationReport {
                 first: first.detail.clone().unwrap_or_default(),
             });
         }
-        let outcomes: BTreeMap<&str, u32> = self
-            .counts()
-            .into_iter()
-            .map(|(o, n)| (o.as_str(), n))
+        // Built as the `Value` it is answered as, without a map in between.
+        let outcomes: serde_json::Map<String, Value> = Outcome::ALL
+            .iter()
+            .zip(self.tally())
+            .filter(|(_, n)| *n > 0)
+            .map(|(o, n)| (o.as_str().to_owned(), Value::from(n)))
             .collect();
-        Ok(json!({"outcomes": outcomes}))
+        let mut answer = serde_json::Map::new();
+        answer.insert("outcomes".to_owned(), Value::Object(outcomes));
+        Ok(Value::Object(answer))
     }
 }
 

@@ -80,7 +80,7 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
         let report = self.handle(body, deadline).await;
         let emf_line = emf_line(
             self.config.consumer.as_str(),
-            &report.counts(),
+            &report.tally(),
             Timestamp::now().unix_millis(),
         );
         let reply = match report.response() {

@@ -49,10 +49,10 @@ pub trait Hydrator: Send + Sync {
     ) -> impl Future<Output = Result<Fetched, HydrateError>> + Send;
 }
 
-/// The v1 API path of an object the legacy thin reference names by type and id. `None` for types
-/// with no retrieve endpoint we use.
-pub fn v1_path(object_type: &str, id: &str) -> Option<String> {
-    let collection = match object_type {
+/// The v1 API collection of an object type (`subscription` → `subscriptions`). `None` for
+/// types with no retrieve endpoint we use.
+pub fn v1_collection(object_type: &str) -> Option<&'static str> {
+    Some(match object_type {
         "subscription" => "subscriptions",
         "subscription_schedule" => "subscription_schedules",
         "customer" => "customers",
@@ -65,8 +65,24 @@ pub fn v1_path(object_type: &str, id: &str) -> Option<String> {
         "payment_method" => "payment_methods",
         "tax_id" => "tax_ids",
         _ => return None,
-    };
-    Some(format!("/v1/{collection}/{id}"))
+    })
+}
+
+/// The v1 API path of an object the legacy thin reference names by type and id. `None` for types
+/// with no retrieve endpoint we use.
+pub fn v1_path(object_type: &str, id: &str) -> Option<String> {
+    v1_collection(object_type).map(|collection| format!("/v1/{collection}/{id}"))
+}
+
+/// True when `path` is `/v1/{collection}/{id}` for this object type: compared in place, without
+/// building the path (every thin v2 event is checked).
+pub fn is_v1_path(path: &str, object_type: &str, id: &str) -> bool {
+    v1_collection(object_type).is_some_and(|collection| {
+        path.strip_prefix("/v1/")
+            .and_then(|rest| rest.strip_prefix(collection))
+            .and_then(|rest| rest.strip_prefix('/'))
+            .is_some_and(|rest| rest == id)
+    })
 }
 
 /// A shared hydrator (several handlers in one process, e.g. the operator CLI).
@@ -77,5 +93,34 @@ impl<T: Hydrator> Hydrator for std::sync::Arc<T> {
         deadline: Instant,
     ) -> impl Future<Output = Result<Fetched, HydrateError>> + Send {
         (**self).fetch(delivery, deadline)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_is_canonical_only_for_its_own_type_and_id() {
+        assert!(is_v1_path(
+            "/v1/subscriptions/sub_1",
+            "subscription",
+            "sub_1"
+        ));
+        for (path, ty, id) in [
+            ("/v1/customers/sub_1", "subscription", "sub_1"),
+            ("/v1/subscriptions/sub_2", "subscription", "sub_1"),
+            ("/v1/subscriptions/sub_1/", "subscription", "sub_1"),
+            ("/v1/subscriptionssub_1", "subscription", "sub_1"),
+            ("/v2/subscriptions/sub_1", "subscription", "sub_1"),
+            ("v1/subscriptions/sub_1", "subscription", "sub_1"),
+            ("/v1/discounts/di_1", "discount", "di_1"),
+        ] {
+            assert!(!is_v1_path(path, ty, id), "{path} for {ty} {id}");
+        }
+        for ty in ["subscription", "customer", "invoice_payment", "tax_id"] {
+            let path = v1_path(ty, "x_1").unwrap_or_default();
+            assert!(is_v1_path(&path, ty, "x_1"), "{path}");
+        }
     }
 }

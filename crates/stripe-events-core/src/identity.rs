@@ -3,7 +3,7 @@
 //! answer about another id would otherwise be stored as if it were what the event announced.
 
 use crate::delivery::{Delivery, ObjectRef, PayloadStyle};
-use crate::hydrate::v1_path;
+use crate::hydrate::{is_v1_path, v1_collection};
 use crate::model::StripeObject;
 
 /// The Stripe object kind an event type (without `v1.`) is about, for the types the families
@@ -78,9 +78,9 @@ pub fn check_delivery(d: &Delivery<'_>) -> Result<(), IdentityError> {
     if d.style == PayloadStyle::ThinV2 {
         // Kinds without a canonical retrieve path (a customer's discount) are left to the
         // fetched-object check.
-        let canonical = v1_path(&object.object_type, &object.id);
-        if let (Some(url), Some(canonical)) = (&object.url, canonical) {
-            if *url != canonical {
+        let has_canonical = v1_collection(&object.object_type).is_some();
+        if let Some(url) = object.url.as_ref().filter(|_| has_canonical) {
+            if !is_v1_path(url, &object.object_type, &object.id) {
                 return Err(IdentityError::WrongUrl {
                     url: url.clone(),
                     object_type: object.object_type.clone(),

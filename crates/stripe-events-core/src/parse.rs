@@ -16,6 +16,7 @@
 use std::borrow::Cow;
 use std::cell::Cell;
 use std::fmt;
+use std::mem::take;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -154,12 +155,12 @@ fn invalid_utf8(bytes: &[u8], e: std::str::Utf8Error) -> RecordError {
 
 /// [`parse_bytes`] of a text already checked as UTF-8.
 fn parse_text(text: &str) -> Result<Invocation<'_>, RecordError> {
-    let top = read_top(text).map_err(|(e, salvage)| {
+    let mut top = read_top(text).map_err(|(e, salvage)| {
         salvage.error(ParseError::NotJson {
             detail: e.to_string(),
         })
     })?;
-    if let Some(records) = top.records {
+    if let Some(records) = top.records.take() {
         let RecordsField::Records(records) = records else {
             return Err(RecordError::new(ParseError::WrongType {
                 field: "Records",
@@ -171,7 +172,7 @@ fn parse_text(text: &str) -> Result<Invocation<'_>, RecordError> {
             records: records.into_iter().map(sqs_record).collect(),
         });
     }
-    let (shape, delivery) = event_object(top)?;
+    let (shape, delivery) = event_object(&mut top)?;
     Ok(Invocation {
         shape,
         records: vec![Record::Read(Ok(delivery))],
@@ -181,7 +182,7 @@ fn parse_text(text: &str) -> Result<Invocation<'_>, RecordError> {
 /// Reads the bytes with [`TopSeed`]; on a serde error, what was read before it. The object is
 /// read as the kind `detail-type` names (one pass in any key order); only when it turns out
 /// to be another kind are the bytes read again without that hint.
-fn read_top(text: &str) -> Result<TopLevel<'_>, (serde_json::Error, Salvage)> {
+fn read_top(text: &str) -> Result<Box<TopLevel<'_>>, (serde_json::Error, Salvage)> {
     let missed = Cell::new(false);
     let read = match read_top_once(text, Some(&missed)) {
         (Err(_), _) if missed.get() => read_top_once(text, None),
@@ -197,7 +198,7 @@ fn read_top(text: &str) -> Result<TopLevel<'_>, (serde_json::Error, Salvage)> {
 fn read_top_once<'b>(
     text: &'b str,
     hints: Option<&Cell<bool>>,
-) -> (Result<TopLevel<'b>, serde_json::Error>, Salvage) {
+) -> (Result<Box<TopLevel<'b>>, serde_json::Error>, Salvage) {
     let mut salvage = Salvage::default();
     let mut de = serde_json::Deserializer::from_str(text);
     let read = TopSeed {
@@ -255,13 +256,16 @@ fn parse_sqs_body<'b>(message_id: &str, body: &'b str) -> Result<Delivery<'b>, R
     })?;
     // A body is one event; a `Records` key inside it means nothing.
     top.records = None;
-    let (_, mut delivery) = event_object(top).map_err(with_id)?;
+    let (_, mut delivery) = event_object(&mut top).map_err(with_id)?;
     delivery.path.sqs_message_id = Some(message_id.to_owned());
     Ok(delivery)
 }
 
 /// An EventBridge event or a bare Stripe event.
-fn event_object(top: TopLevel<'_>) -> Result<(InvocationShape, Delivery<'_>), RecordError> {
+/// Takes what it keeps out of `top`.
+fn event_object<'a>(
+    top: &mut TopLevel<'a>,
+) -> Result<(InvocationShape, Delivery<'a>), RecordError> {
     if let Some(found) = top.not_an_object {
         return Err(RecordError::new(ParseError::UnrecognisedShape { found }));
     }
@@ -277,20 +281,20 @@ fn event_object(top: TopLevel<'_>) -> Result<(InvocationShape, Delivery<'_>), Re
         source: SourcePath::Bare,
         sqs_message_id: None,
     };
-    stripe_event(top.event, path, None, None).map(|d| (InvocationShape::BareStripeEvent, d))
+    stripe_event(&mut top.event, path, None, None).map(|d| (InvocationShape::BareStripeEvent, d))
 }
 
-fn eventbridge(top: TopLevel<'_>) -> Result<Delivery<'_>, RecordError> {
+fn eventbridge<'a>(top: &mut TopLevel<'a>) -> Result<Delivery<'a>, RecordError> {
     // At the top of an EventBridge event, `id` is the envelope's.
-    let envelope_id = top.event.id.into_string();
-    let replay_name = top.replay_name.into_string();
-    let Leaf::Str(source) = top.source else {
+    let envelope_id = take(&mut top.event.id).into_string();
+    let replay_name = take(&mut top.replay_name).into_string();
+    let Leaf::Str(source) = take(&mut top.source) else {
         return Err(RecordError::new(ParseError::WrongType {
             field: "source",
             expected: "a string",
         }));
     };
-    let Some(DetailField::Event(detail)) = top.detail else {
+    let Some(DetailField::Event(mut detail)) = top.detail.take() else {
         return Err(RecordError {
             envelope_id,
             ..RecordError::new(ParseError::WrongType {
@@ -321,33 +325,42 @@ fn eventbridge(top: TopLevel<'_>) -> Result<Delivery<'_>, RecordError> {
         source: source_path,
         sqs_message_id: None,
     };
-    stripe_event(detail, path, envelope_id, replay_name)
+    stripe_event(&mut detail, path, envelope_id, replay_name)
 }
 
-fn stripe_event(
-    ev: EventFields<'_>,
+/// Takes what it keeps out of `ev`: the event's fields are moved, never the whole struct
+/// (about 500 bytes, copied at every level it passed through).
+fn stripe_event<'a>(
+    ev: &mut EventFields<'a>,
     path: DeliveryPath,
     envelope_id: Option<String>,
     replay_name: Option<String>,
-) -> Result<Delivery<'_>, RecordError> {
-    let event_id = ev.id.as_str().map(str::to_owned);
-    let fail = |error: ParseError| RecordError {
+) -> Result<Delivery<'a>, RecordError> {
+    let fail_with = |error: ParseError, event_id: Option<&str>| RecordError {
         envelope_id: envelope_id.clone(),
-        ..RecordError::with_event_id(error, event_id.clone())
+        ..RecordError::with_event_id(error, event_id.map(str::to_owned))
     };
-    let id = ev.id.required_string("id").map_err(fail)?;
+    // An empty id is no id, for the error as for the event.
+    let id = ev
+        .id
+        .required_string("id")
+        .map_err(|e| fail_with(e, None))?;
+    let fail = |error: ParseError| fail_with(error, Some(&id));
     let event_type = ev.type_.required_string("type").map_err(fail)?;
     let livemode = livemode(&ev.livemode).map_err(fail)?;
     let created = created(&ev.created).map_err(fail)?;
     let family = Family::of_event_type(&event_type);
     let subject = if ev.object.as_str() == Some("v2.core.event") {
-        thin_v2_subject(ev.related_object, family)
+        thin_v2_subject(ev.related_object.take(), family)
     } else {
-        v1_subject(ev.data)
+        v1_subject(ev.data.take())
     }
     .map_err(fail)?;
     let (snapshot_event, stripe_context) = if subject.style == PayloadStyle::ThinV2 {
-        (ev.snapshot_event.into_string(), ev.context.into_string())
+        (
+            take(&mut ev.snapshot_event).into_string(),
+            take(&mut ev.context).into_string(),
+        )
     } else {
         (None, None)
     };
@@ -359,7 +372,7 @@ fn stripe_event(
         event_type,
         created,
         livemode,
-        api_version: ev.api_version.into_string(),
+        api_version: take(&mut ev.api_version).into_string(),
         object: subject.object,
         snapshot_event,
         stripe_context,
@@ -774,7 +787,8 @@ impl<'de> DeserializeSeed<'de> for DataSeed<'_> {
 #[allow(clippy::large_enum_variant)]
 #[derive(Default)]
 enum DetailField<'a> {
-    Event(EventFields<'a>),
+    /// Boxed, as the top level is: moved by pointer through the parse.
+    Event(Box<EventFields<'a>>),
     #[default]
     NotObject,
 }
@@ -798,7 +812,7 @@ impl<'de> Visitor<'de> for DetailSeed<'_> {
         f.write_str("any JSON value")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<DetailField<'de>, A::Error> {
-        let mut event = EventFields::default();
+        let mut event = Box::<EventFields>::default();
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             match &*key {
                 "source" => event.source = map.next_value()?,
@@ -910,19 +924,21 @@ struct TopSeed<'s> {
 }
 
 impl<'de> DeserializeSeed<'de> for TopSeed<'_> {
-    type Value = TopLevel<'de>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<TopLevel<'de>, D::Error> {
+    type Value = Box<TopLevel<'de>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Box<TopLevel<'de>>, D::Error> {
         d.deserialize_any(self)
     }
 }
 
 impl<'de> Visitor<'de> for TopSeed<'_> {
-    type Value = TopLevel<'de>;
+    type Value = Box<TopLevel<'de>>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("any JSON value")
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TopLevel<'de>, A::Error> {
-        let mut top = TopLevel::default();
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Box<TopLevel<'de>>, A::Error> {
+        // Boxed: the top level (about 1 KB) is otherwise copied at every return of the parse,
+        // which cost more time than the parse of a thin event's keys (perf, 2026-11-30).
+        let mut top = Box::<TopLevel>::default();
         // The object kind `detail-type` names, once read.
         let mut hint = None;
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
@@ -958,42 +974,42 @@ impl<'de> Visitor<'de> for TopSeed<'_> {
         }
         Ok(top)
     }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<TopLevel<'de>, D::Error> {
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Box<TopLevel<'de>>, D::Error> {
         d.deserialize_any(self)
     }
-    fn visit_unit<E: de::Error>(self) -> Result<TopLevel<'de>, E> {
+    fn visit_unit<E: de::Error>(self) -> Result<Box<TopLevel<'de>>, E> {
         Ok(TopLevel::not_an_object("null"))
     }
-    fn visit_none<E: de::Error>(self) -> Result<TopLevel<'de>, E> {
+    fn visit_none<E: de::Error>(self) -> Result<Box<TopLevel<'de>>, E> {
         Ok(TopLevel::not_an_object("null"))
     }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<TopLevel<'de>, E> {
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Box<TopLevel<'de>>, E> {
         Ok(TopLevel::not_an_object("a boolean"))
     }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<TopLevel<'de>, E> {
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Box<TopLevel<'de>>, E> {
         Ok(TopLevel::not_an_object("a number"))
     }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<TopLevel<'de>, E> {
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Box<TopLevel<'de>>, E> {
         Ok(TopLevel::not_an_object("a number"))
     }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<TopLevel<'de>, E> {
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Box<TopLevel<'de>>, E> {
         Ok(TopLevel::not_an_object("a number"))
     }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<TopLevel<'de>, E> {
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Box<TopLevel<'de>>, E> {
         Ok(TopLevel::not_an_object("a string"))
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TopLevel<'de>, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Box<TopLevel<'de>>, A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
         Ok(TopLevel::not_an_object("an array"))
     }
 }
 
 impl TopLevel<'_> {
-    fn not_an_object(kind: &'static str) -> Self {
-        TopLevel {
+    fn not_an_object(kind: &'static str) -> Box<Self> {
+        Box::new(TopLevel {
             not_an_object: Some(kind),
             ..TopLevel::default()
-        }
+        })
     }
 }
 
