@@ -4,7 +4,7 @@
 //!
 //! The metric directive (namespace, dimension sets, metric names) and every key of a line are
 //! the same on every line of a function, so [`MetricSet`] renders them once per process; a line
-//! is then the prepared fragments with the values written between them (consumers: 1.x k
+//! is then the prepared fragments with the values written between them (consumers: 1.7 k
 //! instructions per line, against 4.5 k through serde's map serializer and 43 k for a
 //! `serde_json::Value`; callgrind, 2026-11-30).
 
