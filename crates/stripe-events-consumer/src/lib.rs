@@ -103,7 +103,10 @@ impl InvocationReport {
     pub fn tally(&self) -> OutcomeTally {
         let mut tally = [0; Outcome::ALL.len()];
         for r in &self.records {
-            tally[r.outcome as usize] += 1;
+            // Every outcome is in `Outcome::ALL` (tested); never a panic on an answer's path.
+            if let Some(count) = tally.get_mut(r.outcome as usize) {
+                *count += 1;
+            }
         }
         tally
     }
