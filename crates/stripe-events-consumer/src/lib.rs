@@ -92,11 +92,15 @@ pub struct RetryLater {
 impl InvocationReport {
     /// The outcomes that occurred, with their number of records.
     pub fn counts(&self) -> BTreeMap<Outcome, u32> {
+        self.occurred().collect()
+    }
+
+    /// The outcomes that occurred and their number of records, in [`Outcome::ALL`]'s order.
+    fn occurred(&self) -> impl Iterator<Item = (Outcome, u32)> {
         Outcome::ALL
             .into_iter()
             .zip(self.tally())
             .filter(|(_, n)| *n > 0)
-            .collect()
     }
 
     /// The number of records of each outcome, in [`Outcome::ALL`]'s order.
@@ -142,10 +146,8 @@ impl InvocationReport {
             });
         }
         // Built as the `Value` it is answered as, without a map in between.
-        let outcomes: serde_json::Map<String, Value> = Outcome::ALL
-            .iter()
-            .zip(self.tally())
-            .filter(|(_, n)| *n > 0)
+        let outcomes: serde_json::Map<String, Value> = self
+            .occurred()
             .map(|(o, n)| (o.as_str().to_owned(), Value::from(n)))
             .collect();
         let mut answer = serde_json::Map::new();

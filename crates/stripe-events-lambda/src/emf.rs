@@ -17,11 +17,11 @@ use stripe_events_core::Timestamp;
 #[derive(Debug)]
 pub struct MetricSet {
     /// `,"CloudWatchMetrics":[…]}`: the directive, closing `_aws`.
-    directive: String,
+    directive: Vec<u8>,
     /// `,"name":` for each dimension, in order of first appearance in the dimension sets.
-    dimension_keys: Vec<String>,
+    dimension_keys: Vec<Vec<u8>>,
     /// `,"name":` for each metric.
-    metric_keys: Vec<String>,
+    metric_keys: Vec<Vec<u8>>,
 }
 
 /// `name` as a JSON string (names and values may hold any character).
@@ -30,11 +30,12 @@ fn json_string(out: &mut Vec<u8>, text: &str) {
     let _ = serde_json::to_writer(out, text);
 }
 
-fn root_key(name: &str) -> String {
+/// `,"name":`, the fragment that opens a root member of the line.
+fn root_key(name: &str) -> Vec<u8> {
     let mut key = vec![b','];
     json_string(&mut key, name);
     key.push(b':');
-    String::from_utf8(key).unwrap_or_default()
+    key
 }
 
 impl MetricSet {
@@ -72,7 +73,7 @@ impl MetricSet {
             }
         }
         MetricSet {
-            directive: format!(",\"CloudWatchMetrics\":{directive}}}"),
+            directive: format!(",\"CloudWatchMetrics\":{directive}}}").into_bytes(),
             dimension_keys: dimensions.into_iter().map(root_key).collect(),
             metric_keys: metrics.iter().map(|m| root_key(m)).collect(),
         }
@@ -94,7 +95,7 @@ impl MetricSet {
         let mut out = Vec::with_capacity(640);
         out.extend_from_slice(b"{\"_aws\":{\"Timestamp\":");
         out.extend_from_slice(itoa::Buffer::new().format(timestamp_ms).as_bytes());
-        out.extend_from_slice(self.directive.as_bytes());
+        out.extend_from_slice(&self.directive);
         out.extend_from_slice(b",\"level\":");
         json_string(&mut out, level);
         out.extend_from_slice(b",\"timestamp\":\"");
@@ -105,12 +106,12 @@ impl MetricSet {
         );
         out.push(b'"');
         for (i, key) in self.dimension_keys.iter().enumerate() {
-            out.extend_from_slice(key.as_bytes());
+            out.extend_from_slice(key);
             json_string(&mut out, dimension_values.get(i).copied().unwrap_or(""));
         }
         let mut number = itoa::Buffer::new();
         for (i, key) in self.metric_keys.iter().enumerate() {
-            out.extend_from_slice(key.as_bytes());
+            out.extend_from_slice(key);
             let count = counts.get(i).copied().unwrap_or(0);
             out.extend_from_slice(number.format(count).as_bytes());
         }

@@ -16,13 +16,13 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(20_000);
     let mode = std::env::args().nth(2).unwrap_or_default();
+    let consumer = bench_consumer(Family::Subscription);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     if let Some(dup) = mode.strip_prefix("dup:") {
         // Only the one payload: the 10 KB payloads below are not built.
-        let consumer = bench_consumer(Family::Subscription);
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
         let bytes = wire_bytes(&fixture(dup));
         let deadline = || Instant::now() + Duration::from_secs(10);
         rt.block_on(consumer.answer(&bytes, deadline()));
@@ -45,11 +45,6 @@ fn main() {
         })
         .collect();
     eprintln!("built {n} payloads in {:?}", t.elapsed());
-    let consumer = bench_consumer(Family::Subscription);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
     match mode.as_str() {
         "build-only" => return,
         "parse-only" => {
