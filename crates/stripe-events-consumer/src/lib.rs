@@ -117,19 +117,27 @@ impl InvocationReport {
 
     /// The Lambda's answer. SQS: every failed record (transient to be retried, permanent to
     /// reach the queue's DLQ through its redrive policy, never deleted unseen) is listed in
-    /// `batchItemFailures`. EventBridge/direct: an error when any record must be retried.
+    /// `batchItemFailures`. A failed record with no message id to list (or a batch that could
+    /// not be read) is answered with an empty `itemIdentifier`, which Lambda documents as a
+    /// failure of the whole batch: every message stays in the queue. EventBridge/direct: an
+    /// error when any record must be retried.
     pub fn response(&self) -> Result<Value, RetryLater> {
         if self.shape == Some(InvocationShape::SqsBatch) {
             let mut answer = SqsBatchResponse::default();
+            let mut unnamed = false;
             for r in &self.records {
                 if matches!(
                     r.outcome,
                     Outcome::FailedTransient | Outcome::FailedPermanent
                 ) {
-                    if let Some(id) = &r.sqs_message_id {
-                        answer.add_failure(id.clone());
+                    match &r.sqs_message_id {
+                        Some(id) => answer.add_failure(id.clone()),
+                        None => unnamed = true,
                     }
                 }
+            }
+            if unnamed {
+                answer.add_failure(String::new());
             }
             // Serializing a struct of strings cannot fail.
             return Ok(serde_json::to_value(answer).unwrap_or_default());
@@ -399,15 +407,26 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
                     fetched_body = body;
                     // UTF-8 checked once, then read without checking each string again.
                     let read = std::str::from_utf8(&fetched_body)
-                        .map_err(|e| e.to_string())
-                        .and_then(|text| serde_json::from_str(text).map_err(|e| e.to_string()));
+                        .map_err(|e| (Outcome::FailedTransient, e.to_string()))
+                        .and_then(|text| {
+                            serde_json::from_str(text).map_err(|e| {
+                                // Well-formed JSON that is not a valid object (a key twice, a
+                                // wrong type where one is required) reads the same next time.
+                                let outcome = if e.classify() == serde_json::error::Category::Data {
+                                    Outcome::FailedPermanent
+                                } else {
+                                    Outcome::FailedTransient
+                                };
+                                (outcome, e.to_string())
+                            })
+                        });
                     fetched_object = match read {
                         Ok(object) => object,
-                        // A 2xx that is not a readable object is the answer of something in
+                        // A 2xx that is not readable JSON is the answer of something in
                         // between (a proxy, a truncated read): asking again may succeed.
-                        Err(e) => {
+                        Err((outcome, e)) => {
                             return Processed::because(
-                                Outcome::FailedTransient,
+                                outcome,
                                 format!("Stripe's answer is not a readable object: {e}"),
                             )
                         }

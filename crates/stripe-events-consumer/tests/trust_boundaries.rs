@@ -139,23 +139,46 @@ async fn an_event_from_the_future_is_refused_and_the_next_real_event_applies() {
     assert_eq!(report.records[0].outcome, Outcome::Applied);
 }
 
-/// Answers every request with the start of a 200 response, then closes the connection.
-async fn cuts_mid_response() -> String {
+/// A local server writing `response` to every request, then closing the connection.
+async fn answers_every_request_with(response: String) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
+            let response = response.clone();
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 65536];
                 let _ = socket.read(&mut buf).await;
-                let head = "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\n\
-                            Content-Length: 4000\r\n\r\n{\"ItemCollectionMetrics\":";
-                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(response.as_bytes()).await;
                 let _ = socket.shutdown().await;
             });
         }
     });
     format!("http://{addr}")
+}
+
+/// Answers every request with the start of a 200 response, then closes the connection.
+async fn cuts_mid_response() -> String {
+    answers_every_request_with(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\n\
+         Content-Length: 4000\r\n\r\n{\"ItemCollectionMetrics\":"
+            .to_owned(),
+    )
+    .await
+}
+
+/// Answers every request as DynamoDB cancels a transaction, with the given reason for its
+/// second item (the state write; the first is the dedupe record).
+async fn cancels_with(reason: &str) -> String {
+    let body = format!(
+        r#"{{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","message":"Transaction cancelled, please refer cancellation reasons for specific reasons [None, {reason}]","CancellationReasons":[{{"Code":"None"}},{{"Code":"{reason}","Message":"from the test"}}]}}"#
+    );
+    answers_every_request_with(format!(
+        "HTTP/1.1 400 Bad Request\r\nContent-Type: application/x-amz-json-1.0\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    ))
+    .await
 }
 
 /// The production store over an SDK config without timeouts of its own: only the
@@ -199,13 +222,19 @@ async fn a_response_cut_mid_body_fails_transiently() {
     assert!(report.response().is_err());
 }
 
-/// Serves one fixed object for every fetch.
-struct Answers(Value);
+/// Serves one fixed body for every fetch.
+struct Answers(Vec<u8>);
+
+impl Answers {
+    fn json(object: Value) -> Self {
+        Answers(object.to_string().into_bytes())
+    }
+}
 
 impl Hydrator for Answers {
     async fn fetch(&self, _d: &Delivery<'_>, _deadline: Instant) -> Result<Fetched, HydrateError> {
         Ok(Fetched {
-            body: self.0.to_string().into_bytes(),
+            body: self.0.clone(),
             fetched_at: stripe_events_core::Timestamp::now(),
         })
     }
@@ -267,7 +296,7 @@ async fn an_object_that_is_not_the_one_the_event_names_is_never_written() {
         let c = Consumer {
             config: ConsumerConfig::new(Family::Subscription, TableNames::for_prefix("trust")),
             store: MemoryStore::new(),
-            hydrator: Answers(served),
+            hydrator: Answers::json(served),
         };
         let report = c.handle(event, soon()).await;
         assert_eq!(
@@ -281,7 +310,7 @@ async fn an_object_that_is_not_the_one_the_event_names_is_never_written() {
     let c = Consumer {
         config: ConsumerConfig::new(Family::Subscription, TableNames::for_prefix("trust")),
         store: MemoryStore::new(),
-        hydrator: Answers(subscription),
+        hydrator: Answers::json(subscription),
     };
     let report = c.handle(thin_subscription(reference), soon()).await;
     assert_eq!(report.records[0].outcome, Outcome::Applied);
@@ -392,4 +421,243 @@ async fn the_records_of_an_sqs_batch_are_processed_concurrently_in_order() {
     c.config.record_concurrency = 1;
     c.handle(batch, soon()).await;
     assert_eq!(c.store.most_at_once.load(Ordering::SeqCst), 1);
+}
+
+/// A subscription consumer on the in-memory store, fed raw bytes (a `Value` cannot hold a
+/// key twice), with Stripe answering `served`.
+async fn answer_raw(family: Family, input: &str, served: &str) -> (Outcome, MemoryStore) {
+    let c = Consumer {
+        config: ConsumerConfig::new(family, TableNames::for_prefix("trust")),
+        store: MemoryStore::new(),
+        hydrator: Answers(served.as_bytes().to_vec()),
+    };
+    let report = c.handle(input.as_bytes(), soon()).await;
+    (report.records[0].outcome, c.store)
+}
+
+#[tokio::test]
+async fn an_object_with_two_object_keys_is_refused_whichever_comes_first() {
+    let customer_then_subscription = r#"{"id":"cus_victim","object":"customer","email":"attacker@example.com","metadata":{"user_id":"user_evil"},"object":"subscription"}"#;
+    let subscription_then_customer = r#"{"id":"sub_victim","object":"subscription","status":"active","customer":"cus_1","object":"customer"}"#;
+    let bare = |type_: &str, object: &str| {
+        format!(
+            r#"{{"id":"evt_two_objects","object":"event","type":"{type_}","created":1773167276,"data":{{"object":{object}}}}}"#
+        )
+    };
+    let partner = |type_: &str, object: &str| {
+        format!(
+            r#"{{"id":"env_1","detail-type":"{type_}","source":"aws.partner/stripe.com/ed_test_1","detail":{}}}"#,
+            bare(type_, object)
+        )
+    };
+    let cases = [
+        (
+            Family::Subscription,
+            bare("customer.subscription.updated", customer_then_subscription),
+        ),
+        (
+            Family::Subscription,
+            partner("customer.subscription.updated", customer_then_subscription),
+        ),
+        (
+            Family::Customer,
+            bare("customer.updated", subscription_then_customer),
+        ),
+        (
+            Family::Customer,
+            partner("customer.updated", subscription_then_customer),
+        ),
+        // The key read twice is refused too, not only `object`.
+        (
+            Family::Subscription,
+            bare(
+                "customer.subscription.updated",
+                r#"{"id":"sub_1","id":"sub_2","object":"subscription","status":"active","customer":"cus_1"}"#,
+            ),
+        ),
+    ];
+    for (family, input) in cases {
+        let (outcome, store) = answer_raw(family, &input, "{}").await;
+        assert_eq!(outcome, Outcome::FailedPermanent, "{input}");
+        assert_eq!(store.state_len(), 0, "nothing written: {input}");
+    }
+    // A fetched object with two `object` keys is refused as well.
+    let thin = thin_subscription(json!({"id": "sub_victim", "type": "subscription",
+                                        "url": "/v1/subscriptions/sub_victim"}));
+    let (outcome, store) = answer_raw(
+        Family::Subscription,
+        &thin.to_string(),
+        subscription_then_customer,
+    )
+    .await;
+    assert_eq!(outcome, Outcome::FailedPermanent);
+    assert_eq!(store.state_len(), 0);
+    // The same object with one `object` key applies: the duplicate is what was refused.
+    let one_key =
+        r#"{"id":"sub_victim","object":"subscription","status":"active","customer":"cus_1"}"#;
+    let (outcome, _) = answer_raw(Family::Subscription, &thin.to_string(), one_key).await;
+    assert_eq!(outcome, Outcome::Applied);
+}
+
+#[tokio::test]
+async fn thin_fields_of_the_wrong_type_are_refused_and_an_empty_snapshot_event_is_none() {
+    let sub = "/v1/subscriptions/sub_victim";
+    let served =
+        r#"{"id":"sub_victim","object":"subscription","status":"active","customer":"cus_1"}"#;
+    let thin_with = |extra: Value| {
+        let mut e =
+            thin_subscription(json!({"id": "sub_victim", "type": "subscription", "url": sub}));
+        for (k, v) in extra.as_object().expect("fields") {
+            e[k] = v.clone();
+        }
+        e
+    };
+    for bad in [
+        json!({"related_object": {"id": "sub_victim", "type": "subscription", "url": 5}}),
+        json!({"related_object": {"id": "sub_victim", "type": "subscription", "url": {}}}),
+        json!({"context": 7}),
+        json!({"snapshot_event": ["evt_1"]}),
+    ] {
+        let (outcome, store) = answer_raw(
+            Family::Subscription,
+            &thin_with(bad.clone()).to_string(),
+            served,
+        )
+        .await;
+        assert_eq!(outcome, Outcome::FailedPermanent, "{bad}");
+        assert_eq!(store.state_len(), 0, "{bad}");
+    }
+    // Two different thin events with an empty `snapshot_event` are two events, not one.
+    let c = Consumer {
+        config: ConsumerConfig::new(Family::Subscription, TableNames::for_prefix("trust")),
+        store: MemoryStore::new(),
+        hydrator: Answers(served.as_bytes().to_vec()),
+    };
+    let mut first = thin_with(json!({"snapshot_event": ""}));
+    first["id"] = json!("evt_thin_a");
+    let mut second = first.clone();
+    second["id"] = json!("evt_thin_b");
+    second["created"] = json!("2026-03-07T18:27:57.000Z");
+    for event in [first, second] {
+        let report = c.handle(event, soon()).await;
+        assert_eq!(report.records[0].outcome, Outcome::Applied);
+    }
+}
+
+#[tokio::test]
+async fn an_sqs_batch_is_never_acknowledged_for_a_record_it_cannot_name() {
+    let good = fixture("partner-snapshot/subscription-updated.json").to_string();
+    let c = consumer(Family::Subscription, MemoryStore::new());
+    let batches = [
+        // A record without a message id (or with one that is not a string).
+        json!({"Records": [{"messageId": "m0", "body": good}, {"body": "{not json"}]}),
+        json!({"Records": [{"messageId": "m0", "body": good}, {"messageId": 7, "body": good}]}),
+        json!({"Records": [{"messageId": "m0", "body": good}, 5]}),
+        json!({"Records": "not a list"}),
+    ];
+    for batch in batches {
+        let answer = c
+            .handle(batch.clone(), soon())
+            .await
+            .response()
+            .expect("answered");
+        let failures = answer["batchItemFailures"]
+            .as_array()
+            .expect("a batch answer");
+        // Lambda fails the whole batch on an empty itemIdentifier: nothing is deleted.
+        assert!(
+            failures.contains(&json!({"itemIdentifier": ""})),
+            "{batch}: {answer}"
+        );
+    }
+    // A batch that cannot be read at all is still answered as a batch that failed whole.
+    for bytes in [
+        format!(
+            r#"{{"Records": [{{"messageId": "m0", "body": {}}}"#,
+            serde_json::to_string(&good).expect("json")
+        ),
+        r#"{"Records": [{"messageId": "m0", "body": "\ud800"}]}"#.to_owned(),
+    ] {
+        let answer = c
+            .handle(bytes.as_bytes(), soon())
+            .await
+            .response()
+            .expect("answered");
+        assert_eq!(
+            answer,
+            json!({"batchItemFailures": [{"itemIdentifier": ""}]}),
+            "{bytes}"
+        );
+    }
+    // Records that can be named are listed by their ids only.
+    let answer = c
+        .handle(
+            json!({"Records": [{"messageId": "m1", "body": "{not json"}]}),
+            soon(),
+        )
+        .await
+        .response()
+        .expect("answered");
+    assert_eq!(
+        answer,
+        json!({"batchItemFailures": [{"itemIdentifier": "m1"}]})
+    );
+}
+
+#[tokio::test]
+async fn an_envelope_with_a_bad_source_is_refused_and_named_by_its_ids() {
+    let mut e = fixture("partner-snapshot/subscription-updated.json");
+    let event_id = e["detail"]["id"].as_str().expect("id").to_owned();
+    let c = consumer(Family::Subscription, MemoryStore::new());
+    for source in [
+        json!(5),
+        json!(["aws.partner/stripe.com/ed_1"]),
+        json!("aws.partner/stripe.com/"),
+    ] {
+        e["source"] = source.clone();
+        let report = c.handle(e.clone(), soon()).await;
+        assert_eq!(
+            report.records[0].outcome,
+            Outcome::FailedPermanent,
+            "{source}"
+        );
+        assert_eq!(
+            report.records[0].event_id.as_deref(),
+            Some(event_id.as_str()),
+            "{source}"
+        );
+    }
+    assert_eq!(c.store.state_len(), 0);
+    // Without `source`, the ids are still reported.
+    e.as_object_mut().expect("object").remove("source");
+    let report = c.handle(e, soon()).await;
+    assert_eq!(report.records[0].outcome, Outcome::FailedPermanent);
+    assert_eq!(
+        report.records[0].event_id.as_deref(),
+        Some(event_id.as_str())
+    );
+}
+
+#[tokio::test]
+async fn a_transaction_dynamodb_refuses_as_invalid_is_not_retried_but_throttling_is() {
+    for (reason, expected) in [
+        ("ValidationError", Outcome::FailedPermanent),
+        ("ThrottlingError", Outcome::FailedTransient),
+    ] {
+        let c = consumer(
+            Family::Subscription,
+            store_at(&cancels_with(reason).await).await,
+        );
+        let report = c
+            .handle(
+                fixture("partner-snapshot/subscription-updated.json"),
+                soon(),
+            )
+            .await;
+        assert_eq!(report.records[0].outcome, expected, "{reason}");
+        assert_eq!(
+            report.response().is_err(),
+            expected == Outcome::FailedTransient
+        );
+    }
 }

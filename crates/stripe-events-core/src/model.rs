@@ -1080,6 +1080,8 @@ struct Rest<'a, 'de, A> {
     id: &'a mut IdField<'de>,
     object: &'a mut Option<Cow<'de, str>>,
     keys: &'a mut usize,
+    /// Whether the `object` key was read (before `Rest`, when there was no hint).
+    seen_object: bool,
     /// The kind the map is being read as before its `object` key was seen.
     hint: Option<KindHint<'a>>,
 }
@@ -1106,8 +1108,15 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Rest<'_, 'de, A> {
             };
             *self.keys += 1;
             match &*key {
+                // The kind is read from the first `object` and checked against the last one:
+                // both must be the only one (as serde refuses a typed field twice).
+                "id" if !matches!(self.id, IdField::Absent) => {
+                    return Err(de::Error::duplicate_field("id"))
+                }
+                "object" if self.seen_object => return Err(de::Error::duplicate_field("object")),
                 "id" => *self.id = self.map.next_value_seed(IdFieldSeed)?,
                 "object" => {
+                    self.seen_object = true;
                     *self.object = self.map.next_value::<Text<'de>>()?.0;
                     if let Some(hint) = self.hint {
                         if self.object.as_deref() != Some(hint.kind) {
@@ -1193,14 +1202,17 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
         let mut object: Option<Cow<'de, str>> = None;
         let mut keys = 0;
         let mut before = Vec::new();
+        let mut seen_object = false;
         // The kind decides which fields the map has: the hinted one, else read up to `object`.
         let kind_name: Option<Cow<'de, str>> = match self.0 {
             Some(hint) => Some(Cow::Borrowed(hint.kind)),
             None => {
-                let mut seen_object = false;
                 while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
                     keys += 1;
                     match &*key {
+                        "id" if !matches!(id, IdField::Absent) => {
+                            return Err(de::Error::duplicate_field("id"))
+                        }
                         "id" => id = map.next_value_seed(IdFieldSeed)?,
                         "object" => {
                             object = map.next_value::<Text<'de>>()?.0;
@@ -1223,6 +1235,7 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
             id: &mut id,
             object: &mut object,
             keys: &mut keys,
+            seen_object,
             hint: self.0,
         };
         let kind = kind_of(

@@ -134,38 +134,45 @@ impl<'a> Record<'a> {
 
 /// Parses an invocation's bytes (a Lambda payload, a file, an HTTP body). A top-level error
 /// means no delivery could be read at all; in an SQS batch each bad record is its own `Err`
-/// and the good ones still parse.
+/// and the good ones still parse, and a batch that cannot be read (its `Records` key seen)
+/// is still an SQS batch, of one unreadable record.
 pub fn parse_bytes(bytes: &[u8]) -> Result<Invocation<'_>, RecordError> {
     // Validated once here, so the reader need not validate each string it reads (serde_json's
     // `from_str` reader trusts its input; its `from_slice` reader checks every string again).
     match std::str::from_utf8(bytes) {
         Ok(text) => parse_text(text),
-        Err(e) => Err(invalid_utf8(bytes, e)),
+        Err(e) => invalid_utf8(bytes, e),
     }
 }
 
 /// An input that is not UTF-8, named by the ids read from it before the first bad byte.
-fn invalid_utf8(bytes: &[u8], e: std::str::Utf8Error) -> RecordError {
+fn invalid_utf8<'a>(bytes: &[u8], e: std::str::Utf8Error) -> Result<Invocation<'a>, RecordError> {
     let readable = String::from_utf8_lossy(&bytes[..e.valid_up_to()]);
     let (_, salvage) = read_top_once(&readable, None);
-    salvage.error(ParseError::NotJson {
+    salvage.unreadable(ParseError::NotJson {
         detail: format!("invalid UTF-8 at byte {}", e.valid_up_to()),
     })
 }
 
 /// [`parse_bytes`] of a text already checked as UTF-8.
 fn parse_text(text: &str) -> Result<Invocation<'_>, RecordError> {
-    let mut top = read_top(text).map_err(|(e, salvage)| {
-        salvage.error(ParseError::NotJson {
-            detail: e.to_string(),
-        })
-    })?;
+    let mut top = match read_top(text) {
+        Ok(top) => top,
+        Err((e, salvage)) => {
+            return salvage.unreadable(ParseError::NotJson {
+                detail: e.to_string(),
+            })
+        }
+    };
     if let Some(records) = top.records.take() {
         let RecordsField::Records(records) = records else {
-            return Err(RecordError::new(ParseError::WrongType {
-                field: "Records",
-                expected: "an array",
-            }));
+            return Ok(Invocation {
+                shape: InvocationShape::SqsBatch,
+                records: vec![Record::Read(Err(RecordError::new(ParseError::WrongType {
+                    field: "Records",
+                    expected: "an array",
+                })))],
+            });
         };
         return Ok(Invocation {
             shape: InvocationShape::SqsBatch,
@@ -273,9 +280,19 @@ fn event_object<'a>(
         return eventbridge(top).map(|d| (InvocationShape::EventBridge, d));
     }
     if !top.event.looks_like_stripe_event() {
-        return Err(RecordError::new(ParseError::UnrecognisedShape {
-            found: "an object without EventBridge `source`/`detail` or Stripe `id`/`type`",
-        }));
+        // Whatever ids there are go into the log line: the top-level `id` (an envelope's, when
+        // this was meant as one) and the `id` of an event-like `detail`.
+        let event_id = match &top.detail {
+            Some(DetailField::Event(detail)) => detail.id.as_str().map(str::to_owned),
+            _ => None,
+        };
+        return Err(RecordError {
+            envelope_id: top.event.id.as_str().map(str::to_owned),
+            event_id,
+            ..RecordError::new(ParseError::UnrecognisedShape {
+                found: "an object without EventBridge `source`/`detail` or Stripe `id`/`type`",
+            })
+        });
     }
     let path = DeliveryPath {
         source: SourcePath::Bare,
@@ -288,12 +305,7 @@ fn eventbridge<'a>(top: &mut TopLevel<'a>) -> Result<Delivery<'a>, RecordError> 
     // At the top of an EventBridge event, `id` is the envelope's.
     let envelope_id = take(&mut top.event.id).into_string();
     let replay_name = take(&mut top.replay_name).into_string();
-    let Leaf::Str(source) = take(&mut top.source) else {
-        return Err(RecordError::new(ParseError::WrongType {
-            field: "source",
-            expected: "a string",
-        }));
-    };
+    let source = take(&mut top.source);
     let Some(DetailField::Event(mut detail)) = top.detail.take() else {
         return Err(RecordError {
             envelope_id,
@@ -303,9 +315,22 @@ fn eventbridge<'a>(top: &mut TopLevel<'a>) -> Result<Delivery<'a>, RecordError> 
             })
         });
     };
+    let Leaf::Str(source) = source else {
+        return Err(RecordError {
+            envelope_id,
+            event_id: detail.id.as_str().map(str::to_owned),
+            ..RecordError::new(ParseError::WrongType {
+                field: "source",
+                expected: "a string",
+            })
+        });
+    };
     let source_path = if source == WEBHOOK_SOURCE {
         SourcePath::Webhook
-    } else if let Some(destination_id) = source.strip_prefix(PARTNER_SOURCE_PREFIX) {
+    } else if let Some(destination_id) = source
+        .strip_prefix(PARTNER_SOURCE_PREFIX)
+        .filter(|d| !d.is_empty())
+    {
         SourcePath::Partner {
             destination_id: destination_id.to_owned(),
         }
@@ -358,8 +383,10 @@ fn stripe_event<'a>(
     .map_err(fail)?;
     let (snapshot_event, stripe_context) = if subject.style == PayloadStyle::ThinV2 {
         (
-            take(&mut ev.snapshot_event).into_string(),
-            take(&mut ev.context).into_string(),
+            ev.snapshot_event
+                .optional_string("snapshot_event")
+                .map_err(fail)?,
+            ev.context.optional_string("context").map_err(fail)?,
         )
     } else {
         (None, None)
@@ -420,13 +447,31 @@ fn thin_v2_subject<'a>(
     related: Option<Obj<RelatedObject<'_>>>,
     family: Family,
 ) -> Result<Subject<'a>, ParseError> {
-    let reference = related.and_then(|r| r.0).and_then(|r| {
-        Some(ObjectRef {
-            object_type: r.type_.get()?.to_owned(),
-            id: r.id.get()?.to_owned(),
-            url: r.url.get().map(str::to_owned),
-        })
-    });
+    let reference = match related.and_then(|r| r.0) {
+        Some(r) => {
+            // A url that is there but not a string cannot be checked against the reference
+            // (an empty one is kept, and fails that check).
+            let url = match r.url {
+                Leaf::Absent | Leaf::Null => None,
+                Leaf::Str(url) => Some(url.into_owned()),
+                _ => {
+                    return Err(ParseError::WrongType {
+                        field: "related_object.url",
+                        expected: "a string",
+                    })
+                }
+            };
+            match (r.type_.get(), r.id.get()) {
+                (Some(object_type), Some(id)) => Some(ObjectRef {
+                    object_type: object_type.to_owned(),
+                    id: id.to_owned(),
+                    url,
+                }),
+                _ => None,
+            }
+        }
+        None => None,
+    };
     // v2 events such as `v2.core.event_destination.ping` carry no object: valid, signed
     // Stripe events that no family stores. A family's event without one is unusable.
     if reference.is_none() && family != Family::None {
@@ -531,6 +576,19 @@ impl<'a> Leaf<'a> {
         }
     }
 
+    /// An optional string: absent, `null` and `""` are none; another JSON type is an error
+    /// (an empty `snapshot_event` would give unrelated events one dedupe key).
+    fn optional_string(&self, field: &'static str) -> Result<Option<String>, ParseError> {
+        match self {
+            Leaf::Str(s) if !s.is_empty() => Ok(Some(s.clone().into_owned())),
+            Leaf::Absent | Leaf::Null | Leaf::Str(_) => Ok(None),
+            _ => Err(ParseError::WrongType {
+                field,
+                expected: "a string",
+            }),
+        }
+    }
+
     fn required_string(&self, field: &'static str) -> Result<String, ParseError> {
         match self {
             Leaf::Str(s) if !s.is_empty() => Ok(s.clone().into_owned()),
@@ -604,7 +662,7 @@ impl<'de> Visitor<'de> for LeafVisitor {
     }
 }
 
-impl<'de> Deserialize<'de> for Leaf<'de> {
+impl<'de: 'a, 'a> Deserialize<'de> for Leaf<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_any(LeafVisitor)
     }
@@ -616,9 +674,27 @@ struct Salvage {
     top_id: Option<String>,
     detail_id: Option<String>,
     saw_detail: bool,
+    /// A top-level `Records` key was read: the input is an SQS batch.
+    saw_records: bool,
 }
 
 impl Salvage {
+    /// The answer for an input no delivery could be read from. An SQS batch stays one (with
+    /// one unreadable record and no message id) so that its answer fails the whole batch:
+    /// acknowledging it would delete every message in it unseen.
+    fn unreadable<'a>(self, error: ParseError) -> Result<Invocation<'a>, RecordError> {
+        let sqs = self.saw_records;
+        let e = self.error(error);
+        if sqs {
+            Ok(Invocation {
+                shape: InvocationShape::SqsBatch,
+                records: vec![Record::Read(Err(e))],
+            })
+        } else {
+            Err(e)
+        }
+    }
+
     fn error(self, error: ParseError) -> RecordError {
         let (envelope_id, event_id) = if self.saw_detail {
             (self.top_id, self.detail_id)
@@ -640,7 +716,7 @@ struct RelatedObject<'a> {
     #[serde(borrow, default)]
     id: Text<'a>,
     #[serde(borrow, default)]
-    url: Text<'a>,
+    url: Leaf<'a>,
 }
 
 enum ObjectField<'a> {
@@ -942,7 +1018,10 @@ impl<'de> Visitor<'de> for TopSeed<'_> {
         let mut hint = None;
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             match &*key {
-                "Records" => top.records = Some(map.next_value()?),
+                "Records" => {
+                    self.salvage.saw_records = true;
+                    top.records = Some(map.next_value()?);
+                }
                 "source" => top.source = map.next_value()?,
                 "replay-name" => top.replay_name = map.next_value()?,
                 "detail-type" => {

@@ -454,9 +454,17 @@ impl EventStore for DynamoStore {
                 .collect();
             if stale.is_empty() {
                 let codes: Vec<&str> = (0..reasons.len()).map(code).collect();
-                return Err(StoreError::Transient(format!(
-                    "transaction cancelled: {codes:?}"
-                )));
+                let message = format!("transaction cancelled: {codes:?}");
+                // A write DynamoDB refuses as such (an item over 400 KB, a local index's
+                // collection full) fails the same way on every retry; throttling does not.
+                let refused = codes
+                    .iter()
+                    .any(|c| matches!(*c, "ValidationError" | "ItemCollectionSizeLimitExceeded"));
+                return Err(if refused {
+                    StoreError::Permanent(message)
+                } else {
+                    StoreError::Transient(message)
+                });
             }
             // Drop the writes the guard refused (item i+1 is write i) and retry the rest.
             writes = writes
