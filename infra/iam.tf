@@ -3,7 +3,7 @@
 # the table in infra/README.md ("IAM: every action and its call site") names each call site,
 # and crates/stripe-events-store/tests/terraform_schema.rs fails if a grant widens.
 #   consumers: UpdateItem on the dedupe table (own `<consumer>#` keys only) and the billing
-#              table, Query on the by_object_id GSI (customer consumer only),
+#              table, Query on the by_object_id GSI (customer and payment consumers),
 #              GetSecretValue on the API key secret, SendMessage on their own DLQ, own log
 #              group, X-Ray.
 #   webhook:   PutEvents on the custom bus, GetSecretValue on the webhook secret, own log
@@ -15,10 +15,12 @@
 locals {
   # Consumers whose code queries the billing table's by_object_id GSI: DynamoStore::locate
   # (crates/stripe-events-store/src/dynamo.rs), called by Consumer::file_unfiled for writes
-  # whose event names no owner. Only payment_method writes can be unfiled
-  # (stripe-events-core project.rs), and payment_method.* events are the customer family's.
-  # The Terraform test checks both facts; a family that starts filing writes joins here.
-  object_index_consumers = toset(["customer"])
+  # whose event names no owner (stripe-events-core project.rs): a payment method's
+  # (payment_method.*, customer family) and the deletion marker of a tax id or discount
+  # (customer.tax_id/discount.deleted, customer family) or of an invoice (invoice.deleted,
+  # payment family) gone from the API. The Terraform test checks these facts; a family that
+  # starts filing writes joins here.
+  object_index_consumers = toset(["customer", "payment"])
 }
 
 data "aws_iam_policy_document" "lambda_assume" {

@@ -13,7 +13,7 @@ use serde_json::Value;
 use stripe_events_core::hydrate::{Fetched, HydrateError, Hydrator};
 use stripe_events_core::identity;
 use stripe_events_core::model::StripeObject;
-use stripe_events_core::project::{self, Projection, StateWrite};
+use stripe_events_core::project::{self, Projection, StateWrite, WriteKind};
 use stripe_events_core::{
     parse_bytes, Delivery, InvocationShape, Record, RecordError, Timestamp, Version,
 };
@@ -341,15 +341,32 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
 
     /// Files writes whose event does not name their owner where the object is already
     /// stored; one lookup each, and only for such writes (a detached payment method fetched
-    /// for a thin event). Never stored before: they stay in their own partition.
-    async fn file_unfiled(&self, writes: &mut [StateWrite<'_>]) -> Result<(), StoreError> {
-        for w in writes.iter_mut().filter(|w| w.is_unfiled()) {
+    /// for a thin event, the deletion marker of a tax id, discount or invoice gone from the
+    /// API). Never stored before: a payment method stays in its own partition, a deletion
+    /// marker is dropped (there is nothing to mark).
+    async fn file_unfiled(&self, writes: &mut Vec<StateWrite<'_>>) -> Result<(), StoreError> {
+        let mut unplaced = Vec::new();
+        for (i, w) in writes
+            .iter_mut()
+            .enumerate()
+            .filter(|(_, w)| w.is_unfiled())
+        {
             let Some(object_id) = w.object_id() else {
                 continue;
             };
-            if let Some(pk) = self.store.locate(object_id, &w.sk).await? {
-                w.pk = pk;
+            // An empty sort key is not known from the event (an invoice's): any will do.
+            let sk = (!w.sk.is_empty()).then_some(w.sk.as_str());
+            match self.store.locate(object_id, sk).await? {
+                Some((pk, sk)) => {
+                    w.pk = pk;
+                    w.sk = sk;
+                }
+                None if w.kind == WriteKind::Marker || w.sk.is_empty() => unplaced.push(i),
+                None => {}
             }
+        }
+        for i in unplaced.into_iter().rev() {
+            writes.remove(i);
         }
         Ok(())
     }
@@ -381,6 +398,9 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
             );
         }
         let Some(object_ref) = &d.object else {
+            if stripe_events_core::family::is_objectless(base_type) {
+                return Processed::because(Outcome::Ignored, project::OBJECT_WITHOUT_ID);
+            }
             return Processed::because(Outcome::FailedPermanent, "the event names no object");
         };
         if let Some(refused) = self.refuse_future(d.created, "event created") {

@@ -185,7 +185,11 @@ mod tests {
         async fn commit(&self, _: &Commit<'_>) -> Result<CommitOutcome, StoreError> {
             Err(StoreError::Transient("connection refused".into()))
         }
-        async fn locate(&self, _: &str, _: &str) -> Result<Option<String>, StoreError> {
+        async fn locate(
+            &self,
+            _: &str,
+            _: Option<&str>,
+        ) -> Result<Option<(String, String)>, StoreError> {
             Err(StoreError::Transient("connection refused".into()))
         }
     }

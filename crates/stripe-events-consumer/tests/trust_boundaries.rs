@@ -56,6 +56,27 @@ fn sqs_batch(events: &[Value]) -> Value {
 }
 
 #[tokio::test]
+async fn a_thin_upcoming_invoice_names_no_object_and_is_ignored() {
+    let upcoming = json!({"id": "evt_thin_upcoming", "object": "v2.core.event",
+                          "type": "v1.invoice.upcoming", "created": "2026-03-07T18:27:56.000Z",
+                          "livemode": false, "context": null});
+    let c = consumer(Family::Payment, MemoryStore::new());
+    let report = c.handle(upcoming.clone(), soon()).await;
+    assert_eq!(report.records[0].outcome, Outcome::Ignored);
+    let report = c.handle(sqs_batch(&[upcoming]), soon()).await;
+    assert_eq!(
+        report.response().expect("an SQS answer"),
+        json!({"batchItemFailures": []})
+    );
+    assert_eq!(c.hydrator.calls.load(Ordering::SeqCst), 0);
+    // Another payment event without its object is still unusable.
+    let paid = json!({"id": "evt_thin_paid", "object": "v2.core.event",
+                      "type": "v1.invoice.paid", "created": "2026-03-07T18:27:56.000Z"});
+    let report = c.handle(paid, soon()).await;
+    assert_eq!(report.records[0].outcome, Outcome::FailedPermanent);
+}
+
+#[tokio::test]
 async fn v2_events_without_an_object_are_ignored_not_failed() {
     let ping = fixture("ignored/v2-event-destination-ping.json");
     let meter = fixture("ignored/thin-meter-error-report-triggered.json");
@@ -382,7 +403,11 @@ impl EventStore for SlowStore {
         outcome
     }
 
-    async fn locate(&self, object_id: &str, sk: &str) -> Result<Option<String>, StoreError> {
+    async fn locate(
+        &self,
+        object_id: &str,
+        sk: Option<&str>,
+    ) -> Result<Option<(String, String)>, StoreError> {
         self.inner.locate(object_id, sk).await
     }
 }

@@ -67,6 +67,15 @@ impl fmt::Display for Family {
     }
 }
 
+/// Event types (base, without `v1.`) whose object has no id: an upcoming invoice is a preview,
+/// never stored. A thin one names no `related_object`; in either style it is `ignored`.
+pub const OBJECTLESS_EVENT_TYPES: [&str; 1] = ["invoice.upcoming"];
+
+/// Whether events of this type (with or without `v1.`) are about an object without an id.
+pub fn is_objectless(event_type: &str) -> bool {
+    OBJECTLESS_EVENT_TYPES.contains(&base_event_type(event_type))
+}
+
 /// The v1 event type without the thin `v1.` prefix.
 pub fn base_event_type(event_type: &str) -> &str {
     event_type.strip_prefix("v1.").unwrap_or(event_type)

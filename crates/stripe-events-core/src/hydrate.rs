@@ -74,15 +74,24 @@ pub fn v1_path(object_type: &str, id: &str) -> Option<String> {
     v1_collection(object_type).map(|collection| format!("/v1/{collection}/{id}"))
 }
 
-/// True when `path` is `/v1/{collection}/{id}` for this object type: compared in place, without
-/// building the path (every thin v2 event is checked).
+/// True when `path` is `/v1/{collection}/{id}` for this object type, or for a tax id the path
+/// under its customer (`/v1/customers/{customer}/tax_ids/{id}`, the older API path, equally
+/// served): compared in place, without building the path (every thin v2 event is checked).
 pub fn is_v1_path(path: &str, object_type: &str, id: &str) -> bool {
-    v1_collection(object_type).is_some_and(|collection| {
-        path.strip_prefix("/v1/")
-            .and_then(|rest| rest.strip_prefix(collection))
+    let Some(rest) = path.strip_prefix("/v1/") else {
+        return false;
+    };
+    let is_in = |rest: &str, collection: &str| {
+        rest.strip_prefix(collection)
             .and_then(|rest| rest.strip_prefix('/'))
             .is_some_and(|rest| rest == id)
-    })
+    };
+    v1_collection(object_type).is_some_and(|collection| is_in(rest, collection))
+        || (object_type == "tax_id"
+            && rest
+                .strip_prefix("customers/")
+                .and_then(|rest| rest.split_once('/'))
+                .is_some_and(|(customer, rest)| !customer.is_empty() && is_in(rest, "tax_ids")))
 }
 
 /// A shared hydrator (several handlers in one process, e.g. the operator CLI).
@@ -115,9 +124,18 @@ mod tests {
             ("/v2/subscriptions/sub_1", "subscription", "sub_1"),
             ("v1/subscriptions/sub_1", "subscription", "sub_1"),
             ("/v1/discounts/di_1", "discount", "di_1"),
+            ("/v1/customers/cus_1/tax_ids/txi_2", "tax_id", "txi_1"),
+            ("/v1/customers//tax_ids/txi_1", "tax_id", "txi_1"),
+            ("/v1/customers/cus_1/x/tax_ids/txi_1", "tax_id", "txi_1"),
+            ("/v1/customers/cus_1/tax_ids/cus_1", "customer", "cus_1"),
         ] {
             assert!(!is_v1_path(path, ty, id), "{path} for {ty} {id}");
         }
+        assert!(is_v1_path(
+            "/v1/customers/cus_1/tax_ids/txi_1",
+            "tax_id",
+            "txi_1"
+        ));
         for ty in ["subscription", "customer", "invoice_payment", "tax_id"] {
             let path = v1_path(ty, "x_1").unwrap_or_default();
             assert!(is_v1_path(&path, ty, "x_1"), "{path}");

@@ -978,6 +978,12 @@ impl<'a> StripeObject<'a> {
         }
     }
 
+    /// The deletion stub `{id, object, deleted: true}`: all that is left of a deleted object
+    /// (the API's answer to a delete, or [`Self::deleted_stub`]).
+    pub fn is_deleted_stub(&self) -> bool {
+        self.key_count <= 3 && self.deleted() == Some(true)
+    }
+
     /// An invoice's `attempt_count`, as `Value::as_u64` reads it.
     pub fn attempt_count(&self) -> Option<u64> {
         match &self.kind {

@@ -23,7 +23,7 @@ use serde::Deserialize;
 
 use crate::delivery::{Delivery, DeliveryPath, ObjectRef, PayloadStyle, SourcePath};
 use crate::error::ParseError;
-use crate::family::Family;
+use crate::family::{is_objectless, Family};
 use crate::identity::object_kind_of;
 use crate::model::{
     absent_otherwise, IdField, Key, KindHint, Obj, ObjectSeed, PreviousAttributes, StripeObject,
@@ -376,7 +376,7 @@ fn stripe_event<'a>(
     let created = created(&ev.created).map_err(fail)?;
     let family = Family::of_event_type(&event_type);
     let subject = if ev.object.as_str() == Some("v2.core.event") {
-        thin_v2_subject(ev.related_object.take(), family)
+        thin_v2_subject(ev.related_object.take(), family, &event_type)
     } else {
         v1_subject(ev.data.take())
     }
@@ -446,6 +446,7 @@ struct Subject<'a> {
 fn thin_v2_subject<'a>(
     related: Option<Obj<RelatedObject<'_>>>,
     family: Family,
+    event_type: &str,
 ) -> Result<Subject<'a>, ParseError> {
     let reference = match related.and_then(|r| r.0) {
         Some(r) => {
@@ -473,8 +474,9 @@ fn thin_v2_subject<'a>(
         None => None,
     };
     // v2 events such as `v2.core.event_destination.ping` carry no object: valid, signed
-    // Stripe events that no family stores. A family's event without one is unusable.
-    if reference.is_none() && family != Family::None {
+    // Stripe events that no family stores; nor does an upcoming invoice have one to name. A
+    // family's other events without one are unusable.
+    if reference.is_none() && family != Family::None && !is_objectless(event_type) {
         return Err(ParseError::ThinWithoutReference);
     }
     Ok(Subject {

@@ -39,6 +39,9 @@ pub enum Attr<'a> {
     Str(Cow<'a, str>),
     List(Vec<Attr<'a>>),
     Map(Vec<(Cow<'a, str>, Attr<'a>)>),
+    /// No value: the attribute is removed from the stored item. For `user_id`, a GSI key
+    /// that must be absent (never `NULL`) once the customer no longer has one.
+    Removed,
 }
 
 impl<'a> Attr<'a> {
@@ -64,6 +67,7 @@ impl<'a> Attr<'a> {
                     .map(|(k, v)| (k.as_ref().to_owned(), v.to_json()))
                     .collect(),
             ),
+            Attr::Removed => Value::Null,
         }
     }
 
@@ -82,6 +86,7 @@ impl<'a> Attr<'a> {
                     .map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned()))
                     .collect(),
             ),
+            Attr::Removed => Attr::Removed,
         }
     }
 }
@@ -210,10 +215,11 @@ impl<'a> Fields<'a> {
         self.0.iter().map(|(k, v)| (k.as_ref(), v))
     }
 
-    /// The attributes as a JSON object (tests, the in-memory store).
+    /// The attributes as a JSON object (tests, the in-memory store); removed ones are absent.
     pub fn to_json(&self) -> Map<String, Value> {
         self.0
             .iter()
+            .filter(|(_, v)| *v != Attr::Removed)
             .map(|(k, v)| (k.as_ref().to_owned(), v.to_json()))
             .collect()
     }
@@ -276,6 +282,9 @@ pub enum WriteKind {
     Marker,
 }
 
+/// Why an object without an id is not stored.
+pub const OBJECT_WITHOUT_ID: &str = "object has no id (e.g. an upcoming invoice)";
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Projection<'a> {
     Items(Vec<StateWrite<'a>>),
@@ -309,9 +318,7 @@ pub fn project(
     // `object` from the raw input).
     let text = object.to_string();
     let Ok(object) = serde_json::from_str::<StripeObject>(&text) else {
-        return Ok(Projection::Ignored(
-            "object has no id (e.g. an upcoming invoice)",
-        ));
+        return Ok(Projection::Ignored(OBJECT_WITHOUT_ID));
     };
     let previous_text = previous.map(Value::to_string);
     let previous = previous_text
@@ -339,15 +346,18 @@ pub fn project_object<'a>(
     previous: Option<&'a PreviousAttributes<'_>>,
 ) -> Result<Projection<'a>, ProjectError> {
     let Some(id) = object.id().filter(|id| !id.is_empty()) else {
-        return Ok(Projection::Ignored(
-            "object has no id (e.g. an upcoming invoice)",
-        ));
+        return Ok(Projection::Ignored(OBJECT_WITHOUT_ID));
     };
     let deleted_event = base_type.ends_with(".deleted");
+    if object.is_deleted_stub() {
+        if let Some(marker) = owner_unknown_deletion(&object.kind, id) {
+            return Ok(Projection::Items(vec![marker]));
+        }
+    }
     let item = match &object.kind {
         Kind::Subscription(o) => subscription(id, o)?,
         Kind::SubscriptionSchedule(o) => schedule(id, o)?,
-        Kind::Invoice(o) => invoice(id, o),
+        Kind::Invoice(o) => invoice(id, o, deleted_event),
         Kind::PaymentIntent(o) => payment_intent(id, o),
         Kind::Charge(o) => charge(id, o),
         Kind::Refund(o) => charge_child("refund", id, o),
@@ -480,7 +490,7 @@ fn schedule<'a>(
     })
 }
 
-fn invoice<'a>(id: &'a str, o: &'a model::Invoice<'_>) -> StateWrite<'a> {
+fn invoice<'a>(id: &'a str, o: &'a model::Invoice<'_>, deleted_event: bool) -> StateWrite<'a> {
     // API 2025-03-31 moved `subscription` under `parent.subscription_details`.
     let subscription = o.subscription.get().or_else(|| {
         o.parent
@@ -502,6 +512,10 @@ fn invoice<'a>(id: &'a str, o: &'a model::Invoice<'_>) -> StateWrite<'a> {
     f.set("attempt_count", o.attempt_count);
     f.set("next_payment_attempt", o.next_payment_attempt);
     f.set("hosted_invoice_url", &o.hosted_invoice_url);
+    // `invoice.deleted` carries the draft as it was: without this it would read as live.
+    if deleted_event {
+        f.set("deleted", true);
+    }
     pay_item("invoice", id, &o.customer, o.created, f, None)
 }
 
@@ -649,8 +663,10 @@ fn customer<'a>(id: &'a str, o: &'a model::Customer<'_>, deleted_event: bool) ->
                 Scalar::Str(s) => Some(s.as_ref()),
                 _ => None,
             });
-        if let Some(user) = user {
-            f.set("user_id", user);
+        // Removed when absent: a user the customer no longer names must leave `by_user_id`.
+        match user {
+            Some(user) => f.set("user_id", user),
+            None => f.set("user_id", Attr::Removed),
         }
     }
     StateWrite {
@@ -663,6 +679,30 @@ fn customer<'a>(id: &'a str, o: &'a model::Customer<'_>, deleted_event: bool) ->
             WriteKind::Versioned
         },
     }
+}
+
+/// The deletion of an object filed under its owner, known only from its stub (a thin
+/// `*.deleted` whose fetch answered 404): the stub names no owner, so the marker is unfiled
+/// and the consumer sets it on the item where the object is stored, or drops it when there
+/// is none. An invoice's sort key depends on its `created`, which the stub lacks: empty,
+/// taken from the item found.
+fn owner_unknown_deletion<'a>(kind: &Kind<'_>, id: &'a str) -> Option<StateWrite<'a>> {
+    let (object_type, sk) = match kind {
+        Kind::TaxId(_) => ("tax_id", vocabulary::tax_id_sk(id)),
+        Kind::Discount(_) => ("discount", vocabulary::discount_sk(id)),
+        Kind::Invoice(_) => ("invoice", String::new()),
+        _ => return None,
+    };
+    let mut f = Fields::with_capacity(3);
+    f.set("object_type", object_type);
+    f.set("object_id", id);
+    f.set("deleted", true);
+    Some(StateWrite {
+        pk: vocabulary::unfiled_pk(id),
+        sk,
+        fields: f,
+        kind: WriteKind::Marker,
+    })
 }
 
 // Owned attributes (a few short strings) so the signature stays plain: the Terraform test

@@ -17,7 +17,7 @@
 
 use serde_json::Value;
 
-use crate::model::StripeObject;
+use crate::model::{Kind, StripeObject};
 use crate::timestamp::Timestamp;
 
 /// What the tiebreak reads of an object: its kind, status, `deleted` and, for invoices,
@@ -27,6 +27,8 @@ pub trait Lifecycle {
     fn status(&self) -> &str;
     fn is_deleted(&self) -> bool;
     fn attempt_count(&self) -> u64;
+    /// A charge's refunds: `(amount_refunded, refunded)`.
+    fn refunds(&self) -> (i64, bool);
 }
 
 impl Lifecycle for StripeObject<'_> {
@@ -41,6 +43,15 @@ impl Lifecycle for StripeObject<'_> {
     }
     fn attempt_count(&self) -> u64 {
         StripeObject::attempt_count(self).unwrap_or(0)
+    }
+    fn refunds(&self) -> (i64, bool) {
+        match &self.kind {
+            Kind::Charge(c) => (
+                c.amount_refunded.get().unwrap_or(0),
+                c.refunded.get() == Some(true),
+            ),
+            _ => (0, false),
+        }
     }
 }
 
@@ -58,6 +69,14 @@ impl Lifecycle for Value {
         self.get("attempt_count")
             .and_then(Value::as_u64)
             .unwrap_or(0)
+    }
+    fn refunds(&self) -> (i64, bool) {
+        (
+            self.get("amount_refunded")
+                .and_then(Value::as_i64)
+                .unwrap_or(0),
+            self.get("refunded").and_then(Value::as_bool) == Some(true),
+        )
     }
 }
 
@@ -112,7 +131,13 @@ fn lifecycle_progress(object: &(impl Lifecycle + ?Sized)) -> u8 {
         ("payment_intent", "requires_capture") => 50,
         ("payment_intent", "succeeded" | "canceled") => 80,
         ("charge", "pending") => 10,
-        ("charge", "succeeded" | "failed") => 80,
+        // A refund leaves a charge `succeeded`: a refunded one is further along.
+        ("charge", "succeeded") => match object.refunds() {
+            (_, true) => 88,
+            (amount, false) if amount > 0 => 84,
+            _ => 80,
+        },
+        ("charge", "failed") => 80,
         (_, "pending") => 10,
         (_, "succeeded" | "failed" | "canceled" | "won" | "lost") => 80,
         _ => 50,
@@ -148,5 +173,23 @@ mod tests {
             "evt_b",
         );
         assert_eq!(paid, same, "the same event gives the same version");
+    }
+
+    #[test]
+    fn a_refund_in_the_same_second_outranks_the_charge_it_refunds() {
+        let t = Timestamp::from_unix_seconds(1_700_000_000);
+        let charge = |refunded: i64, full: bool| {
+            json!({"object": "charge", "status": "succeeded",
+                   "amount": 1000, "amount_refunded": refunded, "refunded": full})
+        };
+        // Event ids chosen so that the id alone would order them the wrong way.
+        let succeeded = Version::new(t, "charge.succeeded", &charge(0, false), "evt_z");
+        let partly = Version::new(t, "charge.refunded", &charge(400, false), "evt_m");
+        let fully = Version::new(t, "charge.refunded", &charge(1000, true), "evt_a");
+        assert!(succeeded < partly && partly < fully);
+        // The typed model reads the same fields.
+        let text = charge(1000, true).to_string();
+        let typed: StripeObject = serde_json::from_str(&text).expect("a charge");
+        assert_eq!(Version::new(t, "charge.refunded", &typed, "evt_a"), fully);
     }
 }

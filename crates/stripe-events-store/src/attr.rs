@@ -21,6 +21,8 @@ pub fn attr_value(a: &Attr<'_>) -> AttributeValue {
                 .map(|(k, v)| (k.as_ref().to_owned(), attr_value(v)))
                 .collect(),
         ),
+        // Never stored: `record::state_updates` turns it into a REMOVE.
+        Attr::Removed => AttributeValue::Null(true),
     }
 }
 

@@ -18,7 +18,7 @@ use crate::attr::{item_to_json, n, s};
 use crate::record::{dedupe_updates, state_updates, AttrUpdate, Op};
 use crate::schema::{self, TableNames};
 use crate::{
-    filed_pk, Commit, CommitOutcome, DeliveryAudit, EventStore, Prior, StoreError, VersionedWrite,
+    filed_key, Commit, CommitOutcome, DeliveryAudit, EventStore, Prior, StoreError, VersionedWrite,
 };
 
 /// Attempts when concurrent transactions on the same item conflict (DynamoDB cancels one
@@ -37,6 +37,7 @@ pub struct DynamoStore {
 struct UpdateExpr {
     sets: Vec<String>,
     adds: Vec<String>,
+    removes: Vec<String>,
     names: HashMap<String, String>,
     values: HashMap<String, AttributeValue>,
 }
@@ -75,6 +76,10 @@ impl UpdateExpr {
                 Op::Set => self.set(u.name, u.value),
                 Op::SetIfAbsent => self.set_if_absent(u.name, u.value),
                 Op::Add => self.add(u.name, u.value),
+                Op::Remove => {
+                    let n = self.name(u.name);
+                    self.removes.push(n);
+                }
             }
         }
     }
@@ -84,6 +89,10 @@ impl UpdateExpr {
         if !self.adds.is_empty() {
             out.push_str(" ADD ");
             out.push_str(&self.adds.join(", "));
+        }
+        if !self.removes.is_empty() {
+            out.push_str(" REMOVE ");
+            out.push_str(&self.removes.join(", "));
         }
         out
     }
@@ -373,7 +382,11 @@ impl DynamoStore {
 }
 
 impl EventStore for DynamoStore {
-    async fn locate(&self, object_id: &str, sk: &str) -> Result<Option<String>, StoreError> {
+    async fn locate(
+        &self,
+        object_id: &str,
+        sk: Option<&str>,
+    ) -> Result<Option<(String, String)>, StoreError> {
         let page = self
             .client
             .query()
@@ -390,7 +403,7 @@ impl EventStore for DynamoStore {
             let sk = item.get(schema::BILLING_SK)?.as_s().ok()?;
             Some((pk.as_str(), sk.as_str()))
         });
-        Ok(filed_pk(keys, sk))
+        Ok(filed_key(keys, sk))
     }
 
     async fn record_delivery(&self, audit: &DeliveryAudit) -> Result<Prior, StoreError> {

@@ -112,23 +112,26 @@ pub trait EventStore: Send + Sync {
         commit: &Commit<'_>,
     ) -> impl Future<Output = Result<CommitOutcome, StoreError>> + Send;
 
-    /// The partition (pk) where the state item of `object_id` with sort key `sk` is filed,
-    /// if one exists outside the unfiled partitions. One round trip; used only for writes
-    /// whose event does not name their owner.
+    /// The key (pk, sk) under which the state item of `object_id` is filed outside the
+    /// unfiled partitions, if one is: with sort key `sk` when given, else with whichever it
+    /// has (an invoice's depends on a `created` a deletion stub lacks). One round trip; used
+    /// only for writes whose event does not name their owner.
     fn locate(
         &self,
         object_id: &str,
-        sk: &str,
-    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+        sk: Option<&str>,
+    ) -> impl Future<Output = Result<Option<(String, String)>, StoreError>> + Send;
 }
 
-/// The filed partition among items found for an object (unfiled ones are fallbacks).
-pub(crate) fn filed_pk<'a>(
+/// The filed key among items found for an object (unfiled ones are fallbacks).
+pub(crate) fn filed_key<'a>(
     items: impl IntoIterator<Item = (&'a str, &'a str)>,
-    sk: &str,
-) -> Option<String> {
+    sk: Option<&str>,
+) -> Option<(String, String)> {
     items
         .into_iter()
-        .find(|(pk, item_sk)| *item_sk == sk && !pk.starts_with(UNFILED_PK_PREFIX))
-        .map(|(pk, _)| pk.to_owned())
+        .find(|(pk, item_sk)| {
+            sk.is_none_or(|sk| *item_sk == sk) && !pk.starts_with(UNFILED_PK_PREFIX)
+        })
+        .map(|(pk, sk)| (pk.to_owned(), sk.to_owned()))
 }

@@ -18,7 +18,7 @@ use stripe_events_core::Version;
 use crate::attr::{item_to_json, n, s};
 use crate::record::{dedupe_updates, state_updates, AttrUpdate, Op};
 use crate::{
-    filed_pk, Commit, CommitOutcome, DeliveryAudit, EventStore, Prior, StoreError, VersionedWrite,
+    filed_key, Commit, CommitOutcome, DeliveryAudit, EventStore, Prior, StoreError, VersionedWrite,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -102,6 +102,9 @@ fn apply(item: &mut Item, updates: Vec<AttrUpdate<'_>>) {
                 item.insert(u.name.to_owned(), u.value);
             }
             (Op::Add, _) => add(item, u.name, u.value),
+            (Op::Remove, _) => {
+                item.remove(u.name);
+            }
         }
     }
 }
@@ -176,7 +179,11 @@ fn passes_guard(item: Option<&Item>, w: &VersionedWrite<'_>) -> bool {
 }
 
 impl EventStore for MemoryStore {
-    async fn locate(&self, object_id: &str, sk: &str) -> Result<Option<String>, StoreError> {
+    async fn locate(
+        &self,
+        object_id: &str,
+        sk: Option<&str>,
+    ) -> Result<Option<(String, String)>, StoreError> {
         let t = self.lock()?;
         let keys = t
             .state
@@ -187,7 +194,7 @@ impl EventStore for MemoryStore {
                     .is_some_and(|id| id == object_id)
             })
             .map(|((pk, sk), _)| (pk.as_str(), sk.as_str()));
-        Ok(filed_pk(keys, sk))
+        Ok(filed_key(keys, sk))
     }
 
     async fn record_delivery(&self, audit: &DeliveryAudit) -> Result<Prior, StoreError> {

@@ -4,7 +4,7 @@
 //! both (checked against moto by `tests/store_parity.rs`).
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use stripe_events_core::project::WriteKind;
+use stripe_events_core::project::{Attr, WriteKind};
 use stripe_events_core::vocabulary::attr;
 
 use crate::attr::{attr_value, n, s};
@@ -18,6 +18,8 @@ pub(crate) enum Op {
     SetIfAbsent,
     /// `ADD name value`: a number added, or a string set united.
     Add,
+    /// `REMOVE name` (the value is not used).
+    Remove,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -81,7 +83,10 @@ pub(crate) fn state_updates<'w>(
         .write
         .fields
         .iter()
-        .map(|(k, v)| up(k, Op::Set, attr_value(v)))
+        .map(|(k, v)| match v {
+            Attr::Removed => up(k, Op::Remove, AttributeValue::Null(true)),
+            v => up(k, Op::Set, attr_value(v)),
+        })
         .collect();
     if w.write.kind == WriteKind::Versioned {
         out.extend([

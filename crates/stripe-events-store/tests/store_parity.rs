@@ -20,6 +20,7 @@ use stripe_events_store::{
 use stripe_events_testkit::stack::{fresh_tables, local_endpoint, sdk_config_for};
 
 const CUS: &str = "cus_PARITY1";
+const CUS2: &str = "cus_PARITY2";
 const SUB: &str = "sub_PARITY1";
 const PM: &str = "pm_PARITY1";
 /// Seconds: the events' `created`.
@@ -28,6 +29,7 @@ const T: i64 = 1_900_000_000;
 const AT: i64 = 1_900_000_500_000;
 
 /// One event as one delivery of it sees it.
+#[derive(Clone)]
 struct Event {
     consumer: Family,
     /// The dedupe key (the snapshot id; a thin event's `snapshot_event`).
@@ -161,6 +163,25 @@ fn steps() -> Vec<Step> {
         created: T + 200,
         object: json!({"id": CUS, "object": "customer", "deleted": true}),
     };
+    // A customer whose user_id is later dropped: the attribute is removed (a GSI key).
+    let with_user = Event {
+        consumer: Family::Customer,
+        key: "evt_P_cus2",
+        id: "evt_P_cus2",
+        event_type: "customer.created",
+        created: T + 300,
+        object: json!({"id": CUS2, "object": "customer", "email": "two@example.com",
+                       "name": "Two", "metadata": {"user_id": "user_gone"}}),
+    };
+    let without_user = Event {
+        key: "evt_P_cus2_updated",
+        id: "evt_P_cus2_updated",
+        event_type: "customer.updated",
+        created: T + 400,
+        object: json!({"id": CUS2, "object": "customer", "email": "two@example.com",
+                       "name": "Two", "metadata": {}}),
+        ..with_user.clone()
+    };
     let detached = Event {
         consumer: Family::Customer,
         key: "evt_P_pm",
@@ -238,6 +259,19 @@ fn steps() -> Vec<Step> {
         ),
         C(
             commit(&invoice, AuditPath::PartnerSnapshot, AT + 11_000, false),
+            Applied,
+        ),
+        C(
+            commit(&with_user, AuditPath::PartnerSnapshot, AT + 12_000, false),
+            Applied,
+        ),
+        C(
+            commit(
+                &without_user,
+                AuditPath::PartnerSnapshot,
+                AT + 13_000,
+                false,
+            ),
             Applied,
         ),
     ]
@@ -348,7 +382,7 @@ async fn memory_store_writes_what_dynamodb_writes() {
     // What was compared is what the contract says (so an empty or partial run cannot pass).
     assert_eq!(
         d_records.len(),
-        8,
+        10,
         "one record per event key: {d_records:#?}"
     );
     let rec = |key: &str| {
@@ -379,8 +413,8 @@ async fn memory_store_writes_what_dynamodb_writes() {
 
     assert_eq!(
         d_items.len(),
-        4,
-        "subscription, profile, payment method, invoice: {d_items:#?}"
+        5,
+        "subscription, two profiles, payment method, invoice: {d_items:#?}"
     );
     let sub = d_items
         .iter()
@@ -423,26 +457,41 @@ async fn memory_store_writes_what_dynamodb_writes() {
             .expect("scan"),
         [CUS]
     );
+    // A user_id the customer no longer has is gone from the item and from by_user_id.
+    for store_items in [
+        read_customer_state(&dynamo, CUS2).await.expect("read"),
+        read_customer_state(&memory, CUS2).await.expect("read"),
+    ] {
+        let profile = store_items.profile.expect("profile");
+        assert!(!profile.contains_key("user_id"), "{profile:?}");
+    }
+    assert!(customers_of_user(&dynamo, "user_gone")
+        .await
+        .expect("GSI")
+        .is_empty());
+    assert!(customers_of_user(&memory, "user_gone")
+        .await
+        .expect("scan")
+        .is_empty());
     // An unfiled item is found by neither store (it is nobody's yet).
     let sk = payment_method_sk(PM);
-    assert_eq!(dynamo.locate(PM, &sk).await.expect("GSI"), None);
-    assert_eq!(memory.locate(PM, &sk).await.expect("scan"), None);
+    assert_eq!(dynamo.locate(PM, Some(&sk)).await.expect("GSI"), None);
+    assert_eq!(memory.locate(PM, Some(&sk)).await.expect("scan"), None);
     assert!(m_items
         .iter()
         .any(|m| key_of(m) == (unfiled_pk(PM), sk.clone())));
+    // A filed item is found with its sort key, or by its id alone (the sort key found).
+    let filed = Some((customer_pk(CUS), subscription_sk(SUB)));
+    for sk in [Some(subscription_sk(SUB)), None] {
+        assert_eq!(dynamo.locate(SUB, sk.as_deref()).await.expect("GSI"), filed);
+        assert_eq!(
+            memory.locate(SUB, sk.as_deref()).await.expect("scan"),
+            filed
+        );
+    }
     assert_eq!(
-        dynamo
-            .locate(SUB, &subscription_sk(SUB))
-            .await
-            .expect("GSI"),
-        Some(customer_pk(CUS))
-    );
-    assert_eq!(
-        memory
-            .locate(SUB, &subscription_sk(SUB))
-            .await
-            .expect("scan"),
-        Some(customer_pk(CUS))
+        dynamo.locate(SUB, Some("SUB#other")).await.expect("GSI"),
+        None
     );
     let empty: CustomerState = read_customer_state(&memory, "cus_nobody")
         .await

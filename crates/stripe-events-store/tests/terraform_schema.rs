@@ -636,7 +636,8 @@ const REDRIVE_GRANT: Grant = (
 
 fn expected_consumer_grants(consumer: &str) -> Vec<Grant> {
     let mut g = CONSUMER_GRANTS.to_vec();
-    if consumer == "customer" {
+    // The consumers that file unfiled writes (see the Query test below).
+    if matches!(consumer, "customer" | "payment") {
         g.push(OBJECT_INDEX_GRANT);
     }
     g
@@ -779,28 +780,52 @@ fn query_is_scoped_to_the_one_index_the_code_queries() {
         )],
         "Query only on the GSI EventStore::locate queries (no table, no index/*)"
     );
+    // Which consumers: those whose events can give an unfiled write (the one `locate`
+    // files): a payment method's (customer family), or the deletion marker of a tax id or
+    // discount (customer family) or an invoice (payment family). `unfiled_pk` is called in
+    // those two builders only.
+    let filing = [Family::Customer, Family::Payment];
     for family in Family::CONSUMERS {
         assert_eq!(
             applies(queries[0], family.as_str()) == Applies::Yes,
-            family == Family::Customer,
-            "Query is granted to the customer consumer only ({family})"
+            filing.contains(&family),
+            "Query is granted to the consumers that file writes only ({family})"
         );
     }
-    // Why only the customer consumer: the only unfiled write (the one `locate` files) is the
-    // payment method's, and payment_method.* events belong to the customer family.
     let project_rs =
         std::fs::read_to_string(repo().join("crates/stripe-events-core/src/project.rs"))
             .expect("project.rs");
     let code = project_rs.split("#[cfg(test)]").next().unwrap_or_default();
-    let uses: Vec<usize> = code.match_indices("unfiled_pk(").map(|(i, _)| i).collect();
-    let pm_start = code.find("fn payment_method(").expect("fn payment_method");
-    let pm = block_at(code, pm_start);
+    let builders: Vec<&str> = ["fn payment_method(", "fn owner_unknown_deletion<"]
+        .iter()
+        .map(|f| block_at(code, code.find(f).unwrap_or_else(|| panic!("{f}"))))
+        .collect();
+    let uses = code.matches("unfiled_pk(").count();
     assert!(
-        !uses.is_empty()
+        uses > 0
             && uses
-                .iter()
-                .all(|&i| i > pm_start && i < pm_start + pm.len()),
-        "an unfiled pk is built outside fn payment_method: re-check which consumers Query"
+                == builders
+                    .iter()
+                    .map(|b| b.matches("unfiled_pk(").count())
+                    .sum::<usize>(),
+        "an unfiled pk is built outside its two builders: re-check which consumers Query"
+    );
+    let owner_unknown = builders[1];
+    for (kind, deletion) in [
+        ("Kind::TaxId", "customer.tax_id.deleted"),
+        ("Kind::Discount", "customer.discount.deleted"),
+        ("Kind::Invoice", "invoice.deleted"),
+    ] {
+        assert!(owner_unknown.contains(kind), "{kind}");
+        assert!(
+            filing.contains(&Family::of_event_type(deletion)),
+            "{deletion}"
+        );
+    }
+    assert_eq!(
+        owner_unknown.matches(" Kind::").count(),
+        3,
+        "a new kind of deletion marker: check its family's Query grant"
     );
     // The prefix is spelled once, in the vocabulary, and built only by `unfiled_pk`.
     let vocabulary =

@@ -19,6 +19,7 @@ use stripe_events_store::{
     TableNames,
 };
 
+use stripe_events_testkit::fixtures::fixture;
 use stripe_events_testkit::stripe::FixtureStripe;
 
 /// A store the scenarios can run on: it commits, and the application and the audit can read it.
@@ -412,6 +413,121 @@ where
     assert!(rec.contains_key(AuditPath::Webhook.seen_attr()), "{rec:?}");
 }
 
+/// A thin `v1.<deleted_type>` naming `object` (`{id, type, url}`), Stripe's answer to its
+/// fetch a 404: the object is gone.
+fn thin_deletion(deleted_type: &str, object_type: &str, id: &str, url: &str, at: i64) -> Value {
+    let typ = format!("v1.{deleted_type}");
+    let detail = json!({
+        "id": format!("evt_SCN_thin_{id}"), "object": "v2.core.event", "type": typ,
+        "created": Timestamp::from_unix_seconds(at).to_rfc3339(),
+        "livemode": false, "context": null,
+        "related_object": {"id": id, "type": object_type, "url": url},
+    });
+    envelope(
+        &typ,
+        "aws.partner/stripe.com/ed_test_scenarios_thin",
+        at,
+        detail,
+    )
+}
+
+/// A tax id's and an invoice's deletion known only from a 404 (a thin `*.deleted` whose
+/// object Stripe no longer serves): the stub names no owner, so the deletion is set on the
+/// item already stored in the customer's partition, with no item written anywhere else; for
+/// an object never stored, nothing is written. A snapshot `invoice.deleted` marks the draft it
+/// carries as deleted.
+pub async fn deletion_known_only_from_a_404<S, F, Fut>(fresh: F)
+where
+    S: ScenarioStore,
+    F: Fn() -> Fut,
+    Fut: Future<Output = S>,
+{
+    let cases = [
+        (
+            Family::Customer,
+            "customer-tax-id-created",
+            "customer.tax_id.deleted",
+            "tax_id",
+            "tax_ids",
+        ),
+        (
+            Family::Payment,
+            "invoice-created",
+            "invoice.deleted",
+            "invoice",
+            "invoices",
+        ),
+    ];
+    for (family, created_fixture, deleted_type, object_type, collection) in cases {
+        let c = Consumer {
+            config: ConsumerConfig::new(family, TableNames::for_prefix("scenarios")),
+            store: fresh().await,
+            hydrator: FixtureStripe::default(),
+        };
+        let created = fixture(&format!("partner-snapshot/{created_fixture}.json"));
+        let object = &created["detail"]["data"]["object"];
+        let id = object["id"].as_str().expect("id");
+        let customer = object["customer"].as_str().expect("customer");
+        let at = created["detail"]["created"].as_i64().expect("created");
+        let url = |id: &str| format!("/v1/{collection}/{id}");
+        let gone = format!("{id}_never_stored");
+        let never = thin_deletion(deleted_type, object_type, &gone, &url(&gone), at + 60);
+        assert_eq!(deliver(&c, never).await, Outcome::Applied, "{object_type}");
+        assert_eq!(deliver(&c, created.clone()).await, Outcome::Applied);
+        let deletion = thin_deletion(deleted_type, object_type, id, &url(id), at + 60);
+        assert_eq!(
+            deliver(&c, deletion).await,
+            Outcome::Applied,
+            "{object_type}"
+        );
+
+        let state = read_customer_state(&c.store, customer)
+            .await
+            .expect("state");
+        let items: Vec<&Map<String, Value>> = state.payments.iter().chain(&state.other).collect();
+        let [item] = items.as_slice() else {
+            panic!("one item in the customer's partition: {items:#?}")
+        };
+        assert_eq!(item["object_id"], id);
+        assert_eq!(item["deleted"], true, "{object_type}: {item:#?}");
+        // The last full state is kept under the marker.
+        assert_eq!(item[attr::LAST_EVENT_ID], created["detail"]["id"]);
+        assert_eq!(item["customer_id"], customer);
+        // No orphan: nothing under the object's own or unfiled partitions, for either id.
+        for object_id in [id, gone.as_str()] {
+            for pk in [
+                stripe_events_core::vocabulary::unfiled_pk(object_id),
+                stripe_events_core::vocabulary::object_pk(object_type, object_id),
+            ] {
+                let orphans = c.store.read_partition(&pk).await.expect("partition");
+                assert!(orphans.is_empty(), "{pk}: {orphans:#?}");
+            }
+        }
+    }
+    // A snapshot `invoice.deleted` carries the draft as it was: it reads as deleted.
+    let c = Consumer {
+        config: ConsumerConfig::new(Family::Payment, TableNames::for_prefix("scenarios")),
+        store: fresh().await,
+        hydrator: FixtureStripe::default(),
+    };
+    let mut deleted = fixture("partner-snapshot/invoice-created.json");
+    deleted["detail-type"] = json!("invoice.deleted");
+    deleted["detail"]["type"] = json!("invoice.deleted");
+    deleted["detail"]["id"] = json!("evt_SCN_invoice_deleted");
+    let customer = deleted["detail"]["data"]["object"]["customer"]
+        .as_str()
+        .expect("customer")
+        .to_owned();
+    assert_eq!(deliver(&c, deleted).await, Outcome::Applied);
+    let state = read_customer_state(&c.store, &customer)
+        .await
+        .expect("state");
+    let [invoice] = state.payments.as_slice() else {
+        panic!("one invoice: {:#?}", state.payments)
+    };
+    assert_eq!(invoice["deleted"], true);
+}
+
 /// One `#[tokio::test]` per scenario, each on stores from `$fresh` (an `async fn() -> S`):
 /// what `scenarios_memory.rs` and `scenarios_moto.rs` run.
 macro_rules! scenario_tests {
@@ -439,6 +555,11 @@ macro_rules! scenario_tests {
         #[tokio::test]
         async fn stale_older_event_changes_nothing() {
             scenarios::stale_older_event($fresh).await;
+        }
+
+        #[tokio::test]
+        async fn deletion_known_only_from_a_404_marks_the_stored_item() {
+            scenarios::deletion_known_only_from_a_404($fresh).await;
         }
     };
 }
