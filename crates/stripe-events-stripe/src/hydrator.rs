@@ -173,6 +173,8 @@ enum Attempt {
         sent: bool,
         detail: String,
     },
+    /// An answer that would be the same on every retry (a body over [`MAX_BODY_BYTES`]).
+    Refused(String),
 }
 
 impl StripeHydrator {
@@ -245,7 +247,8 @@ impl StripeHydrator {
     }
 
     /// HTTP requests sent to Stripe so far (retries included; attempts that could not even
-    /// connect are not counted, nothing reached Stripe).
+    /// connect are not counted, nothing reached Stripe; one that timed out is, as whether its
+    /// request left cannot be told).
     pub fn calls(&self) -> u64 {
         self.inner.calls.load(Ordering::Relaxed)
     }
@@ -429,7 +432,7 @@ impl StripeHydrator {
                 return Err(last.error);
             }
             if tries > 0 && !self.wait_before_retry(call, tries, last.retry_after).await {
-                return Err(with_note(last.error, "no time left to retry"));
+                return Err(with_note(last.error, "not retried within this invocation"));
             }
             let remaining = call.deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
@@ -437,6 +440,10 @@ impl StripeHydrator {
             }
             tries += 1;
             last = match self.timed_attempt(call, remaining, tries).await {
+                Attempt::Refused(detail) => {
+                    self.inner.calls.fetch_add(1, Ordering::Relaxed);
+                    return Err(HydrateError::Permanent(format!("GET {path}: {detail}")));
+                }
                 Attempt::Failed { sent, detail } => {
                     if sent {
                         self.inner.calls.fetch_add(1, Ordering::Relaxed);
@@ -460,13 +467,25 @@ impl StripeHydrator {
     }
 
     /// Sleeps the backoff before the attempt after `tries`; false (no sleep) when the deadline
-    /// would not leave [`MIN_ATTEMPT_WINDOW`] for that attempt.
+    /// would not leave [`MIN_ATTEMPT_WINDOW`] for that attempt, or Stripe's `Retry-After`
+    /// is longer than the backoff cap.
     async fn wait_before_retry(
         &self,
         call: &Call<'_>,
         tries: u32,
         retry_after: Option<Duration>,
     ) -> bool {
+        if let Some(asked) = retry_after.filter(|ra| *ra > self.inner.policy.max_backoff) {
+            // Stripe asked for a longer wait than this invocation retries within: leave the
+            // retry to the platform rather than call again before it is due.
+            tracing::warn!(
+                path = call.path,
+                tries,
+                retry_after_s = asked.as_secs(),
+                "Stripe asked to retry later than this invocation waits"
+            );
+            return false;
+        }
         let delay = self.backoff(tries, retry_after);
         let resume = Instant::now().checked_add(delay + MIN_ATTEMPT_WINDOW);
         if resume.is_none_or(|at| at > call.deadline) {
@@ -648,6 +667,9 @@ impl StripeHydrator {
                 body: collected.to_bytes(),
                 arrived,
             }),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => Attempt::Refused(format!(
+                "HTTP {status} with a body over {MAX_BODY_BYTES} bytes; not a Stripe object"
+            )),
             Err(e) => Attempt::Failed {
                 sent: true,
                 detail: format!("HTTP {status}, reading the body failed: {e}"),
@@ -656,7 +678,7 @@ impl StripeHydrator {
     }
 
     /// Exponential backoff with jitter in `[d/2, d]`; a `Retry-After` up to `max_backoff`
-    /// lengthens it.
+    /// lengthens it (a longer one ends the retries: `wait_before_retry`).
     fn backoff(&self, tries: u32, retry_after: Option<Duration>) -> Duration {
         let policy = &self.inner.policy;
         let exp = tries.saturating_sub(1).min(16);
@@ -841,7 +863,7 @@ mod tests {
             h.backoff(1, Some(Duration::from_secs(3))),
             Duration::from_secs(3)
         );
-        // A Retry-After beyond the cap is not honoured (the deadline decides instead).
+        // A Retry-After beyond the cap is not a backoff: `wait_before_retry` stops instead.
         assert!(h.backoff(1, Some(Duration::from_secs(60))) <= Duration::from_millis(500));
         let f = jitter_fraction();
         assert!((0.0..1.0).contains(&f));

@@ -153,6 +153,45 @@ async fn rate_limited_without_header_is_retried_until_attempts_run_out() {
 }
 
 #[tokio::test]
+async fn a_retry_after_longer_than_the_backoff_cap_ends_the_retries() {
+    let server = FakeStripe::start(vec![
+        Reply::stripe_error(429, "rate_limit_error", "Too many requests")
+            .header("Retry-After", "10"),
+        Reply::json(200, sub("sub_later")),
+    ])
+    .await;
+    let h = hydrator(&server.base, "sk_test_fake", fast_policy());
+    let d = delivery(thin_reference(
+        "customer.subscription.updated",
+        "subscription",
+        "sub_later",
+    ));
+    let err = h.fetch(&d, soon()).await.unwrap_err();
+    assert!(matches!(err, HydrateError::Transient(_)), "{err:?}");
+    assert_eq!(h.calls(), 1, "not called again before Stripe said");
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_permanent_and_fetched_once() {
+    let mut huge = Reply::json(200, json!(null));
+    huge.body = format!(
+        "{{\"id\": \"sub_huge\", \"object\": \"subscription\", \"pad\": \"{}\"}}",
+        "x".repeat(9 * 1024 * 1024)
+    );
+    let server = FakeStripe::start(vec![huge]).await;
+    let h = hydrator(&server.base, "sk_test_fake", fast_policy());
+    let d = delivery(thin_reference(
+        "customer.subscription.updated",
+        "subscription",
+        "sub_huge",
+    ));
+    let err = h.fetch(&d, soon()).await.unwrap_err();
+    assert!(matches!(err, HydrateError::Permanent(_)), "{err:?}");
+    assert_eq!(h.calls(), 1);
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
 async fn server_error_then_success_is_one_retry() {
     let server = FakeStripe::start(vec![
         Reply::stripe_error(500, "api_error", "boom"),
