@@ -127,12 +127,21 @@ pub fn reference_detail(event: &Map<String, Value>, delivery: &Delivery<'_>) -> 
         }
         return Value::Object(out);
     }
-    let object_id = event
+    let mut reference = Map::new();
+    // An object without an id (an upcoming invoice) stays without one: the consumer then
+    // ignores it as it does the whole snapshot, instead of trying to fetch an empty id.
+    if let Some(id) = event
         .get("data")
         .and_then(|d| d.get("object"))
         .and_then(|o| o.get("id"))
-        .cloned()
-        .unwrap_or(Value::Null);
+        .filter(|id| !id.is_null())
+    {
+        reference.insert("id".into(), id.clone());
+    }
+    reference.insert(
+        "object".into(),
+        json!(delivery.object.as_ref().map(|o| o.object_type.as_str())),
+    );
     json!({
         "id": field("id"),
         "object": "event",
@@ -140,7 +149,7 @@ pub fn reference_detail(event: &Map<String, Value>, delivery: &Delivery<'_>) -> 
         "created": field("created"),
         "livemode": event.get("livemode").cloned().unwrap_or(Value::Bool(false)),
         "api_version": field("api_version"),
-        "data": {"object": {"id": object_id, "object": delivery.object.as_ref().map(|o| o.object_type.as_str())}},
+        "data": {"object": reference},
     })
 }
 
@@ -154,6 +163,9 @@ pub enum ForwardError {
     /// The call succeeded but the entry was not ingested.
     #[error("PutEvents rejected the entry: {code}: {message}")]
     EntryFailed { code: String, message: String },
+    /// The answer does not confirm the entry (not exactly one result, or no event id).
+    #[error("PutEvents did not confirm the entry: {0}")]
+    Unconfirmed(String),
 }
 
 /// Puts one entry on the bus. Returns EventBridge's event id when it reports one.
@@ -214,7 +226,16 @@ impl Forwarder for EventBridgeForwarder {
                     .to_owned(),
             });
         }
-        Ok(result.and_then(|r| r.event_id()).map(str::to_owned))
+        // EventBridge answers one result per entry, with the id it gave the event: anything
+        // else (a proxy, a fault) does not show the event is on the bus.
+        match (out.entries(), result.and_then(|r| r.event_id())) {
+            ([_], Some(id)) => Ok(Some(id.to_owned())),
+            (entries, _) => Err(ForwardError::Unconfirmed(format!(
+                "{} result entries, event id {:?}",
+                entries.len(),
+                result.and_then(|r| r.event_id())
+            ))),
+        }
     }
 }
 
@@ -273,6 +294,26 @@ mod tests {
         assert_eq!(r.event_id, "evt_big");
         assert_eq!(r.created, d.created);
         assert_eq!(r.family, d.family);
+    }
+
+    #[test]
+    fn a_large_object_without_an_id_stays_without_one() {
+        let filler = "a".repeat(MAX_ENTRY_BYTES);
+        let body = json!({"id": "evt_up", "object": "event", "type": "invoice.upcoming",
+            "created": 1_700_000_001, "livemode": false,
+            "data": {"object": {"object": "invoice", "memo": filler}}})
+        .to_string();
+        let d = delivery(&body);
+        let (entry, how) = entry_for(&body, &d).unwrap();
+        assert_eq!(how, Forwarded::Reference);
+        let detail: Value = serde_json::from_str(&entry.detail).unwrap();
+        assert_eq!(detail["data"], json!({"object": {"object": "invoice"}}));
+        // Read back, it is an object without an id (ignored by the consumer), not a reference
+        // with an empty id to fetch.
+        let r = delivery(&entry.detail);
+        assert_ne!(r.style, PayloadStyle::ThinReference);
+        let object = r.data_object.as_deref().expect("the object");
+        assert_eq!(object.id(), None);
     }
 
     #[test]

@@ -389,6 +389,7 @@ impl<F: Forwarder> WebhookHandler<F> {
                 let reason = match e {
                     ForwardError::Call(_) => "put_events_failed",
                     ForwardError::EntryFailed { .. } => "put_events_entry_failed",
+                    ForwardError::Unconfirmed(_) => "put_events_unconfirmed",
                 };
                 not_forwarded(reason, e.to_string())
             }

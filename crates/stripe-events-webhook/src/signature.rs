@@ -181,14 +181,17 @@ pub fn verify(
             }
         }
     }
-    if !matched {
-        return Err(SignatureError::Mismatch);
-    }
     let age_seconds = now.saturating_sub(header.timestamp);
-    if age_seconds.saturating_abs() > tolerance_seconds {
-        return Err(SignatureError::OutsideTolerance { age_seconds });
+    let fresh = age_seconds.saturating_abs() <= tolerance_seconds;
+    // Only a fresh, well-formed signature that matches no secret is a `Mismatch` (what a
+    // rolled secret looks like, so the caller may reload); a stale or malformed one is
+    // refused as that, whatever its MAC.
+    match (matched, fresh) {
+        (true, true) => Ok(header.timestamp),
+        (false, _) if header.v1.is_empty() => Err(SignatureError::MalformedHeader),
+        (_, false) => Err(SignatureError::OutsideTolerance { age_seconds }),
+        (false, true) => Err(SignatureError::Mismatch),
     }
-    Ok(header.timestamp)
 }
 
 /// The `v1` signature Stripe would send: hex HMAC-SHA256 of `"{timestamp}.{payload}"`.
@@ -288,7 +291,24 @@ mod tests {
                 Some(format!("t={NOW},v0={good_sig}")),
                 SignatureError::NoV1Signature,
             ),
-            (Some(format!("t={NOW},v1=zz")), SignatureError::Mismatch),
+            // No well-formed v1: malformed, not a mismatch (which may trigger a reload).
+            (
+                Some(format!("t={NOW},v1=zz")),
+                SignatureError::MalformedHeader,
+            ),
+            // A stale or future signature with a wrong MAC is refused for its time.
+            (
+                Some(format!("t={},v1={}", NOW - 100_000, "0".repeat(64))),
+                SignatureError::OutsideTolerance {
+                    age_seconds: 100_000,
+                },
+            ),
+            (
+                Some(format!("t={},v1={}", NOW + 100_000, "0".repeat(64))),
+                SignatureError::OutsideTolerance {
+                    age_seconds: -100_000,
+                },
+            ),
             (
                 Some(format!(
                     "t={NOW},v1={}",

@@ -234,6 +234,16 @@ async fn put_events_to_a_missing_bus_answers_500() {
     assert!(error.contains("ResourceNotFound"), "{error}");
 }
 
+/// A signed-to-be `invoice.paid` snapshot body.
+fn invoice_paid(event_id: &str) -> String {
+    snapshot_event(
+        event_id,
+        "invoice.paid",
+        json!({"id": "in_1", "object": "invoice", "total": 1}),
+    )
+    .to_string()
+}
+
 #[tokio::test]
 async fn put_events_to_a_closed_port_answers_500() {
     // A port nothing listens on (bound, then released).
@@ -243,12 +253,7 @@ async fn put_events_to_a_closed_port_answers_500() {
     };
     let sdk = sdk_config_at(&format!("http://127.0.0.1:{port}")).await;
     let h = handler_on(aws_sdk_eventbridge::Client::new(&sdk), "any-bus");
-    let body = snapshot_event(
-        "evt_closed",
-        "invoice.paid",
-        json!({"id": "in_1", "object": "invoice", "total": 1}),
-    )
-    .to_string();
+    let body = invoice_paid("evt_closed");
     let outcomes = send_all(&h, &[body]).await;
     assert_eq!(outcomes[0].response().status_code, 500);
     assert_eq!(outcomes[0].reason(), "put_events_failed");
@@ -256,6 +261,53 @@ async fn put_events_to_a_closed_port_answers_500() {
         unreachable!()
     };
     assert!(error.contains("dispatch failure"), "{error}");
+}
+
+/// An EventBridge stand-in answering every PutEvents with HTTP 200 and `body`.
+async fn put_events_answering(body: &'static str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 65536];
+                let _ = socket.read(&mut buf).await;
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\n\
+                     Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn a_put_events_answer_that_confirms_nothing_answers_500() {
+    for answer in [
+        r#"{"FailedEntryCount":0,"Entries":[]}"#,
+        r#"{}"#,
+        r#"{"FailedEntryCount":0,"Entries":[{}]}"#,
+        r#"{"FailedEntryCount":0,"Entries":[{"EventId":"a"},{"EventId":"b"}]}"#,
+    ] {
+        let sdk = sdk_config_at(&put_events_answering(answer).await).await;
+        let h = handler_on(aws_sdk_eventbridge::Client::new(&sdk), "any-bus");
+        let outcomes = send_all(&h, &[invoice_paid("evt_unconfirmed")]).await;
+        assert_eq!(outcomes[0].response().status_code, 500, "{answer}");
+        assert_eq!(outcomes[0].reason(), "put_events_unconfirmed", "{answer}");
+    }
+    // The answer EventBridge gives is a forward.
+    let sdk = sdk_config_at(
+        &put_events_answering(r#"{"FailedEntryCount":0,"Entries":[{"EventId":"e-1"}]}"#).await,
+    )
+    .await;
+    let h = handler_on(aws_sdk_eventbridge::Client::new(&sdk), "any-bus");
+    let outcomes = send_all(&h, &[invoice_paid("evt_confirmed")]).await;
+    assert_eq!(outcomes[0].response().status_code, 200);
 }
 
 #[tokio::test]
