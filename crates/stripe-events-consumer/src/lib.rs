@@ -186,6 +186,28 @@ impl Processed {
     }
 }
 
+/// Reads the body of a Stripe answer: UTF-8 checked once, then read without checking each
+/// string again. Not JSON (a proxy's page, a truncated read) is transient: asking again may
+/// succeed. Well-formed JSON that is not a valid object (a key twice, a wrong type where one
+/// is required) reads the same next time: permanent.
+fn read_fetched(body: &[u8]) -> Result<StripeObject<'_>, Processed> {
+    let unreadable = |outcome, e: &dyn std::fmt::Display| {
+        Processed::because(
+            outcome,
+            format!("Stripe's answer is not a readable object: {e}"),
+        )
+    };
+    let text = std::str::from_utf8(body).map_err(|e| unreadable(Outcome::FailedTransient, &e))?;
+    serde_json::from_str(text).map_err(|e| {
+        let outcome = if e.classify() == serde_json::error::Category::Data {
+            Outcome::FailedPermanent
+        } else {
+            Outcome::FailedTransient
+        };
+        unreadable(outcome, &e)
+    })
+}
+
 /// Bounds a store call by the invocation's deadline: a DynamoDB that accepts the
 /// connection and never answers must give a retryable error before the Lambda times out.
 /// Dropping the call is safe: a commit either happened whole or not at all, and the retry
@@ -425,31 +447,9 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
             match self.hydrator.fetch(d, deadline).await {
                 Ok(Fetched { body, fetched_at }) => {
                     fetched_body = body;
-                    // UTF-8 checked once, then read without checking each string again.
-                    let read = std::str::from_utf8(&fetched_body)
-                        .map_err(|e| (Outcome::FailedTransient, e.to_string()))
-                        .and_then(|text| {
-                            serde_json::from_str(text).map_err(|e| {
-                                // Well-formed JSON that is not a valid object (a key twice, a
-                                // wrong type where one is required) reads the same next time.
-                                let outcome = if e.classify() == serde_json::error::Category::Data {
-                                    Outcome::FailedPermanent
-                                } else {
-                                    Outcome::FailedTransient
-                                };
-                                (outcome, e.to_string())
-                            })
-                        });
-                    fetched_object = match read {
+                    fetched_object = match read_fetched(&fetched_body) {
                         Ok(object) => object,
-                        // A 2xx that is not readable JSON is the answer of something in
-                        // between (a proxy, a truncated read): asking again may succeed.
-                        Err((outcome, e)) => {
-                            return Processed::because(
-                                outcome,
-                                format!("Stripe's answer is not a readable object: {e}"),
-                            )
-                        }
+                        Err(unreadable) => return unreadable,
                     };
                     if let Err(e) = identity::check_fetched(object_ref, &fetched_object) {
                         return Processed::because(Outcome::FailedPermanent, e);
