@@ -88,6 +88,15 @@ pub struct Invocation<'a> {
 }
 
 impl<'a> Invocation<'a> {
+    /// An SQS batch whose records cannot be read: one unreadable record without a message id
+    /// (its answer fails the whole batch, so no message is deleted unseen).
+    fn unreadable_batch(e: RecordError) -> Self {
+        Invocation {
+            shape: InvocationShape::SqsBatch,
+            records: vec![Record::Read(Err(e))],
+        }
+    }
+
     /// The delivery of an EventBridge or bare event (the one record, read with the
     /// invocation); `None` for an SQS batch.
     pub fn into_single(mut self) -> Option<Result<Delivery<'a>, RecordError>> {
@@ -166,13 +175,12 @@ fn parse_text(text: &str) -> Result<Invocation<'_>, RecordError> {
     };
     if let Some(records) = top.records.take() {
         let RecordsField::Records(records) = records else {
-            return Ok(Invocation {
-                shape: InvocationShape::SqsBatch,
-                records: vec![Record::Read(Err(RecordError::new(ParseError::WrongType {
+            return Ok(Invocation::unreadable_batch(RecordError::new(
+                ParseError::WrongType {
                     field: "Records",
                     expected: "an array",
-                })))],
-            });
+                },
+            )));
         };
         return Ok(Invocation {
             shape: InvocationShape::SqsBatch,
@@ -688,10 +696,7 @@ impl Salvage {
         let sqs = self.saw_records;
         let e = self.error(error);
         if sqs {
-            Ok(Invocation {
-                shape: InvocationShape::SqsBatch,
-                records: vec![Record::Read(Err(e))],
-            })
+            Ok(Invocation::unreadable_batch(e))
         } else {
             Err(e)
         }
