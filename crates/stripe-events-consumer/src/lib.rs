@@ -437,7 +437,8 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
         // A fetched object borrows from its response body, declared here to outlive it.
         let fetched_body: Vec<u8>;
         let fetched_object: StripeObject<'_>;
-        let (object, at, recorded) = if fetch {
+        // A fetched object's delivery is recorded before the fetch; its version is the fetch's.
+        let (object, at) = if fetch {
             // Check before the Stripe call: a duplicate costs one DynamoDB call, no fetch.
             match within(deadline, self.store.record_delivery(&audit)).await {
                 Ok(Prior::AlreadyDone) => return Processed::done(Outcome::Duplicate),
@@ -454,14 +455,14 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
                     if let Err(e) = identity::check_fetched(object_ref, &fetched_object) {
                         return Processed::because(Outcome::FailedPermanent, e);
                     }
-                    (&fetched_object, fetched_at, true)
+                    (&fetched_object, fetched_at)
                 }
                 Err(HydrateError::NotFound(why)) if d.is_deletion() => {
                     // The deletion the event announces: record it as such.
                     fetched_object =
                         StripeObject::deleted_stub(&object_ref.object_type, &object_ref.id);
                     tracing::info!(event_id = %d.event_id, detail = %why, "object gone; recording the deletion");
-                    (&fetched_object, Timestamp::now(), true)
+                    (&fetched_object, Timestamp::now())
                 }
                 Err(HydrateError::Transient(why)) => {
                     return Processed::because(Outcome::FailedTransient, why)
@@ -474,7 +475,7 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
             }
         } else {
             match &d.data_object {
-                Some(object) => (&**object, d.created, false),
+                Some(object) => (&**object, d.created),
                 None => {
                     return Processed::because(
                         Outcome::FailedPermanent,
@@ -495,7 +496,11 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
         if let Err(e) = within(deadline, self.file_unfiled(&mut writes)).await {
             return store_failure(e);
         }
-        let version = Version::new(at, base_type, object, &d.event_id);
+        let version = if fetch {
+            Version::of_fetch(at, object, &d.event_id)
+        } else {
+            Version::of_event(at, base_type, object, &d.event_id)
+        };
         let commit = Commit {
             audit,
             writes: writes
@@ -505,7 +510,7 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
                     version: version.clone(),
                 })
                 .collect(),
-            delivery_recorded: recorded,
+            delivery_recorded: fetch,
         };
         match within(deadline, self.store.commit(&commit)).await {
             Ok(CommitOutcome::Applied) => Processed::done(Outcome::Applied),

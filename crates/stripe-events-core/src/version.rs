@@ -3,12 +3,17 @@
 //! A state item records the version it was written from. A write applies only when the item
 //! does not exist or its stored version is strictly lower. Versions compare as
 //! `(at, tiebreak)`:
-//! - `at`: snapshot events use the event's `created`; objects fetched from the API use the
-//!   fetch time (the fetched object is the latest state at that instant).
-//! - `tiebreak` decides events in the same millisecond (Stripe's `created` has one-second
-//!   resolution, so `invoice.created`, `invoice.finalized` and `invoice.paid` often share
-//!   it): first the kind of event (`*.created` < other < `*.deleted`), then how far the
-//!   object has progressed in its lifecycle (draft < open < paid, …), then the event id.
+//! - `at`, to the second: snapshot events use the event's `created`; objects fetched from the
+//!   API use the fetch time (the fetched object is the latest state at that instant).
+//! - `tiebreak` decides within that second (Stripe's `created` has one-second resolution, so
+//!   `invoice.created`, `invoice.finalized` and `invoice.paid` often share it): first the
+//!   kind (`*.created` < other < `*.deleted`; for a fetched object, deleted or not), then how
+//!   far the object has progressed in its lifecycle (draft < open < paid, …), then the
+//!   milliseconds, then the event id. A snapshot's `created` second says nothing about where
+//!   in that second its change fell, so a fetch in the same second is not newer for its
+//!   milliseconds alone: the lifecycle decides first (a fetch at :00.400 that saw `active`
+//!   does not outrank the `customer.subscription.deleted` of that second). Two fetches in
+//!   one second with the same rank are ordered by their milliseconds.
 //! - **Equal versions** (same `at` and `tiebreak`) can only come from the same event: the
 //!   write is not applied (the stored state already reflects it).
 //!
@@ -87,8 +92,9 @@ pub struct Version {
 }
 
 impl Version {
-    pub fn new(
-        at: Timestamp,
+    /// The version of the object an event carries (its snapshot), as of the event's `created`.
+    pub fn of_event(
+        created: Timestamp,
         event_type: &str,
         object: &(impl Lifecycle + ?Sized),
         event_id: &str,
@@ -100,10 +106,33 @@ impl Version {
         } else {
             1
         };
+        Version::build(created, kind, object, event_id)
+    }
+
+    /// The version of an object fetched from the API at `fetched_at` for the event
+    /// `event_id`: the state at that instant, whatever the event's type, so its kind is the
+    /// state's (deleted or not).
+    pub fn of_fetch(
+        fetched_at: Timestamp,
+        object: &(impl Lifecycle + ?Sized),
+        event_id: &str,
+    ) -> Version {
+        let kind = if object.is_deleted() { 2 } else { 1 };
+        Version::build(fetched_at, kind, object, event_id)
+    }
+
+    fn build(
+        t: Timestamp,
+        kind: u8,
+        object: &(impl Lifecycle + ?Sized),
+        event_id: &str,
+    ) -> Version {
+        let ms = t.unix_millis();
         let progress = lifecycle_progress(object);
+        let millis = ms.rem_euclid(1000);
         Version {
-            at,
-            tiebreak: format!("{kind}{progress:02}{event_id}"),
+            at: Timestamp::from_unix_millis(ms - millis),
+            tiebreak: format!("{kind}{progress:02}{millis:03}{event_id}"),
         }
     }
 }
@@ -155,24 +184,70 @@ mod tests {
         let draft = json!({"object": "invoice", "status": "draft"});
         let open = json!({"object": "invoice", "status": "open", "attempt_count": 1});
         let paid = json!({"object": "invoice", "status": "paid"});
-        let created = Version::new(t, "invoice.created", &draft, "evt_z");
-        let failed = Version::new(t, "invoice.payment_failed", &open, "evt_a");
-        let paid = Version::new(t, "invoice.paid", &paid, "evt_b");
+        let created = Version::of_event(t, "invoice.created", &draft, "evt_z");
+        let failed = Version::of_event(t, "invoice.payment_failed", &open, "evt_a");
+        let paid = Version::of_event(t, "invoice.paid", &paid, "evt_b");
         assert!(created < failed && failed < paid);
-        let later = Version::new(
+        let later = Version::of_event(
             Timestamp::from_unix_seconds(1_700_000_001),
             "invoice.created",
             &draft,
             "evt_0",
         );
         assert!(paid < later, "a later second always wins");
-        let same = Version::new(
+        let same = Version::of_event(
             t,
             "invoice.paid",
             &json!({"object": "invoice", "status": "paid"}),
             "evt_b",
         );
         assert_eq!(paid, same, "the same event gives the same version");
+    }
+
+    #[test]
+    fn a_fetch_is_not_newer_than_a_snapshot_of_its_second_for_its_milliseconds_alone() {
+        let s = 1_700_000_000_i64;
+        let at = |ms: i64| Timestamp::from_unix_millis(s * 1000 + ms);
+        let sub = |status: &str| json!({"object": "subscription", "status": status});
+        // A thin update fetched at :00.400 saw the subscription active; it was canceled
+        // later in that second: the deletion's snapshot (created :00) is the newer.
+        let fetched = Version::of_fetch(at(400), &sub("active"), "evt_thin");
+        let deleted = Version::of_event(
+            at(0),
+            "customer.subscription.deleted",
+            &sub("canceled"),
+            "evt_d",
+        );
+        assert!(fetched < deleted);
+        // A fetch that saw the invoice paid outranks the finalization of its second, even for
+        // the thin `invoice.created` it was fetched for.
+        let invoice = |status: &str| json!({"object": "invoice", "status": status});
+        let paid = Version::of_fetch(at(400), &invoice("paid"), "evt_created");
+        let finalized = Version::of_event(at(0), "invoice.finalized", &invoice("open"), "evt_z");
+        assert!(finalized < paid);
+        // Same rank: the later fetch of the second is the newer, whatever the event ids.
+        let early = Version::of_fetch(at(100), &sub("active"), "evt_z");
+        let late = Version::of_fetch(at(900), &sub("past_due"), "evt_a");
+        assert!(early < late);
+        // A fetch of a deleted object ranks as a deletion.
+        let gone = Version::of_fetch(at(0), &json!({"object": "customer", "deleted": true}), "e");
+        let updated = Version::of_event(
+            at(0),
+            "customer.updated",
+            &json!({"object": "customer"}),
+            "e",
+        );
+        assert!(updated < gone);
+        // The second is `at`; the next second always wins.
+        assert_eq!(late.at, at(0));
+        assert!(
+            late < Version::of_event(
+                at(1000),
+                "customer.subscription.created",
+                &sub("trialing"),
+                "e"
+            )
+        );
     }
 
     #[test]
@@ -183,13 +258,16 @@ mod tests {
                    "amount": 1000, "amount_refunded": refunded, "refunded": full})
         };
         // Event ids chosen so that the id alone would order them the wrong way.
-        let succeeded = Version::new(t, "charge.succeeded", &charge(0, false), "evt_z");
-        let partly = Version::new(t, "charge.refunded", &charge(400, false), "evt_m");
-        let fully = Version::new(t, "charge.refunded", &charge(1000, true), "evt_a");
+        let succeeded = Version::of_event(t, "charge.succeeded", &charge(0, false), "evt_z");
+        let partly = Version::of_event(t, "charge.refunded", &charge(400, false), "evt_m");
+        let fully = Version::of_event(t, "charge.refunded", &charge(1000, true), "evt_a");
         assert!(succeeded < partly && partly < fully);
         // The typed model reads the same fields.
         let text = charge(1000, true).to_string();
         let typed: StripeObject = serde_json::from_str(&text).expect("a charge");
-        assert_eq!(Version::new(t, "charge.refunded", &typed, "evt_a"), fully);
+        assert_eq!(
+            Version::of_event(t, "charge.refunded", &typed, "evt_a"),
+            fully
+        );
     }
 }

@@ -221,10 +221,39 @@ impl DynamoStore {
         old: Option<&HashMap<String, AttributeValue>>,
     ) -> Result<(), StoreError> {
         let seen = old.is_some_and(|o| o.contains_key(audit.path.seen_attr()));
-        if !delivery_recorded && !seen {
-            self.record_delivery(audit).await?;
+        if delivery_recorded || seen {
+            return Ok(());
         }
-        Ok(())
+        // Conditional on the path still being new: concurrent duplicates by one new path all
+        // see an old image without it, and only the first may add it (and count it).
+        let mut e = dedupe_update(audit, true, None);
+        let cond = format!("attribute_not_exists({})", e.name(audit.path.seen_attr()));
+        let result = self.conditional_dedupe_update(audit, e, cond).send().await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) => match err.as_service_error() {
+                // Another delivery by this path recorded it meanwhile.
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(()),
+                _ => Err(StoreError::from_sdk(err)),
+            },
+        }
+    }
+
+    /// An `UpdateItem` of the dedupe record of `audit`: expression `e`, under `condition`.
+    fn conditional_dedupe_update(
+        &self,
+        audit: &DeliveryAudit,
+        e: UpdateExpr,
+        condition: String,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.tables.dedupe)
+            .set_key(Some(self.dedupe_key(&audit.key)))
+            .update_expression(e.expression())
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(e.names))
+            .set_expression_attribute_values(Some(e.values))
     }
 
     /// Marks an event done without state writes (all of them were stale), recording the
@@ -238,14 +267,7 @@ impl DynamoStore {
         let mut e = dedupe_update(audit, !delivery_recorded, Some(outcome));
         let cond = not_done_condition(&mut e);
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.tables.dedupe)
-            .set_key(Some(self.dedupe_key(&audit.key)))
-            .update_expression(e.expression())
-            .condition_expression(cond)
-            .set_expression_attribute_names(Some(e.names))
-            .set_expression_attribute_values(Some(e.values))
+            .conditional_dedupe_update(audit, e, cond)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;

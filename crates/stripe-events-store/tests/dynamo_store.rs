@@ -64,7 +64,7 @@ fn commit_of(ev: &Ev, delivery_recorded: bool) -> Commit<'static> {
     let Projection::Items(items) = project(ev.event_type, &ev.object, None).unwrap() else {
         panic!("projection stores subscriptions")
     };
-    let version = Version::new(
+    let version = Version::of_event(
         Timestamp::from_unix_seconds(ev.created),
         ev.event_type,
         &ev.object,

@@ -61,7 +61,7 @@ fn commit(ev: &Event, path: AuditPath, at_ms: i64, delivery_recorded: bool) -> C
         Ok(Projection::Ignored(why)) => panic!("{}: projection ignored it: {why}", ev.id),
         Err(e) => panic!("{}: {e}", ev.id),
     };
-    let version = Version::new(
+    let version = Version::of_event(
         Timestamp::from_unix_seconds(ev.created),
         ev.event_type,
         &ev.object,

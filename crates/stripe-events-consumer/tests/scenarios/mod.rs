@@ -413,6 +413,74 @@ where
     assert!(rec.contains_key(AuditPath::Webhook.seen_attr()), "{rec:?}");
 }
 
+/// Eight copies of an applied event arriving at once by a path not yet in its audit (the
+/// webhook after the partner snapshot): all `duplicate`, and the new path is recorded once,
+/// not once per copy that saw it missing.
+pub async fn concurrent_duplicates_by_a_new_path<S, F, Fut>(fresh: F)
+where
+    S: ScenarioStore,
+    F: Fn() -> Fut,
+    Fut: Future<Output = S>,
+{
+    let c = consumer(fresh().await, FixtureStripe::default());
+    let event = updated(T + 60);
+    assert_eq!(deliver(&c, event.partner()).await, Outcome::Applied);
+    let copies = (0..8).map(|_| deliver(&c, event.webhook()));
+    for outcome in futures_util::future::join_all(copies).await {
+        assert_eq!(outcome, Outcome::Duplicate);
+    }
+    let rec = c
+        .store
+        .audit_record(&event.key())
+        .await
+        .expect("audit record");
+    assert_eq!(rec[AuditPath::Webhook.count_attr()], 1, "{rec:?}");
+    assert_eq!(rec[AuditPath::PartnerSnapshot.count_attr()], 1, "{rec:?}");
+    assert_eq!(rec[attr::DELIVERIES], 2, "{rec:?}");
+    assert_eq!(rec[attr::OUTCOME], "applied");
+}
+
+/// A thin update whose fetch, at :00.400 of a second, saw the subscription active, and the
+/// deletion of that same second (its snapshot's `created` is the second): in either order the
+/// subscription ends canceled. The fetch's milliseconds do not make it newer than a change
+/// whose `created` names only the second.
+pub async fn fetch_and_deletion_in_one_second<S, F, Fut>(fresh: F)
+where
+    S: ScenarioStore,
+    F: Fn() -> Fut,
+    Fut: Future<Output = S>,
+{
+    let second = T + 600;
+    let update = updated(second);
+    let deletion = deleted(second);
+    for deletion_first in [false, true] {
+        let mut stripe = stripe_serving(&update);
+        stripe.answers_at = Some(Timestamp::from_unix_millis(second * 1000 + 400));
+        let c = consumer(fresh().await, stripe);
+        let thin = update.thin("evt_SCN_thin_update");
+        let outcomes = if deletion_first {
+            let d = deliver(&c, deletion.partner()).await;
+            (deliver(&c, thin).await, d)
+        } else {
+            let t = deliver(&c, thin).await;
+            (t, deliver(&c, deletion.partner()).await)
+        };
+        let want = if deletion_first {
+            (Outcome::Stale, Outcome::Applied)
+        } else {
+            (Outcome::Applied, Outcome::Applied)
+        };
+        assert_eq!(outcomes, want, "deletion first: {deletion_first}");
+        let sub = only_subscription(&state(&c.store).await);
+        assert_eq!(
+            sub[attr::STATUS],
+            "canceled",
+            "deletion first: {deletion_first}"
+        );
+        assert_eq!(sub[attr::LAST_EVENT_ID], deletion.id);
+    }
+}
+
 /// A thin `v1.<deleted_type>` naming `object` (`{id, type, url}`), Stripe's answer to its
 /// fetch a 404: the object is gone.
 fn thin_deletion(deleted_type: &str, object_type: &str, id: &str, url: &str, at: i64) -> Value {
@@ -555,6 +623,16 @@ macro_rules! scenario_tests {
         #[tokio::test]
         async fn stale_older_event_changes_nothing() {
             scenarios::stale_older_event($fresh).await;
+        }
+
+        #[tokio::test]
+        async fn concurrent_duplicates_by_a_new_path_are_recorded_once() {
+            scenarios::concurrent_duplicates_by_a_new_path($fresh).await;
+        }
+
+        #[tokio::test]
+        async fn a_fetch_does_not_outrank_the_deletion_of_its_second() {
+            scenarios::fetch_and_deletion_in_one_second($fresh).await;
         }
 
         #[tokio::test]

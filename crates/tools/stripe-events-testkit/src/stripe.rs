@@ -31,6 +31,8 @@ pub struct FixtureStripe {
     pub objects: Arc<HashMap<String, Vec<u8>>>,
     pub unavailable: Vec<String>,
     pub calls: AtomicU32,
+    /// The instant every answer is given at (else now): pins a fetch's version.
+    pub answers_at: Option<Timestamp>,
 }
 
 impl FixtureStripe {
@@ -78,6 +80,7 @@ impl FixtureStripe {
             objects: Arc::clone(&self.objects),
             unavailable: self.unavailable.clone(),
             calls: AtomicU32::new(0),
+            answers_at: self.answers_at,
         }
     }
 
@@ -96,7 +99,7 @@ impl Hydrator for FixtureStripe {
         match self.objects.get(d.object_id()) {
             Some(body) => Ok(Fetched {
                 body: body.clone(),
-                fetched_at: Timestamp::now(),
+                fetched_at: self.answers_at.unwrap_or_else(Timestamp::now),
             }),
             None => Err(HydrateError::NotFound(d.object_id().to_owned())),
         }
