@@ -13,8 +13,11 @@
 //! | payment method | `CUSTOMER#cus_…` (`UNFILED#pm_…` while no customer is known) | `PAYMENT_METHOD#pm_…` |
 //! | discount, tax id | `CUSTOMER#cus_…` | `DISCOUNT#di_…`, `TAX_ID#txi_…` |
 //!
+//! A deletion known only from its stub (a thin `*.deleted` answered 404) of a tax id, discount
+//! or invoice is an `UNFILED#…` marker, set by the consumer on the item already stored.
+//!
 //! Every item carries `object_id` (GSI `by_object_id`); profiles carry `user_id` from
-//! `metadata.user_id` (GSI `by_user_id`). `PAY#` sort keys sort newest first with
+//! `metadata.user_id` (GSI `by_user_id`), removed when the customer no longer has one. `PAY#` sort keys sort newest first with
 //! `ScanIndexForward = false`.
 
 use std::borrow::Cow;
@@ -248,7 +251,8 @@ pub const UNFILED_PK_PREFIX: &str = vocabulary::UNFILED_PK_PREFIX;
 
 impl<'a> StateWrite<'a> {
     /// The event does not say whose item this is (a detached payment method fetched for a
-    /// thin event): it belongs where the object is already stored, if anywhere.
+    /// thin event, a deletion stub's marker): it belongs where the object is already stored,
+    /// if anywhere.
     pub fn is_unfiled(&self) -> bool {
         self.pk.starts_with(UNFILED_PK_PREFIX)
     }
