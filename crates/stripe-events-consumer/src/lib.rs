@@ -187,9 +187,10 @@ impl Processed {
 }
 
 /// Reads the body of a Stripe answer: UTF-8 checked once, then read without checking each
-/// string again. Not JSON (a proxy's page, a truncated read) is transient: asking again may
-/// succeed. Well-formed JSON that is not a valid object (a key twice, a wrong type where one
-/// is required) reads the same next time: permanent.
+/// string again. Not a JSON object (a proxy's page or `"OK"`, a truncated read) is
+/// transient: asking again may succeed. A well-formed object that is not a valid Stripe
+/// object (a key twice, a wrong type where one is required) reads the same next time:
+/// permanent.
 fn read_fetched(body: &[u8]) -> Result<StripeObject<'_>, Processed> {
     let unreadable = |outcome, e: &dyn std::fmt::Display| {
         Processed::because(
@@ -198,8 +199,9 @@ fn read_fetched(body: &[u8]) -> Result<StripeObject<'_>, Processed> {
         )
     };
     let text = std::str::from_utf8(body).map_err(|e| unreadable(Outcome::FailedTransient, &e))?;
+    let is_object = text.trim_start().starts_with('{');
     serde_json::from_str(text).map_err(|e| {
-        let outcome = if e.classify() == serde_json::error::Category::Data {
+        let outcome = if is_object && e.classify() == serde_json::error::Category::Data {
             Outcome::FailedPermanent
         } else {
             Outcome::FailedTransient

@@ -517,6 +517,14 @@ async fn an_object_with_two_object_keys_is_refused_whichever_comes_first() {
     .await;
     assert_eq!(outcome, Outcome::FailedPermanent);
     assert_eq!(store.state_len(), 0);
+    // An answer that is not a JSON object (a middlebox's `"OK"`, a list) may differ next
+    // time: transient, not permanent.
+    for not_an_object in [r#""OK""#, "[]", "null"] {
+        let (outcome, store) =
+            answer_raw(Family::Subscription, &thin.to_string(), not_an_object).await;
+        assert_eq!(outcome, Outcome::FailedTransient, "{not_an_object}");
+        assert_eq!(store.state_len(), 0);
+    }
     // The same object with one `object` key applies: the duplicate is what was refused.
     let one_key =
         r#"{"id":"sub_victim","object":"subscription","status":"active","customer":"cus_1"}"#;

@@ -98,8 +98,11 @@ impl<'a> Invocation<'a> {
     }
 
     /// The delivery of an EventBridge or bare event (the one record, read with the
-    /// invocation); `None` for an SQS batch.
+    /// invocation); `None` for an SQS batch, even one of a single (unreadable) record.
     pub fn into_single(mut self) -> Option<Result<Delivery<'a>, RecordError>> {
+        if self.shape == InvocationShape::SqsBatch {
+            return None;
+        }
         match (self.records.len(), self.records.pop()) {
             (1, Some(Record::Read(d))) => Some(d),
             _ => None,
@@ -1169,6 +1172,20 @@ mod tests {
         let bad = inv.records[1].delivery().unwrap_err();
         assert_eq!(bad.sqs_message_id.as_deref(), Some("m2"));
         assert_eq!(bad.error.code(), "sqs_body_not_json");
+    }
+
+    #[test]
+    fn an_unreadable_sqs_batch_is_still_a_batch_and_never_a_single_event() {
+        for input in [
+            &br#"{"Records": [{"messageId": "m1", "body": "x""#[..],
+            br#"{"Records": 5}"#,
+        ] {
+            let inv = parse_bytes(input).expect("a batch");
+            assert_eq!(inv.shape, InvocationShape::SqsBatch);
+            assert_eq!(inv.records.len(), 1);
+            assert!(inv.records[0].delivery().is_err());
+            assert!(inv.into_single().is_none());
+        }
     }
 
     #[test]

@@ -13,7 +13,11 @@
 //!   in that second its change fell, so a fetch in the same second is not newer for its
 //!   milliseconds alone: the lifecycle decides first (a fetch at :00.400 that saw `active`
 //!   does not outrank the `customer.subscription.deleted` of that second). Two fetches in
-//!   one second with the same rank are ordered by their milliseconds.
+//!   one second with the same rank are ordered by their milliseconds; with different ranks
+//!   the lifecycle decides, as between two snapshots, so a move backwards within one second
+//!   (a payment intent from `processing` back to `requires_payment_method`) loses. No single
+//!   order can put the milliseconds first between fetches and the lifecycle first between a
+//!   fetch and a snapshot: the three would not be transitive.
 //! - **Equal versions** (same `at` and `tiebreak`) can only come from the same event: the
 //!   write is not applied (the stored state already reflects it).
 //!

@@ -667,9 +667,15 @@ impl StripeHydrator {
                 body: collected.to_bytes(),
                 arrived,
             }),
-            Err(e) if e.is::<http_body_util::LengthLimitError>() => Attempt::Refused(format!(
-                "HTTP {status} with a body over {MAX_BODY_BYTES} bytes; not a Stripe object"
-            )),
+            // A 2xx that large is not a Stripe object and would be the same on every retry;
+            // an error page that large (a proxy's) stays a transport failure.
+            Err(e)
+                if (200..300).contains(&status) && e.is::<http_body_util::LengthLimitError>() =>
+            {
+                Attempt::Refused(format!(
+                    "HTTP {status} with a body over {MAX_BODY_BYTES} bytes; not a Stripe object"
+                ))
+            }
             Err(e) => Attempt::Failed {
                 sent: true,
                 detail: format!("HTTP {status}, reading the body failed: {e}"),

@@ -189,6 +189,14 @@ async fn a_body_over_the_limit_is_permanent_and_fetched_once() {
     assert!(matches!(err, HydrateError::Permanent(_)), "{err:?}");
     assert_eq!(h.calls(), 1);
     assert_eq!(server.requests().len(), 1);
+    // An error page that large (a proxy's) stays transient and is retried.
+    let mut page = Reply::json(503, json!(null));
+    page.body = "x".repeat(9 * 1024 * 1024);
+    let server = FakeStripe::start(vec![page]).await;
+    let h = hydrator(&server.base, "sk_test_fake", fast_policy());
+    let err = h.fetch(&d, soon()).await.unwrap_err();
+    assert!(matches!(err, HydrateError::Transient(_)), "{err:?}");
+    assert_eq!(h.calls(), 3);
 }
 
 #[tokio::test]

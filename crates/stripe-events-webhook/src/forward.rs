@@ -168,7 +168,8 @@ pub enum ForwardError {
     Unconfirmed(String),
 }
 
-/// Puts one entry on the bus. Returns EventBridge's event id when it reports one.
+/// Puts one entry on the bus. Returns the event id EventBridge gave it (the real forwarder
+/// always has one; stand-ins may not).
 pub trait Forwarder: Send + Sync {
     fn put(
         &self,
