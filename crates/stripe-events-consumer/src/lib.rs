@@ -72,7 +72,8 @@ pub struct RecordReport {
     pub event_id: Option<String>,
     pub event_type: Option<String>,
     pub sqs_message_id: Option<String>,
-    /// Why, for everything but `applied`/`duplicate`.
+    /// Why, for everything but `applied`/`duplicate` (and for an `applied` deletion that
+    /// had nothing to mark).
     pub detail: Option<String>,
 }
 
@@ -367,8 +368,8 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
     /// stored; one lookup each, and only for such writes (a detached payment method fetched
     /// for a thin event, the deletion marker of a tax id, discount or invoice gone from the
     /// API). Never stored before: a payment method stays in its own partition, a deletion
-    /// marker is dropped (there is nothing to mark).
-    async fn file_unfiled(&self, writes: &mut Vec<StateWrite<'_>>) -> Result<(), StoreError> {
+    /// marker is dropped (there is nothing to mark). Returns how many were dropped.
+    async fn file_unfiled(&self, writes: &mut Vec<StateWrite<'_>>) -> Result<usize, StoreError> {
         let mut unplaced = Vec::new();
         for (i, w) in writes
             .iter_mut()
@@ -389,10 +390,10 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
                 None => {}
             }
         }
-        for i in unplaced.into_iter().rev() {
+        for &i in unplaced.iter().rev() {
             writes.remove(i);
         }
-        Ok(())
+        Ok(unplaced.len())
     }
 
     /// A time further ahead than the allowed clock skew cannot be a real Stripe event or
@@ -495,9 +496,10 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
         if let Some(refused) = self.refuse_future(at, "object version") {
             return refused;
         }
-        if let Err(e) = within(deadline, self.file_unfiled(&mut writes)).await {
-            return store_failure(e);
-        }
+        let unplaced = match within(deadline, self.file_unfiled(&mut writes)).await {
+            Ok(unplaced) => unplaced,
+            Err(e) => return store_failure(e),
+        };
         let version = if fetch {
             Version::of_fetch(at, object, &d.event_id)
         } else {
@@ -515,6 +517,11 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
             delivery_recorded: fetch,
         };
         match within(deadline, self.store.commit(&commit)).await {
+            // Said in the event's log line: a deletion of an object never stored wrote nothing.
+            Ok(CommitOutcome::Applied) if unplaced > 0 => Processed::because(
+                Outcome::Applied,
+                "deletion of an object not stored here: nothing to mark",
+            ),
             Ok(CommitOutcome::Applied) => Processed::done(Outcome::Applied),
             Ok(CommitOutcome::Duplicate) => Processed::done(Outcome::Duplicate),
             Ok(CommitOutcome::Stale) => {

@@ -540,7 +540,11 @@ where
         let url = |id: &str| format!("/v1/{collection}/{id}");
         let gone = format!("{id}_never_stored");
         let never = thin_deletion(deleted_type, object_type, &gone, &url(&gone), at + 60);
-        assert_eq!(deliver(&c, never).await, Outcome::Applied, "{object_type}");
+        let report = c.handle(never, deadline()).await;
+        assert_eq!(report.records[0].outcome, Outcome::Applied, "{object_type}");
+        // Not silent: the event's log line says nothing was marked.
+        let detail = report.records[0].detail.as_deref().unwrap_or_default();
+        assert!(detail.contains("nothing to mark"), "{detail}");
         assert_eq!(deliver(&c, created.clone()).await, Outcome::Applied);
         let deletion = thin_deletion(deleted_type, object_type, id, &url(id), at + 60);
         assert_eq!(
