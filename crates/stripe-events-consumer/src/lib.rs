@@ -370,30 +370,22 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
     /// API). Never stored before: a payment method stays in its own partition, a deletion
     /// marker is dropped (there is nothing to mark). Returns how many were dropped.
     async fn file_unfiled(&self, writes: &mut Vec<StateWrite<'_>>) -> Result<usize, StoreError> {
-        let mut unplaced = Vec::new();
-        for (i, w) in writes
-            .iter_mut()
-            .enumerate()
-            .filter(|(_, w)| w.is_unfiled())
-        {
+        for w in writes.iter_mut().filter(|w| w.is_unfiled()) {
             let Some(object_id) = w.object_id() else {
                 continue;
             };
             // An empty sort key is not known from the event (an invoice's): any will do.
             let sk = (!w.sk.is_empty()).then_some(w.sk.as_str());
-            match self.store.locate(object_id, sk).await? {
-                Some((pk, sk)) => {
-                    w.pk = pk;
-                    w.sk = sk;
-                }
-                None if w.kind == WriteKind::Marker || w.sk.is_empty() => unplaced.push(i),
-                None => {}
+            if let Some((pk, sk)) = self.store.locate(object_id, sk).await? {
+                w.pk = pk;
+                w.sk = sk;
             }
         }
-        for &i in unplaced.iter().rev() {
-            writes.remove(i);
-        }
-        Ok(unplaced.len())
+        // Still unfiled and unable to stay so: a marker (nothing to mark), a write without a
+        // sort key.
+        let before = writes.len();
+        writes.retain(|w| !(w.is_unfiled() && (w.kind == WriteKind::Marker || w.sk.is_empty())));
+        Ok(before - writes.len())
     }
 
     /// A time further ahead than the allowed clock skew cannot be a real Stripe event or

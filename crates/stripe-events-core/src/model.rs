@@ -1114,8 +1114,8 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Rest<'_, 'de, A> {
             };
             *self.keys += 1;
             match &*key {
-                // The kind is read from the first `object` and checked against the last one:
-                // both must be the only one (as serde refuses a typed field twice).
+                // A second `id` or `object` is refused (as serde refuses a typed field twice):
+                // the kind would come from the first, the identity check see the last.
                 "id" if !matches!(self.id, IdField::Absent) => {
                     return Err(de::Error::duplicate_field("id"))
                 }
