@@ -407,6 +407,34 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
     }
 
     async fn process(&self, d: &Delivery<'_>, deadline: Instant) -> Processed {
+        // A delivery recorded before its fetch that then fails is said so in the audit: else
+        // a partner path whose deliveries all fail (a bad key, a missing object) would read
+        // as delivering, and the migration would switch webhooks off on its word.
+        let mut recorded = None;
+        let mut p = self.process_delivery(d, deadline, &mut recorded).await;
+        let failed = matches!(
+            p.outcome,
+            Outcome::FailedTransient | Outcome::FailedPermanent
+        );
+        if let (true, Some(audit)) = (failed, recorded) {
+            if let Err(e) = within(deadline, self.store.record_failure(&audit)).await {
+                let why = p.detail.take().unwrap_or_default();
+                p.detail = Some(format!(
+                    "{why} (the audit could not record the failure: {e})"
+                ));
+            }
+        }
+        p
+    }
+
+    /// [`Self::process`] without the failure's audit; `recorded` receives the audit of a
+    /// delivery recorded before its fetch.
+    async fn process_delivery(
+        &self,
+        d: &Delivery<'_>,
+        deadline: Instant,
+        recorded: &mut Option<DeliveryAudit>,
+    ) -> Processed {
         let base_type = d.base_type();
         if !project::handles(self.config.consumer, base_type) {
             return Processed::because(
@@ -437,7 +465,7 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
             // Check before the Stripe call: a duplicate costs one DynamoDB call, no fetch.
             match within(deadline, self.store.record_delivery(&audit)).await {
                 Ok(Prior::AlreadyDone) => return Processed::done(Outcome::Duplicate),
-                Ok(Prior::New) => {}
+                Ok(Prior::New) => *recorded = Some(audit.clone()),
                 Err(e) => return store_failure(e),
             }
             match self.hydrator.fetch(d, deadline).await {

@@ -182,6 +182,9 @@ mod tests {
         async fn record_delivery(&self, _: &DeliveryAudit) -> Result<Prior, StoreError> {
             Err(StoreError::Transient("connection refused".into()))
         }
+        async fn record_failure(&self, _: &DeliveryAudit) -> Result<(), StoreError> {
+            Err(StoreError::Transient("connection refused".into()))
+        }
         async fn commit(&self, _: &Commit<'_>) -> Result<CommitOutcome, StoreError> {
             Err(StoreError::Transient("connection refused".into()))
         }

@@ -394,6 +394,10 @@ impl EventStore for SlowStore {
         self.inner.record_delivery(audit).await
     }
 
+    async fn record_failure(&self, audit: &DeliveryAudit) -> Result<(), StoreError> {
+        self.inner.record_failure(audit).await
+    }
+
     async fn commit(&self, commit: &Commit<'_>) -> Result<CommitOutcome, StoreError> {
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.most_at_once.fetch_max(now, Ordering::SeqCst);

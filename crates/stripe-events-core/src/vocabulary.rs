@@ -182,6 +182,19 @@ impl AuditPath {
         }
     }
 
+    /// The attribute holding when (ms) this path's latest recorded delivery failed after it
+    /// was recorded (a thin event whose fetch or commit failed): `failed_<path>`. The next
+    /// delivery by the path that is recorded removes it, so it stays only while the path's
+    /// last attempt failed. The migration audit does not count such a path as delivering.
+    pub fn failed_attr(self) -> &'static str {
+        match self {
+            AuditPath::Webhook => "failed_webhook",
+            AuditPath::PartnerSnapshot => "failed_partner_snapshot",
+            AuditPath::PartnerThin => "failed_partner_thin",
+            AuditPath::Direct => "failed_direct",
+        }
+    }
+
     /// Either partner path.
     pub fn is_partner(self) -> bool {
         matches!(self, AuditPath::PartnerSnapshot | AuditPath::PartnerThin)
@@ -245,6 +258,7 @@ mod tests {
             assert_eq!(p.as_str().parse::<AuditPath>(), Ok(p));
             assert_eq!(p.seen_attr(), format!("seen_{p}"));
             assert_eq!(p.count_attr(), format!("count_{p}"));
+            assert_eq!(p.failed_attr(), format!("failed_{p}"));
         }
         assert_eq!(
             AuditPath::ALL.map(AuditPath::as_str),

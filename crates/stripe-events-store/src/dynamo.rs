@@ -15,7 +15,7 @@ use stripe_events_core::project::WriteKind;
 use stripe_events_core::vocabulary::{attr, RECORD_APPLIED, RECORD_STALE};
 
 use crate::attr::{item_to_json, n, s};
-use crate::record::{dedupe_updates, state_updates, AttrUpdate, Op};
+use crate::record::{dedupe_updates, failure_updates, state_updates, AttrUpdate, Op};
 use crate::schema::{self, TableNames};
 use crate::{
     filed_key, Commit, CommitOutcome, DeliveryAudit, EventStore, Prior, StoreError, VersionedWrite,
@@ -446,6 +446,22 @@ impl EventStore for DynamoStore {
             .attributes()
             .is_some_and(|old| old.contains_key(attr::APPLIED_AT));
         Ok(if done { Prior::AlreadyDone } else { Prior::New })
+    }
+
+    async fn record_failure(&self, audit: &DeliveryAudit) -> Result<(), StoreError> {
+        let mut e = UpdateExpr::default();
+        e.apply(failure_updates(audit));
+        self.client
+            .update_item()
+            .table_name(&self.tables.dedupe)
+            .set_key(Some(self.dedupe_key(&audit.key)))
+            .update_expression(e.expression())
+            .set_expression_attribute_names(Some(e.names))
+            .set_expression_attribute_values(Some(e.values))
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        Ok(())
     }
 
     async fn commit(&self, c: &Commit<'_>) -> Result<CommitOutcome, StoreError> {

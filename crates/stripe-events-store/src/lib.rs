@@ -104,6 +104,15 @@ pub trait EventStore: Send + Sync {
         audit: &DeliveryAudit,
     ) -> impl Future<Output = Result<Prior, StoreError>> + Send;
 
+    /// Notes in the audit that this delivery, recorded by `record_delivery`, then failed
+    /// (`failed_<path>`, until the path's next recorded delivery): the migration audit must
+    /// not count a path whose deliveries fail as one that delivers. One round trip, only on
+    /// failure.
+    fn record_failure(
+        &self,
+        audit: &DeliveryAudit,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// Marks the event done and applies its state writes, atomically, unless it is already
     /// done. Writes older than the stored versions are dropped; if all are, the outcome is
     /// `Stale`.

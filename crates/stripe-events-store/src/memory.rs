@@ -16,7 +16,7 @@ use stripe_events_core::vocabulary::{attr, RECORD_APPLIED, RECORD_STALE};
 use stripe_events_core::Version;
 
 use crate::attr::{item_to_json, n, s};
-use crate::record::{dedupe_updates, state_updates, AttrUpdate, Op};
+use crate::record::{dedupe_updates, failure_updates, state_updates, AttrUpdate, Op};
 use crate::{
     filed_key, Commit, CommitOutcome, DeliveryAudit, EventStore, Prior, StoreError, VersionedWrite,
 };
@@ -204,6 +204,12 @@ impl EventStore for MemoryStore {
         } else {
             Prior::New
         })
+    }
+
+    async fn record_failure(&self, audit: &DeliveryAudit) -> Result<(), StoreError> {
+        let mut t = self.lock()?;
+        apply(dedupe_entry(&mut t, &audit.key), failure_updates(audit));
+        Ok(())
     }
 
     async fn commit(&self, c: &Commit<'_>) -> Result<CommitOutcome, StoreError> {

@@ -64,6 +64,8 @@ pub(crate) fn dedupe_updates(
                 Op::Add,
                 AttributeValue::Ss(vec![a.event_id.clone()]),
             ),
+            // This delivery starts over: only its own failure marks the path failed again.
+            up(a.path.failed_attr(), Op::Remove, AttributeValue::Null(true)),
         ]);
     }
     if let Some(outcome) = done {
@@ -71,6 +73,15 @@ pub(crate) fn dedupe_updates(
         out.push(up(attr::OUTCOME, Op::Set, s(outcome)));
     }
     out
+}
+
+/// The dedupe record's update when a recorded delivery then failed (`failed_<path>`).
+pub(crate) fn failure_updates(a: &DeliveryAudit) -> Vec<AttrUpdate<'static>> {
+    vec![up(
+        a.path.failed_attr(),
+        Op::Set,
+        n(a.received_at.unix_millis()),
+    )]
 }
 
 /// A state item's updates: the projection's fields, and for a versioned write the version it

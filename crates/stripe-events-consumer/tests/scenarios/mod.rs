@@ -600,6 +600,59 @@ where
     assert_eq!(invoice["deleted"], true);
 }
 
+/// A thin delivery recorded and then failed is said so in its audit record
+/// (`failed_partner_thin`), so the migration audit does not count the partner path as
+/// delivering the event the webhook applied; the path's next delivery that succeeds clears it.
+pub async fn a_failed_partner_delivery_is_in_the_audit<S, F, Fut>(fresh: F)
+where
+    S: ScenarioStore,
+    F: Fn() -> Fut,
+    Fut: Future<Output = S>,
+{
+    let ev = updated(T + 60);
+    let failed = AuditPath::PartnerThin.failed_attr();
+    // Stripe answers 404 for the object (a key of another account, say): permanent.
+    let c = consumer(fresh().await, FixtureStripe::default());
+    assert_eq!(
+        deliver(&c, ev.thin("evt_SCN_thin_404")).await,
+        Outcome::FailedPermanent
+    );
+    let rec = c.store.audit_record(&ev.key()).await.expect("audit record");
+    assert!(
+        rec.contains_key(AuditPath::PartnerThin.seen_attr()),
+        "{rec:?}"
+    );
+    assert!(rec.contains_key(failed), "{rec:?}");
+    // The webhook applies it: the partner path's failure stays on the record.
+    assert_eq!(deliver(&c, ev.webhook()).await, Outcome::Applied);
+    let rec = c.store.audit_record(&ev.key()).await.expect("audit record");
+    assert!(rec.contains_key(failed), "{rec:?}");
+    assert!(rec.contains_key(AuditPath::Webhook.seen_attr()), "{rec:?}");
+
+    // Stripe unavailable: transient, retried by the platform; the retry that succeeds
+    // clears the failure.
+    let mut down = stripe_serving(&ev);
+    down.unavailable.push(SUB.to_owned());
+    let c = consumer(fresh().await, down);
+    assert_eq!(
+        deliver(&c, ev.thin("evt_SCN_thin_503")).await,
+        Outcome::FailedTransient
+    );
+    let rec = c.store.audit_record(&ev.key()).await.expect("audit record");
+    assert!(rec.contains_key(failed), "{rec:?}");
+    let c = Consumer {
+        hydrator: stripe_serving(&ev),
+        ..c
+    };
+    assert_eq!(
+        deliver(&c, ev.thin("evt_SCN_thin_503")).await,
+        Outcome::Applied
+    );
+    let rec = c.store.audit_record(&ev.key()).await.expect("audit record");
+    assert!(!rec.contains_key(failed), "{rec:?}");
+    assert_eq!(rec[attr::OUTCOME], "applied");
+}
+
 /// One `#[tokio::test]` per scenario, each on stores from `$fresh` (an `async fn() -> S`):
 /// what `scenarios_memory.rs` and `scenarios_moto.rs` run.
 macro_rules! scenario_tests {
@@ -642,6 +695,11 @@ macro_rules! scenario_tests {
         #[tokio::test]
         async fn deletion_known_only_from_a_404_marks_the_stored_item() {
             scenarios::deletion_known_only_from_a_404($fresh).await;
+        }
+
+        #[tokio::test]
+        async fn a_failed_partner_delivery_is_said_so_in_the_audit() {
+            scenarios::a_failed_partner_delivery_is_in_the_audit($fresh).await;
         }
     };
 }

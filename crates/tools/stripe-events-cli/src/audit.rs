@@ -12,6 +12,10 @@ pub enum Seen {
     Both,
     WebhookOnly,
     PartnerOnly,
+    /// A partner path delivered it, and its latest attempt failed (`failed_<path>`: a thin
+    /// event whose fetch or commit failed): whatever else delivered it, the partner source
+    /// alone would not have applied it.
+    PartnerFailed,
     /// Only replays/backfills (`direct`).
     Neither,
 }
@@ -22,6 +26,7 @@ impl Seen {
             Seen::Both => "both",
             Seen::WebhookOnly => "webhook only",
             Seen::PartnerOnly => "partner only",
+            Seen::PartnerFailed => "partner failed",
             Seen::Neither => "direct only",
         }
     }
@@ -45,16 +50,23 @@ fn num(m: &Map<String, Value>, k: &str) -> Option<i64> {
 
 pub fn classify(record: &Map<String, Value>) -> AuditEntry {
     let webhook = num(record, AuditPath::Webhook.seen_attr());
-    let partner = AuditPath::ALL
-        .into_iter()
-        .filter(|p| p.is_partner())
+    let partner_paths = AuditPath::ALL.into_iter().filter(|p| p.is_partner());
+    // A partner path delivered when it was seen and its latest attempt did not fail; seen by
+    // one, but none delivered: the partner source failed it.
+    let partner = partner_paths
+        .clone()
+        .filter(|p| !record.contains_key(p.failed_attr()))
         .filter_map(|p| num(record, p.seen_attr()))
         .min();
-    let seen = match (webhook.is_some(), partner.is_some()) {
-        (true, true) => Seen::Both,
-        (true, false) => Seen::WebhookOnly,
-        (false, true) => Seen::PartnerOnly,
-        (false, false) => Seen::Neither,
+    let partner_seen = partner_paths
+        .clone()
+        .any(|p| record.contains_key(p.seen_attr()));
+    let seen = match (webhook.is_some(), partner.is_some(), partner_seen) {
+        (true, true, _) => Seen::Both,
+        (false, true, _) => Seen::PartnerOnly,
+        (_, false, true) => Seen::PartnerFailed,
+        (true, false, false) => Seen::WebhookOnly,
+        (false, false, false) => Seen::Neither,
     };
     let text = |k: &str| {
         record
@@ -154,6 +166,32 @@ mod tests {
         let row = &s[&("payment".to_owned(), "invoice.paid".to_owned())];
         assert_eq!(row.counts[&Seen::Both], 2);
         assert_eq!(row.median_delay_ms(), Some(400));
+    }
+
+    #[test]
+    fn a_partner_delivery_that_failed_is_not_a_delivery() {
+        // The thin twin was recorded, its fetch failed; the webhook applied the event.
+        let failed = classify(&rec(
+            json!({"seen_webhook": 1_000, "seen_partner_thin": 900,
+            "failed_partner_thin": 900}),
+        ));
+        assert_eq!(failed.seen, Seen::PartnerFailed);
+        assert_eq!(
+            failed.partner_delay_ms, None,
+            "no lag for a failed delivery"
+        );
+        // Failed with no webhook delivery either: still the partner path's failure.
+        let lost = classify(&rec(
+            json!({"seen_partner_thin": 900, "failed_partner_thin": 900}),
+        ));
+        assert_eq!(lost.seen, Seen::PartnerFailed);
+        // The snapshot path delivered it although the thin path failed: delivered.
+        let other_path = classify(&rec(
+            json!({"seen_webhook": 1_000, "seen_partner_thin": 900,
+            "failed_partner_thin": 900, "seen_partner_snapshot": 1_200}),
+        ));
+        assert_eq!(other_path.seen, Seen::Both);
+        assert_eq!(other_path.partner_delay_ms, Some(200));
     }
 
     #[test]

@@ -63,13 +63,16 @@ pub struct TypeStats {
     pub both: u64,
     pub webhook_only: u64,
     pub partner_only: u64,
+    /// Events a partner path delivered whose processing then failed (see `Seen::PartnerFailed`).
+    pub partner_failed: u64,
     pub lags_ms: Vec<i64>,
 }
 
 impl TypeStats {
-    /// The partner path delivered every event the webhook delivered (and there was one).
+    /// The partner path delivered every event the webhook delivered (and there was one), and
+    /// none of its deliveries failed.
     pub fn ready(&self) -> bool {
-        self.both > 0 && self.webhook_only == 0
+        self.both > 0 && self.webhook_only == 0 && self.partner_failed == 0
     }
 
     pub fn lag_percentile(&self, p: f64) -> Option<i64> {
@@ -85,6 +88,7 @@ impl TypeStats {
     pub fn evidence(&self) -> Value {
         json!({
             "both": self.both, "webhook_only": self.webhook_only, "partner_only": self.partner_only,
+            "partner_failed": self.partner_failed,
             "lag_p50_ms": self.lag_percentile(0.5), "lag_p99_ms": self.lag_percentile(0.99),
             "ready": self.ready(),
         })
@@ -104,6 +108,7 @@ pub fn type_stats(records: &[Map<String, Value>], since_ms: i64) -> BTreeMap<Str
             Seen::Both => s.both += 1,
             Seen::WebhookOnly => s.webhook_only += 1,
             Seen::PartnerOnly => s.partner_only += 1,
+            Seen::PartnerFailed => s.partner_failed += 1,
             Seen::Neither => {}
         }
         s.lags_ms.extend(e.partner_delay_ms);
@@ -639,6 +644,24 @@ mod tests {
         assert_eq!(s["invoice.paid"].lag_percentile(0.99), Some(200));
         assert!(!s["customer.updated"].ready());
         assert!(!s.contains_key("charge.refunded"), "outside the window");
+    }
+
+    #[test]
+    fn a_type_whose_partner_deliveries_failed_is_not_ready() {
+        // Both paths saw it, but the thin delivery's fetch failed: the webhook applied it.
+        let records = vec![
+            rec(
+                json!({"event_type": "customer.updated", "first_seen": 100, "seen_webhook": 100, "seen_partner_snapshot": 150}),
+            ),
+            rec(
+                json!({"event_type": "customer.updated", "first_seen": 200, "seen_webhook": 200, "seen_partner_thin": 190, "failed_partner_thin": 190}),
+            ),
+        ];
+        let s = type_stats(&records, 0);
+        let stats = &s["customer.updated"];
+        assert_eq!((stats.both, stats.partner_failed), (1, 1));
+        assert!(!stats.ready());
+        assert_eq!(stats.evidence()["partner_failed"], 1);
     }
 
     #[test]
