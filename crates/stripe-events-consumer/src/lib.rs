@@ -165,6 +165,27 @@ impl InvocationReport {
     }
 }
 
+/// How one pass of `process` reads the delivery's object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resolve {
+    /// The snapshot, or the object fetched for a thin event (or a revalidated type); a tie
+    /// with the stored version is left undecided (`CommitOutcome::Tied`).
+    AsDelivered,
+    /// After a tie: the object fetched now, the state after both tied changes.
+    Fetched,
+    /// After a tie Stripe could not answer: as delivered, the tiebreak decides.
+    Settle,
+}
+
+/// What the passes of one delivery's `process` share.
+#[derive(Debug, Default)]
+struct Attempt {
+    /// The audit of the delivery once `record_delivery` counted it (before a fetch).
+    recorded: Option<DeliveryAudit>,
+    /// The last pass's commit tied with the stored version.
+    tied: bool,
+}
+
 /// One record's result before logging.
 struct Processed {
     outcome: Outcome,
@@ -407,16 +428,30 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
     }
 
     async fn process(&self, d: &Delivery<'_>, deadline: Instant) -> Processed {
+        let mut attempt = Attempt::default();
+        let mut p = self
+            .process_delivery(d, deadline, Resolve::AsDelivered, &mut attempt)
+            .await;
+        if attempt.tied {
+            // Only milliseconds or event ids would order this change against the stored one:
+            // Stripe's object now is the state after both.
+            p = self
+                .process_delivery(d, deadline, Resolve::Fetched, &mut attempt)
+                .await;
+            if p.outcome == Outcome::FailedPermanent {
+                p = self
+                    .process_delivery(d, deadline, Resolve::Settle, &mut attempt)
+                    .await;
+            }
+        }
         // A delivery recorded before its fetch that then fails is said so in the audit: else
         // a partner path whose deliveries all fail (a bad key, a missing object) would read
         // as delivering, and the migration would switch webhooks off on its word.
-        let mut recorded = None;
-        let mut p = self.process_delivery(d, deadline, &mut recorded).await;
         let failed = matches!(
             p.outcome,
             Outcome::FailedTransient | Outcome::FailedPermanent
         );
-        if let (true, Some(audit)) = (failed, recorded) {
+        if let (true, Some(audit)) = (failed, attempt.recorded) {
             if let Err(e) = within(deadline, self.store.record_failure(&audit)).await {
                 let why = p.detail.take().unwrap_or_default();
                 p.detail = Some(format!(
@@ -427,13 +462,13 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
         p
     }
 
-    /// [`Self::process`] without the failure's audit; `recorded` receives the audit of a
-    /// delivery recorded before its fetch.
+    /// One pass of [`Self::process`], reading the object as `resolve` says.
     async fn process_delivery(
         &self,
         d: &Delivery<'_>,
         deadline: Instant,
-        recorded: &mut Option<DeliveryAudit>,
+        resolve: Resolve,
+        attempt: &mut Attempt,
     ) -> Processed {
         let base_type = d.base_type();
         if !project::handles(self.config.consumer, base_type) {
@@ -455,18 +490,21 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
             return Processed::because(Outcome::FailedPermanent, e);
         }
         let audit = self.audit(d);
-        let fetch =
-            d.style.is_thin() || self.config.revalidate_types.iter().any(|t| t == base_type);
+        let fetch = resolve == Resolve::Fetched
+            || d.style.is_thin()
+            || self.config.revalidate_types.iter().any(|t| t == base_type);
         // A fetched object borrows from its response body, declared here to outlive it.
         let fetched_body: Vec<u8>;
         let fetched_object: StripeObject<'_>;
         // A fetched object's delivery is recorded before the fetch; its version is the fetch's.
         let (object, at) = if fetch {
             // Check before the Stripe call: a duplicate costs one DynamoDB call, no fetch.
-            match within(deadline, self.store.record_delivery(&audit)).await {
-                Ok(Prior::AlreadyDone) => return Processed::done(Outcome::Duplicate),
-                Ok(Prior::New) => *recorded = Some(audit.clone()),
-                Err(e) => return store_failure(e),
+            if attempt.recorded.is_none() {
+                match within(deadline, self.store.record_delivery(&audit)).await {
+                    Ok(Prior::AlreadyDone) => return Processed::done(Outcome::Duplicate),
+                    Ok(Prior::New) => attempt.recorded = Some(audit.clone()),
+                    Err(e) => return store_failure(e),
+                }
             }
             match self.hydrator.fetch(d, deadline).await {
                 Ok(Fetched { body, fetched_at }) => {
@@ -534,7 +572,8 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
                     version: version.clone(),
                 })
                 .collect(),
-            delivery_recorded: fetch,
+            delivery_recorded: attempt.recorded.is_some(),
+            settle_ties: resolve != Resolve::AsDelivered,
         };
         match within(deadline, self.store.commit(&commit)).await {
             // Said in the event's log line: a deletion of an object never stored wrote nothing.
@@ -542,7 +581,15 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
                 Outcome::Applied,
                 "deletion of an object not stored here: nothing to mark",
             ),
+            Ok(CommitOutcome::Applied) if resolve == Resolve::Fetched => Processed::because(
+                Outcome::Applied,
+                "tied in its second with the stored state: applied as Stripe has it now",
+            ),
             Ok(CommitOutcome::Applied) => Processed::done(Outcome::Applied),
+            Ok(CommitOutcome::Tied) => {
+                attempt.tied = true;
+                Processed::because(Outcome::Stale, "tied in its second with the stored state")
+            }
             Ok(CommitOutcome::Duplicate) => Processed::done(Outcome::Duplicate),
             Ok(CommitOutcome::Stale) => {
                 Processed::because(Outcome::Stale, "newer state already stored")

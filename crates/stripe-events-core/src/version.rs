@@ -20,6 +20,9 @@
 //!   fetch and a snapshot: the three would not be transitive.
 //! - **Equal versions** (same `at` and `tiebreak`) can only come from the same event: the
 //!   write is not applied (the stored state already reflects it).
+//! - **Ties** ([`Version::ties_with`]): the same second, kind and lifecycle rank, so that only
+//!   milliseconds or event ids would decide. The store leaves such a write undecided and the
+//!   consumer fetches the object from Stripe instead (docs/architecture.md, Ordering).
 //!
 //! Because the order is total and does not depend on arrival, every delivery order of the
 //! same events ends in the same state.
@@ -89,6 +92,9 @@ impl Lifecycle for Value {
     }
 }
 
+/// The tiebreak's leading kind (one digit) and lifecycle rank (two): its ordering rank.
+const RANK_LEN: usize = 3;
+
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Version {
     pub at: Timestamp,
@@ -123,6 +129,24 @@ impl Version {
     ) -> Version {
         let kind = if object.is_deleted() { 2 } else { 1 };
         Version::build(fetched_at, kind, object, event_id)
+    }
+
+    /// Whether this version and `stored` (an item's `version` ms and `version_tiebreak`) fall
+    /// in the same second at the same kind and lifecycle rank, so that only milliseconds or
+    /// event ids order them. Such an order is not the truth: a snapshot's `created` says
+    /// nothing about where in its second the change fell, and two updates in one second are
+    /// ordered by their random ids. The consumer asks Stripe instead of calling either stale.
+    pub fn ties_with(&self, stored_at_ms: i64, stored_tiebreak: &str) -> bool {
+        self.at.unix_millis() == stored_at_ms
+            && self.tiebreak != stored_tiebreak
+            && self
+                .rank()
+                .is_some_and(|r| stored_tiebreak.get(..RANK_LEN) == Some(r))
+    }
+
+    /// The tiebreak's kind and lifecycle rank, which decide before milliseconds and ids.
+    pub fn rank(&self) -> Option<&str> {
+        self.tiebreak.get(..RANK_LEN)
     }
 
     fn build(
@@ -206,6 +230,40 @@ mod tests {
             "evt_b",
         );
         assert_eq!(paid, same, "the same event gives the same version");
+    }
+
+    #[test]
+    fn only_milliseconds_or_ids_within_one_rank_and_second_are_a_tie() {
+        let s = 1_700_000_000_i64;
+        let at = |ms: i64| Timestamp::from_unix_millis(s * 1000 + ms);
+        let customer = json!({"object": "customer"});
+        let a = Version::of_event(at(0), "customer.updated", &customer, "evt_b");
+        let b = Version::of_event(at(0), "customer.updated", &customer, "evt_a");
+        let stored = |v: &Version| (v.at.unix_millis(), v.tiebreak.clone());
+        let (b_at, b_tie) = stored(&b);
+        assert!(a.ties_with(b_at, &b_tie), "two updates of one second");
+        let fetched = Version::of_fetch(at(400), &customer, "evt_thin");
+        assert!(a.ties_with(fetched.at.unix_millis(), &fetched.tiebreak));
+        assert!(
+            !a.ties_with(a.at.unix_millis(), &a.tiebreak),
+            "the same version"
+        );
+        let next_second = Version::of_event(at(1000), "customer.updated", &customer, "evt_c");
+        assert!(!a.ties_with(next_second.at.unix_millis(), &next_second.tiebreak));
+        let created = Version::of_event(at(0), "customer.created", &customer, "evt_d");
+        assert!(
+            !a.ties_with(created.at.unix_millis(), &created.tiebreak),
+            "kinds order"
+        );
+        let paid = json!({"object": "invoice", "status": "paid"});
+        let open = json!({"object": "invoice", "status": "open", "attempt_count": 1});
+        let paid = Version::of_event(at(0), "invoice.paid", &paid, "evt_e");
+        let open = Version::of_event(at(0), "invoice.updated", &open, "evt_f");
+        assert!(
+            !open.ties_with(paid.at.unix_millis(), &paid.tiebreak),
+            "the lifecycle orders"
+        );
+        assert!(!a.ties_with(b_at, ""), "no stored tiebreak");
     }
 
     #[test]

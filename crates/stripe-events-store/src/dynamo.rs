@@ -18,7 +18,8 @@ use crate::attr::{item_to_json, n, s};
 use crate::record::{dedupe_updates, failure_updates, state_updates, AttrUpdate, Op};
 use crate::schema::{self, TableNames};
 use crate::{
-    filed_key, Commit, CommitOutcome, DeliveryAudit, EventStore, Prior, StoreError, VersionedWrite,
+    filed_key, ties_with_stored, Commit, CommitOutcome, DeliveryAudit, EventStore, Prior,
+    StoreError, VersionedWrite,
 };
 
 /// Attempts when concurrent transactions on the same item conflict (DynamoDB cancels one
@@ -117,8 +118,14 @@ fn state_update(w: &VersionedWrite<'_>, a: &DeliveryAudit) -> UpdateExpr {
 }
 
 /// The ordering guard (see `stripe_events_core::version`): strictly newer versions only.
-/// Markers are unconditional. An item holding only a marker has no version yet.
-fn newer_condition(e: &mut UpdateExpr, w: &VersionedWrite<'_>) -> Option<String> {
+/// Unless `settle_ties`, a same-second version of the same rank fails it too, whichever way
+/// its tiebreak falls (`Version::ties_with`; the old image then shows the tie). Markers are
+/// unconditional. An item holding only a marker has no version yet.
+fn newer_condition(
+    e: &mut UpdateExpr,
+    w: &VersionedWrite<'_>,
+    settle_ties: bool,
+) -> Option<String> {
     if w.write.kind == WriteKind::Marker {
         return None;
     }
@@ -126,8 +133,15 @@ fn newer_condition(e: &mut UpdateExpr, w: &VersionedWrite<'_>) -> Option<String>
     let tiebreak = e.name(attr::VERSION_TIEBREAK);
     let v = e.value(n(w.version.at.unix_millis()));
     let t = e.value(s(&w.version.tiebreak));
+    let same_second = match w.version.rank().filter(|_| !settle_ties) {
+        Some(rank) => {
+            let r = e.value(s(rank));
+            format!("{tiebreak} < {t} AND NOT begins_with({tiebreak}, {r})")
+        }
+        None => format!("{tiebreak} < {t}"),
+    };
     Some(format!(
-        "attribute_not_exists({version}) OR {version} < {v} OR ({version} = {v} AND {tiebreak} < {t})"
+        "attribute_not_exists({version}) OR {version} < {v} OR ({version} = {v} AND {same_second})"
     ))
 }
 
@@ -196,8 +210,8 @@ impl DynamoStore {
         items.push(TransactWriteItem::builder().update(dedupe).build());
         for w in writes {
             let mut e = state_update(w, &c.audit);
-            let cond = newer_condition(&mut e, w);
-            let u = to_update(&self.tables.billing, Self::state_key(w), e, cond, false)
+            let cond = newer_condition(&mut e, w, c.settle_ties);
+            let u = to_update(&self.tables.billing, Self::state_key(w), e, cond, true)
                 .map_err(|err| SdkError::construction_failure(err.to_string()))?;
             items.push(TransactWriteItem::builder().update(u).build());
         }
@@ -503,6 +517,16 @@ impl EventStore for DynamoStore {
             let stale: Vec<usize> = (1..reasons.len())
                 .filter(|&i| code(i) == "ConditionalCheckFailed")
                 .collect();
+            // Item i+1 is write i; its old image shows whether it was refused by a tie.
+            let tied = stale.iter().any(|&i| {
+                let old = reasons.get(i).and_then(|r| r.item());
+                writes
+                    .get(i - 1)
+                    .is_some_and(|w| ties_with_stored(w, c.settle_ties, old))
+            });
+            if tied {
+                return Ok(CommitOutcome::Tied);
+            }
             if stale.is_empty() {
                 let codes: Vec<&str> = (0..reasons.len()).map(code).collect();
                 let message = format!("transaction cancelled: {codes:?}");

@@ -76,6 +76,11 @@ pub struct Commit<'a> {
     /// True when `record_delivery` already counted this delivery (thin flow), so the commit
     /// only sets the done mark.
     pub delivery_recorded: bool,
+    /// False: a write whose stored version ties with its own (same second and lifecycle
+    /// rank, see [`Version::ties_with`]) makes the commit [`CommitOutcome::Tied`], whichever
+    /// way the tiebreak falls. True: such ties are decided by the tiebreak, as all others
+    /// (for an object fetched after the tie, or when Stripe cannot say).
+    pub settle_ties: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +91,10 @@ pub enum CommitOutcome {
     Duplicate,
     /// Every state item already holds a newer version; the event is marked done.
     Stale,
+    /// A write ties with the stored version of its item: only milliseconds or event ids
+    /// would order them, which is not the order of the changes. Nothing was written and the
+    /// event is not done: the caller fetches the object's current state and commits that.
+    Tied,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,6 +139,36 @@ pub trait EventStore: Send + Sync {
         object_id: &str,
         sk: Option<&str>,
     ) -> impl Future<Output = Result<Option<(String, String)>, StoreError>> + Send;
+}
+
+/// An item's stored version: `version` (ms) and `version_tiebreak`.
+pub(crate) fn stored_version(
+    item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+) -> Option<(i64, &str)> {
+    let at = item
+        .get(stripe_events_core::vocabulary::attr::VERSION)?
+        .as_n()
+        .ok()?
+        .parse()
+        .ok()?;
+    let tiebreak = item
+        .get(stripe_events_core::vocabulary::attr::VERSION_TIEBREAK)?
+        .as_s()
+        .ok()?;
+    Some((at, tiebreak))
+}
+
+/// Whether `w` ties with the version stored on `item` and the commit asks for ties.
+pub(crate) fn ties_with_stored(
+    w: &VersionedWrite<'_>,
+    settle_ties: bool,
+    item: Option<&std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>>,
+) -> bool {
+    !settle_ties
+        && w.write.kind != stripe_events_core::project::WriteKind::Marker
+        && item
+            .and_then(stored_version)
+            .is_some_and(|(at, tiebreak)| w.version.ties_with(at, tiebreak))
 }
 
 /// The filed key among items found for an object (unfiled ones are fallbacks).

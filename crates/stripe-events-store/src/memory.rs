@@ -18,7 +18,8 @@ use stripe_events_core::Version;
 use crate::attr::{item_to_json, n, s};
 use crate::record::{dedupe_updates, failure_updates, state_updates, AttrUpdate, Op};
 use crate::{
-    filed_key, Commit, CommitOutcome, DeliveryAudit, EventStore, Prior, StoreError, VersionedWrite,
+    filed_key, ties_with_stored, Commit, CommitOutcome, DeliveryAudit, EventStore, Prior,
+    StoreError, VersionedWrite,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -158,7 +159,7 @@ fn is_done(t: &Tables, key: &str) -> bool {
 }
 
 /// DynamoStore's guard: `attribute_not_exists(version) OR version < v OR (version = v AND
-/// version_tiebreak < t)`; markers are unconditional.
+/// version_tiebreak < t)`; markers are unconditional. (Ties are checked before it.)
 fn passes_guard(item: Option<&Item>, w: &VersionedWrite<'_>) -> bool {
     if w.write.kind == WriteKind::Marker {
         return true;
@@ -221,16 +222,18 @@ impl EventStore for MemoryStore {
             }
             return Ok(CommitOutcome::Duplicate);
         }
-        // As DynamoStore: the writes the guard refuses are dropped; when all are, the event
-        // is marked done as stale.
-        let fresh: Vec<&VersionedWrite<'_>> = c
-            .writes
-            .iter()
-            .filter(|w| {
-                let key = (w.write.pk.clone(), w.write.sk.clone());
-                passes_guard(t.state.get(&key), w)
-            })
-            .collect();
+        // As DynamoStore: a tie with a stored version writes nothing and says so; the writes
+        // the guard refuses are dropped, and when all are, the event is marked done as stale.
+        let mut fresh: Vec<&VersionedWrite<'_>> = Vec::with_capacity(c.writes.len());
+        for w in &c.writes {
+            let stored = t.state.get(&(w.write.pk.clone(), w.write.sk.clone()));
+            if ties_with_stored(w, c.settle_ties, stored) {
+                return Ok(CommitOutcome::Tied);
+            }
+            if passes_guard(stored, w) {
+                fresh.push(w);
+            }
+        }
         let applied = c.writes.is_empty() || !fresh.is_empty();
         for w in fresh {
             let item = t

@@ -80,6 +80,7 @@ fn commit_of(ev: &Ev, delivery_recorded: bool) -> Commit<'static> {
             })
             .collect(),
         delivery_recorded,
+        settle_ties: false,
     }
 }
 
@@ -136,7 +137,7 @@ async fn twenty_concurrent_deliveries_change_state_once() {
         match t.await.unwrap().unwrap() {
             CommitOutcome::Applied => applied += 1,
             CommitOutcome::Duplicate => duplicates += 1,
-            CommitOutcome::Stale => panic!("nothing newer exists"),
+            CommitOutcome::Stale | CommitOutcome::Tied => panic!("nothing newer exists"),
         }
     }
     assert_eq!((applied, duplicates), (1, 19));

@@ -77,6 +77,7 @@ fn commit(ev: &Event, path: AuditPath, at_ms: i64, delivery_recorded: bool) -> C
             })
             .collect(),
         delivery_recorded,
+        settle_ties: false,
     }
 }
 
@@ -109,11 +110,13 @@ fn sub_event(
 enum Step {
     Commit(Commit<'static>, CommitOutcome),
     Record(DeliveryAudit, Prior),
+    /// A recorded delivery that then failed.
+    Fail(DeliveryAudit),
 }
 
 fn steps() -> Vec<Step> {
-    use CommitOutcome::{Applied, Duplicate, Stale};
-    use Step::{Commit as C, Record as R};
+    use CommitOutcome::{Applied, Duplicate, Stale, Tied};
+    use Step::{Commit as C, Fail as F, Record as R};
     let created = sub_event(
         "evt_P_created",
         "evt_P_created",
@@ -140,6 +143,23 @@ fn steps() -> Vec<Step> {
         "evt_P_older",
         "customer.subscription.updated",
         T + 50,
+        "active",
+    );
+    // The same second and rank as `updated`: only the ids would order them.
+    let tied = sub_event(
+        "evt_P_tied",
+        "evt_P_tied",
+        "customer.subscription.updated",
+        T + 100,
+        "active",
+    );
+    let mut settled = commit(&tied, AuditPath::Webhook, AT + 7_500, false);
+    settled.settle_ties = true;
+    let failed_thin = sub_event(
+        "evt_P_failed",
+        "evt_P_failed_thin",
+        "customer.subscription.updated",
+        T + 150,
         "active",
     );
     let mut no_writes = commit(&created, AuditPath::Direct, AT, false);
@@ -241,6 +261,15 @@ fn steps() -> Vec<Step> {
             commit(&older, AuditPath::Webhook, AT + 7_000, false),
             Duplicate,
         ),
+        // A tie writes nothing and leaves the event undone; settled, the tiebreak decides.
+        C(commit(&tied, AuditPath::Webhook, AT + 7_200, false), Tied),
+        C(settled, Stale),
+        // A thin delivery recorded, then failed (its fetch): the path is marked failed.
+        R(
+            audit(&failed_thin, AuditPath::PartnerThin, AT + 7_700),
+            Prior::New,
+        ),
+        F(audit(&failed_thin, AuditPath::PartnerThin, AT + 7_800)),
         // Nothing to write: still marked done.
         C(no_writes, Applied),
         // Another consumer: a profile, its deletion stub (a marker keeping the profile), an
@@ -349,6 +378,10 @@ async fn memory_store_writes_what_dynamodb_writes() {
                     c.audit.path
                 );
             }
+            Step::Fail(a) => {
+                dynamo.record_failure(&a).await.expect("DynamoDB failure");
+                memory.record_failure(&a).await.expect("memory failure");
+            }
             Step::Record(a, want) => {
                 let d = dynamo.record_delivery(&a).await.expect("DynamoDB record");
                 let m = memory.record_delivery(&a).await.expect("memory record");
@@ -382,7 +415,7 @@ async fn memory_store_writes_what_dynamodb_writes() {
     // What was compared is what the contract says (so an empty or partial run cannot pass).
     assert_eq!(
         d_records.len(),
-        10,
+        12,
         "one record per event key: {d_records:#?}"
     );
     let rec = |key: &str| {
@@ -410,6 +443,14 @@ async fn memory_store_writes_what_dynamodb_writes() {
         json!(["evt_P_updated", "evt_P_updated_thin"])
     );
     assert_eq!(rec("evt_P_older")[attr::OUTCOME], "stale");
+    assert_eq!(
+        rec("evt_P_tied")[attr::OUTCOME],
+        "stale",
+        "settled by the tiebreak"
+    );
+    let failed = rec("evt_P_failed");
+    assert_eq!(failed[AuditPath::PartnerThin.failed_attr()], AT + 7_800);
+    assert!(!failed.contains_key(attr::APPLIED_AT), "{failed:?}");
 
     assert_eq!(
         d_items.len(),

@@ -481,6 +481,82 @@ where
     }
 }
 
+/// Two changes of one second at the same lifecycle rank: only their random ids (or a fetch's
+/// milliseconds against a snapshot's whole second) would order them, which is not the order
+/// in which they happened. Whichever arrives second makes the consumer ask Stripe, and the
+/// subscription ends as Stripe has it in every order (without that, the later change was
+/// lost whenever its id sorted first).
+pub async fn changes_tied_in_one_second<S, F, Fut>(fresh: F)
+where
+    S: ScenarioStore,
+    F: Fn() -> Fut,
+    Fut: Future<Output = S>,
+{
+    let second = T + 900;
+    // `later` happened last (Stripe serves it), and its id sorts first.
+    let later = SubEvent {
+        id: "evt_SCN_a_later",
+        event_type: "customer.subscription.updated",
+        created: second,
+        status: "past_due",
+    };
+    let earlier = SubEvent {
+        id: "evt_SCN_z_earlier",
+        event_type: "customer.subscription.updated",
+        created: second,
+        status: "active",
+    };
+    for later_first in [false, true] {
+        let c = consumer(fresh().await, stripe_serving(&later));
+        let (first, second_delivery) = if later_first {
+            (&later, &earlier)
+        } else {
+            (&earlier, &later)
+        };
+        assert_eq!(deliver(&c, first.partner()).await, Outcome::Applied);
+        assert_eq!(c.hydrator.calls(), 0, "a first snapshot needs no fetch");
+        let report = c.handle(second_delivery.webhook(), deadline()).await;
+        assert_eq!(
+            report.records[0].outcome,
+            Outcome::Applied,
+            "later first: {later_first}"
+        );
+        let detail = report.records[0].detail.as_deref().unwrap_or_default();
+        assert!(detail.contains("tied"), "{detail}");
+        assert_eq!(c.hydrator.calls(), 1, "the tie asked Stripe once");
+        let sub = only_subscription(&state(&c.store).await);
+        assert_eq!(sub[attr::STATUS], "past_due", "later first: {later_first}");
+        // Both events are done: their twins are duplicates.
+        for ev in [&later, &earlier] {
+            let rec = c.store.audit_record(&ev.key()).await.expect("record");
+            assert_eq!(rec[attr::OUTCOME], "applied", "{}", ev.id);
+        }
+    }
+
+    // A thin fetch at :00.400 saw the earlier state; the later change's snapshot (created
+    // :00) arrives next. Its thin twin then is a duplicate and the earlier snapshot stale:
+    // the later change must not be lost.
+    let mut early_stripe = stripe_serving(&earlier);
+    early_stripe.answers_at = Some(Timestamp::from_unix_millis(second * 1000 + 400));
+    let c = consumer(fresh().await, early_stripe);
+    assert_eq!(
+        deliver(&c, earlier.thin("evt_SCN_thin_earlier")).await,
+        Outcome::Applied
+    );
+    let c = Consumer {
+        hydrator: stripe_serving(&later),
+        ..c
+    };
+    assert_eq!(deliver(&c, later.webhook()).await, Outcome::Applied);
+    assert_eq!(
+        deliver(&c, later.thin("evt_SCN_thin_later")).await,
+        Outcome::Duplicate
+    );
+    assert_eq!(deliver(&c, earlier.partner()).await, Outcome::Duplicate);
+    let sub = only_subscription(&state(&c.store).await);
+    assert_eq!(sub[attr::STATUS], "past_due");
+}
+
 /// A thin `v1.<deleted_type>` naming `object` (`{id, type, url}`), Stripe's answer to its
 /// fetch a 404: the object is gone.
 fn thin_deletion(deleted_type: &str, object_type: &str, id: &str, url: &str, at: i64) -> Value {
@@ -695,6 +771,11 @@ macro_rules! scenario_tests {
         #[tokio::test]
         async fn deletion_known_only_from_a_404_marks_the_stored_item() {
             scenarios::deletion_known_only_from_a_404($fresh).await;
+        }
+
+        #[tokio::test]
+        async fn changes_tied_in_one_second_end_as_stripe_has_them() {
+            scenarios::changes_tied_in_one_second($fresh).await;
         }
 
         #[tokio::test]
