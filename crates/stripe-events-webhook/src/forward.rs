@@ -163,7 +163,8 @@ pub enum ForwardError {
     /// The call succeeded but the entry was not ingested.
     #[error("PutEvents rejected the entry: {code}: {message}")]
     EntryFailed { code: String, message: String },
-    /// The answer does not confirm the entry (not exactly one result, or no event id).
+    /// The answer does not confirm the entry (not exactly one result, or no or an empty
+    /// event id).
     #[error("PutEvents did not confirm the entry: {0}")]
     Unconfirmed(String),
 }
@@ -228,9 +229,9 @@ impl Forwarder for EventBridgeForwarder {
             });
         }
         // EventBridge answers one result per entry, with the id it gave the event: anything
-        // else (a proxy, a fault) does not show the event is on the bus.
+        // else (a proxy, a fault, an empty id) does not show the event is on the bus.
         match (out.entries(), result.and_then(|r| r.event_id())) {
-            ([_], Some(id)) => Ok(Some(id.to_owned())),
+            ([_], Some(id)) if !id.is_empty() => Ok(Some(id.to_owned())),
             (entries, _) => Err(ForwardError::Unconfirmed(format!(
                 "{} result entries, event id {:?}",
                 entries.len(),
