@@ -6,8 +6,9 @@
 //! any active secret; `v0` and unknown schemes are ignored. A header sent twice and joined by
 //! a proxy (`t=T,v1=S, t=T,v1=S`, what API Gateway does with duplicate headers) is read as
 //! one: every `t` and every `v1` of all its parts count (see [`parse_header`]). The timestamp
-//! must lie within the tolerance of the receiver's clock in both directions (an old one is a
-//! replay, a future one cannot be genuine). Comparison is constant-time (`Mac::verify_slice`).
+//! may be at most the tolerance old (an older one is a replay) and at most the tolerance, but
+//! never less than [`MIN_FUTURE_SKEW_SECONDS`], ahead (see [`is_fresh`]). Comparison is
+//! constant-time (`Mac::verify_slice`).
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
@@ -19,6 +20,10 @@ type HmacSha256 = Hmac<Sha256>;
 
 /// Stripe's default tolerance, in seconds.
 pub const DEFAULT_TOLERANCE_SECONDS: i64 = 300;
+
+/// How far ahead of our clock a signature's timestamp may be, at the least, whatever the
+/// configured tolerance: a few minutes of clock skew between Stripe and Lambda must pass.
+pub const MIN_FUTURE_SKEW_SECONDS: i64 = 300;
 
 /// The header name as API Gateway / Function URLs deliver it (lowercase).
 pub const HEADER_NAME: &str = "stripe-signature";
@@ -205,7 +210,7 @@ pub fn verify(
         .timestamps
         .iter()
         .copied()
-        .filter(|&t| age_of(t).saturating_abs() <= tolerance_seconds)
+        .filter(|&t| is_fresh(age_of(t), tolerance_seconds))
         .collect();
     // Only a fresh, well-formed signature that matches no secret is a `Mismatch` (what a
     // rolled secret looks like, so the caller may reload); a stale one is refused as that,
@@ -234,6 +239,23 @@ pub fn verify(
         }
     }
     matched.ok_or(SignatureError::Mismatch)
+}
+
+/// Whether a signature `age_seconds` old (negative: from the future) is accepted.
+///
+/// Old: at most `tolerance_seconds`, as Stripe's SDKs do (an older one is a replay).
+/// Future: stripe-node and stripe-python accept any; we accept up to the tolerance but at
+/// least [`MIN_FUTURE_SKEW_SECONDS`], so a few minutes of clock skew always pass. Stripe
+/// signs when it sends, on a synchronised clock, so a timestamp further ahead is not a
+/// genuine delivery, and accepting it would make that request replayable until its `t` plus
+/// the tolerance (an hour and more for a far-future one) instead of for the tolerance. The
+/// refusal is a 400 `timestamp_in_future`, which Stripe retries like any non-2xx.
+pub fn is_fresh(age_seconds: i64, tolerance_seconds: i64) -> bool {
+    if age_seconds >= 0 {
+        age_seconds <= tolerance_seconds
+    } else {
+        age_seconds.saturating_neg() <= tolerance_seconds.max(MIN_FUTURE_SKEW_SECONDS)
+    }
 }
 
 /// The `v1` signature Stripe would send: hex HMAC-SHA256 of `"{timestamp}.{payload}"`.
@@ -301,6 +323,29 @@ mod tests {
         );
         assert_eq!(at(NOW + 301).unwrap_err().code(), "timestamp_in_future");
         assert_eq!(at(NOW - 301).unwrap_err().code(), "timestamp_too_old");
+    }
+
+    #[test]
+    fn a_few_minutes_ahead_pass_whatever_the_tolerance() {
+        let body = b"{}";
+        let s = secrets(SECRET);
+        let at = |t, tolerance| verify(body, Some(&header(body, SECRET, t)), &s, tolerance, NOW);
+        // A short tolerance bounds the age, not the clock skew ahead.
+        assert_eq!(at(NOW + 120, 10), Ok(NOW + 120));
+        assert_eq!(at(NOW + MIN_FUTURE_SKEW_SECONDS, 10), Ok(NOW + 300));
+        assert_eq!(at(NOW - 11, 10).unwrap_err().code(), "timestamp_too_old");
+        assert_eq!(at(NOW + 301, 10).unwrap_err().code(), "timestamp_in_future");
+        // A longer tolerance allows as much ahead as behind.
+        assert_eq!(at(NOW + 600, 600), Ok(NOW + 600));
+        // Far ahead (stripe-node would accept it): refused.
+        assert_eq!(
+            at(NOW + 4000, 300),
+            Err(SignatureError::OutsideTolerance { age_seconds: -4000 })
+        );
+        assert_eq!(
+            at(NOW + 4000, 300).unwrap_err().code(),
+            "timestamp_in_future"
+        );
     }
 
     #[test]
