@@ -1,10 +1,11 @@
 //! Putting a verified Stripe event onto the custom bus.
 //!
 //! The entry is `Source = "stripe.webhook"`, `DetailType = "Stripe Webhook Event"`,
-//! `Detail` = the webhook body unchanged. An entry at or over EventBridge's 256 KB limit
-//! (measured as AWS does: UTF-8 bytes of Source + DetailType + Detail + Resources, plus 14
-//! for Time; we set neither Time nor Resources) is replaced by a reference the consumers
-//! hydrate from the Stripe API, so a large event is never dropped.
+//! `Detail` = the webhook body unchanged. An entry that does not stay
+//! [`ENTRY_SAFETY_MARGIN_BYTES`] under EventBridge's 256 KB limit (measured as AWS does:
+//! UTF-8 bytes of Source + DetailType + Detail + each Resource, plus 14 for Time; we set
+//! neither Time nor Resources) is replaced by a reference the consumers hydrate from the
+//! Stripe API, so a large event is never dropped.
 
 use std::future::Future;
 
@@ -16,6 +17,34 @@ pub const SOURCE: &str = "stripe.webhook";
 pub const DETAIL_TYPE: &str = "Stripe Webhook Event";
 /// EventBridge's entry limit: "The total entry size must be less than 256KB".
 pub const MAX_ENTRY_BYTES: usize = 256 * 1024;
+/// Kept free under [`MAX_ENTRY_BYTES`]: an entry is sent whole only when its size plus this
+/// is still under the limit. AWS's own texts differ on what counts (the user guide's rule,
+/// [`entry_size`], counts the parameters only; the PutEvents API reference says the size
+/// includes "any necessary characters and keys of the JSON representation of the event",
+/// which here adds about 200 bytes of envelope), and an entry refused for its size would be
+/// refused again on every Stripe retry. 1 KiB covers that envelope several times over; an
+/// event in those last bytes costs one Stripe read as a reference and is never lost.
+pub const ENTRY_SAFETY_MARGIN_BYTES: usize = 1024;
+/// What AWS counts for an entry's `Time` when it is set.
+const TIME_BYTES: usize = 14;
+
+/// A PutEvents entry's size as EventBridge counts it ("Calculating Amazon EventBridge
+/// PutEvents event entry size"): 14 bytes for `Time` when set, then the UTF-8 bytes of
+/// `Source`, `DetailType`, `Detail` and each of `Resources`. `EventBusName` and
+/// `TraceHeader` are not counted.
+pub fn entry_size(
+    time_set: bool,
+    source: &str,
+    detail_type: &str,
+    detail: &str,
+    resources: &[&str],
+) -> usize {
+    let time = if time_set { TIME_BYTES } else { 0 };
+    time + source.len()
+        + detail_type.len()
+        + detail.len()
+        + resources.iter().map(|r| r.len()).sum::<usize>()
+}
 
 /// One PutEvents entry (the bus name belongs to the forwarder).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,15 +66,15 @@ impl BusEntry {
         }
     }
 
-    /// The entry size as EventBridge computes it ("Calculating PutEvents event entry size":
-    /// Time 14 bytes if set, then the UTF-8 bytes of Source, DetailType, Detail and each
-    /// Resource). `TraceHeader` is not counted.
+    /// The entry size as EventBridge computes it ([`entry_size`]; this entry sets neither
+    /// `Time` nor `Resources`).
     pub fn size(&self) -> usize {
-        self.source.len() + self.detail_type.len() + self.detail.len()
+        entry_size(false, self.source, self.detail_type, &self.detail, &[])
     }
 
+    /// Under EventBridge's limit with [`ENTRY_SAFETY_MARGIN_BYTES`] to spare.
     pub fn fits(&self) -> bool {
-        self.size() < MAX_ENTRY_BYTES
+        self.size() + ENTRY_SAFETY_MARGIN_BYTES < MAX_ENTRY_BYTES
     }
 }
 
@@ -163,7 +192,8 @@ pub enum ForwardError {
     /// The call succeeded but the entry was not ingested.
     #[error("PutEvents rejected the entry: {code}: {message}")]
     EntryFailed { code: String, message: String },
-    /// The answer does not confirm the entry (not exactly one result, or no event id).
+    /// The answer does not confirm the entry (not exactly one result, or no or an empty
+    /// event id).
     #[error("PutEvents did not confirm the entry: {0}")]
     Unconfirmed(String),
 }
@@ -228,9 +258,9 @@ impl Forwarder for EventBridgeForwarder {
             });
         }
         // EventBridge answers one result per entry, with the id it gave the event: anything
-        // else (a proxy, a fault) does not show the event is on the bus.
+        // else (a proxy, a fault, an empty id) does not show the event is on the bus.
         match (out.entries(), result.and_then(|r| r.event_id())) {
-            ([_], Some(id)) => Ok(Some(id.to_owned())),
+            ([_], Some(id)) if !id.is_empty() => Ok(Some(id.to_owned())),
             (entries, _) => Err(ForwardError::Unconfirmed(format!(
                 "{} result entries, event id {:?}",
                 entries.len(),
@@ -258,9 +288,35 @@ mod tests {
         let e = BusEntry::new("{\"k\":\"é\"}".into());
         // 9 ASCII bytes plus a 2-byte é: bytes, not chars.
         assert_eq!(e.size(), 14 + 20 + 10);
-        let limit_detail = MAX_ENTRY_BYTES - SOURCE.len() - DETAIL_TYPE.len();
+        // AWS's rule: Time 14 bytes when set, each Resource's bytes; the bus name is not
+        // counted (it is not a parameter).
+        assert_eq!(entry_size(false, SOURCE, DETAIL_TYPE, "{}", &[]), 36);
+        assert_eq!(entry_size(true, SOURCE, DETAIL_TYPE, "{}", &[]), 50);
+        assert_eq!(
+            entry_size(false, SOURCE, DETAIL_TYPE, "{}", &["arn:é", "x"]),
+            36 + 7
+        );
+    }
+
+    #[test]
+    fn an_entry_near_the_limit_keeps_the_safety_margin() {
+        let limit_detail =
+            MAX_ENTRY_BYTES - ENTRY_SAFETY_MARGIN_BYTES - SOURCE.len() - DETAIL_TYPE.len();
         assert!(BusEntry::new("x".repeat(limit_detail - 1)).fits());
         assert!(!BusEntry::new("x".repeat(limit_detail)).fits());
+        // The checker's case: a 262,109-byte event, an entry of 262,143 bytes (one under
+        // AWS's limit), goes out as the reference, not whole.
+        let head = json!({"id": "evt_edge", "object": "event", "type": "invoice.updated",
+            "created": 1_700_000_001, "livemode": false,
+            "data": {"object": {"id": "in_edge", "object": "invoice", "memo": ""}}})
+        .to_string();
+        let pad = 262_109 - head.len();
+        let body = head.replace(r#""memo":"""#, &format!(r#""memo":"{}""#, "m".repeat(pad)));
+        assert_eq!(body.len(), 262_109);
+        assert_eq!(BusEntry::new(body.clone()).size(), 262_143);
+        let (entry, how) = entry_for(&body, &delivery(&body)).unwrap();
+        assert_eq!(how, Forwarded::Reference);
+        assert!(entry.fits());
     }
 
     #[test]

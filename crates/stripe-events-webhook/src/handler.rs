@@ -46,6 +46,8 @@ pub enum Outcome {
     InvalidPayload {
         reason: &'static str,
         event_id: Option<String>,
+        /// The body's top-level `type`, when it is a short string.
+        event_type: Option<String>,
     },
     /// Stripe's event, not on the bus: Stripe must retry.
     NotForwarded {
@@ -123,71 +125,128 @@ impl Outcome {
         metrics.line(timestamp_ms, level, &["webhook", self.reason()], &counts)
     }
 
-    fn log(&self, body_bytes: usize) {
+    /// The `outcome` of the log line: the metric's name, except `forwarded` for `accepted`
+    /// (the consumers' lines name what happened to the event).
+    pub fn log_outcome(&self) -> &'static str {
+        match self {
+            Outcome::Forwarded { .. } => "forwarded",
+            _ => self.metric(),
+        }
+    }
+
+    /// The Stripe event's id and type as far as they were read, empty when unknown. Nothing
+    /// is read from a body whose signature was not verified.
+    pub fn event(&self) -> (&str, &str) {
         match self {
             Outcome::Forwarded {
                 event_id,
                 event_type,
+                ..
+            }
+            | Outcome::NotForwarded {
+                event_id,
+                event_type,
+                ..
+            } => (event_id, event_type),
+            Outcome::InvalidPayload {
+                event_id,
+                event_type,
+                ..
+            } => (
+                event_id.as_deref().unwrap_or_default(),
+                event_type.as_deref().unwrap_or_default(),
+            ),
+            Outcome::WrongRoute { .. } | Outcome::Unauthenticated { .. } => ("", ""),
+        }
+    }
+
+    /// One line per request, with the consumers' fields at every level (`event_id`,
+    /// `event_type`, `path` = `webhook`, `outcome`, `detail`; empty when unknown), then
+    /// `reason`, `status`, `body_bytes` and what only some outcomes have.
+    fn log(&self, body_bytes: usize) {
+        use tracing::Level;
+        let (event_id, event_type) = self.event();
+        let path = LOG_PATH;
+        let outcome = self.log_outcome();
+        let reason = self.reason();
+        let status = self.response().status_code;
+        macro_rules! line {
+            ($level:expr, $detail:expr, $message:literal, {$($extra:tt)*}) => {
+                tracing::event!(
+                    $level,
+                    event_id,
+                    event_type,
+                    path,
+                    outcome,
+                    detail = %$detail,
+                    reason,
+                    status,
+                    body_bytes,
+                    $($extra)*
+                    $message
+                )
+            };
+        }
+        match self {
+            Outcome::Forwarded {
                 forwarded,
                 entry_bytes,
                 eventbridge_id,
-            } => tracing::info!(
-                outcome = "forwarded",
-                status = 200,
-                event_id = %event_id,
-                event_type = %event_type,
-                forwarded_as = forwarded.as_str(),
-                entry_bytes,
-                body_bytes,
-                eventbridge_id = eventbridge_id.as_deref().unwrap_or_default(),
-                "webhook event forwarded to EventBridge"
-            ),
+                ..
+            } => {
+                let forwarded_as = forwarded.as_str();
+                let entry_bytes = *entry_bytes;
+                let eventbridge_id = eventbridge_id.as_deref().unwrap_or_default();
+                match forwarded {
+                    Forwarded::Event => line!(
+                        Level::INFO,
+                        "",
+                        "webhook event forwarded to EventBridge",
+                        {forwarded_as, entry_bytes, eventbridge_id,}
+                    ),
+                    Forwarded::Reference => line!(
+                        Level::WARN,
+                        "over EventBridge's entry limit: forwarded a reference for consumers to hydrate",
+                        "webhook event forwarded to EventBridge as a reference",
+                        {forwarded_as, entry_bytes, eventbridge_id,}
+                    ),
+                }
+            }
             Outcome::WrongRoute {
                 error,
                 method,
-                path,
-            } => tracing::warn!(
-                outcome = "rejected",
-                status = self.response().status_code,
-                reason = self.reason(),
-                method = %method,
-                path = %path,
-                body_bytes,
-                "webhook request rejected: {error}"
-            ),
-            Outcome::Unauthenticated { reason } => tracing::warn!(
-                outcome = "rejected",
-                status = 400,
-                reason = *reason,
-                body_bytes,
-                "webhook request rejected: signature not verified"
-            ),
-            Outcome::InvalidPayload { reason, event_id } => tracing::warn!(
-                outcome = "rejected",
-                status = 400,
-                reason = *reason,
-                event_id = event_id.as_deref().unwrap_or_default(),
-                body_bytes,
-                "signed webhook body is not a Stripe event"
-            ),
-            Outcome::NotForwarded {
-                reason,
-                event_id,
-                event_type,
+                path: request_path,
+            } => line!(
+                Level::WARN,
                 error,
-            } => tracing::error!(
-                outcome = "forward_failed",
-                status = 500,
-                reason = *reason,
-                event_id = %event_id,
-                event_type = %event_type,
-                error = %error,
-                body_bytes,
-                "webhook event not forwarded; Stripe will retry"
+                "webhook request rejected: not the webhook route",
+                {method = %method, request_path = %request_path,}
+            ),
+            Outcome::Unauthenticated { .. } => line!(
+                Level::WARN,
+                "signature not verified",
+                "webhook request rejected: signature not verified",
+                {}
+            ),
+            Outcome::InvalidPayload { .. } => line!(
+                Level::WARN,
+                "signed body is not one Stripe event",
+                "signed webhook body is not a Stripe event",
+                {}
+            ),
+            Outcome::NotForwarded { error, .. } => line!(
+                Level::ERROR,
+                error,
+                "webhook event not forwarded; Stripe will retry",
+                {}
             ),
         }
     }
 }
+
+/// The `path` of the webhook's log lines: the consumers' name for this delivery path
+/// (`DeliveryPath::name`), so one query finds an event's lines on both sides.
+pub const LOG_PATH: &str = "webhook";
 
 /// The webhook's metrics (see [`Outcome::metric`]).
 pub const EMF_METRICS: [&str; 3] = ["accepted", "rejected", "forward_failed"];
@@ -347,6 +406,7 @@ impl<F: Forwarder> WebhookHandler<F> {
             return Outcome::InvalidPayload {
                 reason: "not_utf8",
                 event_id: Some(delivery.event_id.clone()),
+                event_type: Some(delivery.event_type.clone()),
             };
         };
         let (mut entry, forwarded) = match entry_for(text, &delivery) {
@@ -358,17 +418,10 @@ impl<F: Forwarder> WebhookHandler<F> {
                 return Outcome::InvalidPayload {
                     reason: "not_an_object",
                     event_id: Some(delivery.event_id.clone()),
+                    event_type: Some(delivery.event_type.clone()),
                 }
             }
         };
-        if forwarded == Forwarded::Reference {
-            tracing::warn!(
-                event_id = %delivery.event_id,
-                event_type = %delivery.event_type,
-                body_bytes = body.len(),
-                "event over EventBridge's entry limit: forwarding a reference for consumers to hydrate"
-            );
-        }
         entry.trace_header = trace_header.filter(|t| !t.is_empty()).map(str::to_owned);
         let put = tokio::time::timeout_at(deadline.into(), self.forwarder.put(&entry)).await;
         let Ok(put) = put else {
@@ -403,6 +456,7 @@ fn read_event(body: &[u8]) -> Result<Delivery<'_>, Outcome> {
     let invalid = |reason: &'static str, event_id: Option<String>| Outcome::InvalidPayload {
         reason,
         event_id,
+        event_type: readable_event_type(body),
     };
     let invocation = parse_bytes(body).map_err(|e| invalid(e.error.code(), e.event_id))?;
     if invocation.shape != InvocationShape::BareStripeEvent {
@@ -413,6 +467,20 @@ fn read_event(body: &[u8]) -> Result<Delivery<'_>, Outcome> {
         Some(Err(e)) => Err(invalid(e.error.code(), e.event_id)),
         None => Err(invalid("not_a_bare_stripe_event", None)),
     }
+}
+
+/// Longer `type` values are not logged (Stripe's are under 100 bytes).
+const MAX_LOGGED_TYPE_BYTES: usize = 128;
+
+/// The top-level `type` of a signed body that is not one Stripe event, for its log line:
+/// read only on this rare path, and only when it is a string of at most
+/// [`MAX_LOGGED_TYPE_BYTES`].
+fn readable_event_type(body: &[u8]) -> Option<String> {
+    let serde_json::Value::Object(event) = serde_json::from_slice(body).ok()? else {
+        return None;
+    };
+    let event_type = event.get("type")?.as_str()?;
+    (event_type.len() <= MAX_LOGGED_TYPE_BYTES).then(|| event_type.to_owned())
 }
 
 #[cfg(test)]
@@ -446,6 +514,7 @@ mod tests {
             Outcome::InvalidPayload {
                 reason: "not_json",
                 event_id: None,
+                event_type: None,
             },
             Outcome::NotForwarded {
                 reason: "put_events_failed",

@@ -2,10 +2,13 @@
 //!
 //! Header: `t=<unix seconds>,v1=<hex>[,v1=<hex>…][,v0=<hex>]`. The signed payload is
 //! `"{t}.{raw body}"`, the MAC is HMAC-SHA256 keyed with the whole `whsec_…` string (as
-//! Stripe's SDKs do). A request is authentic when any `v1` matches under any active secret;
-//! `v0` and unknown schemes are ignored. The timestamp must lie within the tolerance of the
-//! receiver's clock in both directions (an old one is a replay, a future one cannot be
-//! genuine). Comparison is constant-time (`Mac::verify_slice`).
+//! Stripe's SDKs do). A request is authentic when any `v1` is the MAC of a fresh `t` under
+//! any active secret; `v0` and unknown schemes are ignored. A header sent twice and joined by
+//! a proxy (`t=T,v1=S, t=T,v1=S`, what API Gateway does with duplicate headers) is read as
+//! one: every `t` and every `v1` of all its parts count (see [`parse_header`]). The timestamp
+//! may be at most the tolerance old (an older one is a replay) and at most the tolerance, but
+//! never less than [`MIN_FUTURE_SKEW_SECONDS`], ahead (see [`is_fresh`]). Comparison is
+//! constant-time (`Mac::verify_slice`).
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
@@ -18,14 +21,23 @@ type HmacSha256 = Hmac<Sha256>;
 /// Stripe's default tolerance, in seconds.
 pub const DEFAULT_TOLERANCE_SECONDS: i64 = 300;
 
+/// How far ahead of our clock a signature's timestamp may be, at the least, whatever the
+/// configured tolerance: a few minutes of clock skew between Stripe and Lambda must pass.
+pub const MIN_FUTURE_SKEW_SECONDS: i64 = 300;
+
 /// The header name as API Gateway / Function URLs deliver it (lowercase).
 pub const HEADER_NAME: &str = "stripe-signature";
 
 /// Longer headers are rejected before any parsing (a genuine one is ~150 bytes, ~220 during
 /// a secret roll).
 const MAX_HEADER_BYTES: usize = 4096;
-/// More `v1` entries than this are rejected, so a request cannot buy unbounded MAC compares.
+/// More distinct `v1` signatures than this are rejected, so a request cannot buy unbounded
+/// MAC compares (a genuine header has one, two during a secret roll; copies of one header
+/// joined by a proxy repeat the same ones).
 const MAX_V1_SIGNATURES: usize = 8;
+/// More distinct `t` values than this are rejected: each fresh one costs a MAC over the whole
+/// body per active secret. A genuine request has one; duplicate headers repeat it.
+const MAX_TIMESTAMPS: usize = 4;
 /// A SHA-256 MAC in hex.
 const V1_HEX_LEN: usize = 64;
 
@@ -64,16 +76,17 @@ impl SignatureError {
 /// A parsed `Stripe-Signature` header.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SignatureHeader {
-    pub timestamp: i64,
-    /// The decoded `v1` MACs (entries that are not 64 hex digits can never match and are
-    /// dropped).
+    /// Every distinct `t` of the header, in order of appearance.
+    timestamps: Vec<i64>,
+    /// The distinct decoded `v1` MACs of all parts (entries that are not 64 hex digits can
+    /// never match and are dropped).
     v1: Vec<[u8; 32]>,
 }
 
 impl std::fmt::Debug for SignatureHeader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SignatureHeader")
-            .field("timestamp", &self.timestamp)
+            .field("timestamps", &self.timestamps)
             .field("v1", &format_args!("[{} redacted]", self.v1.len()))
             .finish()
     }
@@ -83,10 +96,25 @@ impl SignatureHeader {
     pub fn v1_count(&self) -> usize {
         self.v1.len()
     }
+
+    pub fn timestamps(&self) -> &[i64] {
+        &self.timestamps
+    }
 }
 
 /// Parses the header. Items are `key=value` separated by commas (whitespace around items is
-/// ignored, so duplicate headers joined with ", " still parse); exactly one `t` is required.
+/// ignored), in any order; at least one `t` is required.
+///
+/// A header that arrives twice is joined by API Gateway into one value,
+/// `t=T,v1=S,t=T,v1=S`, and Stripe's retries come through the same proxy, so refusing a
+/// repeated `t` would refuse the event forever. Every `t` is kept (identical ones once) and
+/// every `v1` of every part is collected; [`verify`] then checks each `v1` against each fresh
+/// `t`. That is as strict as a single header: the MAC covers the timestamp, so a `v1` can only
+/// match the `t` it was computed for, and a request passes only with a genuine MAC over a
+/// fresh timestamp and this body. An old captured signature next to an injected fresh `t`
+/// still fails (its own `t` is stale, and it is no MAC of the fresh one). Taking only the
+/// last `t`, as stripe-node does, would refuse a genuine part that happens to come first;
+/// pairing each `v1` with the `t` before it would depend on an item order no one promises.
 pub fn parse_header(header: &str) -> Result<SignatureHeader, SignatureError> {
     if header.trim().is_empty() {
         return Err(SignatureError::MissingHeader);
@@ -94,7 +122,7 @@ pub fn parse_header(header: &str) -> Result<SignatureHeader, SignatureError> {
     if header.len() > MAX_HEADER_BYTES {
         return Err(SignatureError::MalformedHeader);
     }
-    let mut timestamp = None;
+    let mut timestamps = Vec::new();
     let mut v1 = Vec::new();
     let mut v1_entries = 0usize;
     for item in header.split(',') {
@@ -107,35 +135,39 @@ pub fn parse_header(header: &str) -> Result<SignatureHeader, SignatureError> {
         };
         match key.trim() {
             "t" => {
-                if timestamp.is_some() {
+                let timestamp = parse_timestamp(value.trim())?;
+                if !timestamps.contains(&timestamp) {
+                    timestamps.push(timestamp);
+                }
+                if timestamps.len() > MAX_TIMESTAMPS {
                     return Err(SignatureError::MalformedHeader);
                 }
-                timestamp = Some(parse_timestamp(value.trim())?);
             }
             "v1" => {
                 v1_entries += 1;
-                if v1_entries > MAX_V1_SIGNATURES {
-                    return Err(SignatureError::MalformedHeader);
-                }
                 let value = value.trim();
-                if value.len() == V1_HEX_LEN {
-                    let mut mac = [0u8; 32];
-                    if hex::decode_to_slice(value, &mut mac).is_ok() {
-                        v1.push(mac);
-                    }
+                let mut mac = [0u8; 32];
+                if value.len() == V1_HEX_LEN
+                    && hex::decode_to_slice(value, &mut mac).is_ok()
+                    && !v1.contains(&mac)
+                {
+                    v1.push(mac);
+                }
+                if v1.len() > MAX_V1_SIGNATURES {
+                    return Err(SignatureError::MalformedHeader);
                 }
             }
             // v0 (Stripe's test scheme) and any future scheme are ignored.
             _ => {}
         }
     }
-    let Some(timestamp) = timestamp else {
+    if timestamps.is_empty() {
         return Err(SignatureError::MalformedHeader);
-    };
+    }
     if v1_entries == 0 {
         return Err(SignatureError::NoV1Signature);
     }
-    Ok(SignatureHeader { timestamp, v1 })
+    Ok(SignatureHeader { timestamps, v1 })
 }
 
 fn parse_timestamp(value: &str) -> Result<i64, SignatureError> {
@@ -160,7 +192,7 @@ fn mac_for(secret: &str, timestamp: i64, payload: &[u8]) -> Option<HmacSha256> {
 }
 
 /// Verifies a request: `header` as received (None when absent), `payload` the raw body bytes,
-/// `now` unix seconds. Returns the signed timestamp.
+/// `now` unix seconds. Returns the signed timestamp (the `t` a `v1` matched).
 pub fn verify(
     payload: &[u8],
     header: Option<&str>,
@@ -169,28 +201,60 @@ pub fn verify(
     now: i64,
 ) -> Result<i64, SignatureError> {
     let header = parse_header(header.ok_or(SignatureError::MissingHeader)?)?;
-    let mut matched = false;
+    // No well-formed v1: malformed, not a mismatch (which may trigger a secret reload).
+    if header.v1.is_empty() {
+        return Err(SignatureError::MalformedHeader);
+    }
+    let age_of = |t: i64| now.saturating_sub(t);
+    let fresh: Vec<i64> = header
+        .timestamps
+        .iter()
+        .copied()
+        .filter(|&t| is_fresh(age_of(t), tolerance_seconds))
+        .collect();
+    // Only a fresh, well-formed signature that matches no secret is a `Mismatch` (what a
+    // rolled secret looks like, so the caller may reload); a stale one is refused as that,
+    // whatever its MAC (reported by the timestamp nearest to now).
+    if fresh.is_empty() {
+        let age_seconds = header
+            .timestamps
+            .iter()
+            .map(|&t| age_of(t))
+            .min_by_key(|age| age.saturating_abs())
+            .unwrap_or_default();
+        return Err(SignatureError::OutsideTolerance { age_seconds });
+    }
+    let mut matched = None;
     for secret in secrets.iter() {
-        let Some(mac) = mac_for(secret, header.timestamp, payload) else {
-            continue;
-        };
-        for candidate in &header.v1 {
-            // verify_slice compares in constant time; it consumes the MAC, hence the clone.
-            if mac.clone().verify_slice(candidate).is_ok() {
-                matched = true;
+        for &timestamp in &fresh {
+            let Some(mac) = mac_for(secret, timestamp, payload) else {
+                continue;
+            };
+            for candidate in &header.v1 {
+                // verify_slice compares in constant time; it consumes the MAC, hence the clone.
+                if mac.clone().verify_slice(candidate).is_ok() {
+                    matched = Some(timestamp);
+                }
             }
         }
     }
-    let age_seconds = now.saturating_sub(header.timestamp);
-    let fresh = age_seconds.saturating_abs() <= tolerance_seconds;
-    // Only a fresh, well-formed signature that matches no secret is a `Mismatch` (what a
-    // rolled secret looks like, so the caller may reload); a stale or malformed one is
-    // refused as that, whatever its MAC.
-    match (matched, fresh) {
-        (true, true) => Ok(header.timestamp),
-        (false, _) if header.v1.is_empty() => Err(SignatureError::MalformedHeader),
-        (_, false) => Err(SignatureError::OutsideTolerance { age_seconds }),
-        (false, true) => Err(SignatureError::Mismatch),
+    matched.ok_or(SignatureError::Mismatch)
+}
+
+/// Whether a signature `age_seconds` old (negative: from the future) is accepted.
+///
+/// Old: at most `tolerance_seconds`, as Stripe's SDKs do (an older one is a replay).
+/// Future: stripe-node and stripe-python accept any; we accept up to the tolerance but at
+/// least [`MIN_FUTURE_SKEW_SECONDS`], so a few minutes of clock skew always pass. Stripe
+/// signs when it sends, on a synchronised clock, so a timestamp further ahead is not a
+/// genuine delivery, and accepting it would make that request replayable until its `t` plus
+/// the tolerance (an hour and more for a far-future one) instead of for the tolerance. The
+/// refusal is a 400 `timestamp_in_future`, which Stripe retries like any non-2xx.
+pub fn is_fresh(age_seconds: i64, tolerance_seconds: i64) -> bool {
+    if age_seconds >= 0 {
+        age_seconds <= tolerance_seconds
+    } else {
+        age_seconds.saturating_neg() <= tolerance_seconds.max(MIN_FUTURE_SKEW_SECONDS)
     }
 }
 
@@ -262,6 +326,29 @@ mod tests {
     }
 
     #[test]
+    fn a_few_minutes_ahead_pass_whatever_the_tolerance() {
+        let body = b"{}";
+        let s = secrets(SECRET);
+        let at = |t, tolerance| verify(body, Some(&header(body, SECRET, t)), &s, tolerance, NOW);
+        // A short tolerance bounds the age, not the clock skew ahead.
+        assert_eq!(at(NOW + 120, 10), Ok(NOW + 120));
+        assert_eq!(at(NOW + MIN_FUTURE_SKEW_SECONDS, 10), Ok(NOW + 300));
+        assert_eq!(at(NOW - 11, 10).unwrap_err().code(), "timestamp_too_old");
+        assert_eq!(at(NOW + 301, 10).unwrap_err().code(), "timestamp_in_future");
+        // A longer tolerance allows as much ahead as behind.
+        assert_eq!(at(NOW + 600, 600), Ok(NOW + 600));
+        // Far ahead (stripe-node would accept it): refused.
+        assert_eq!(
+            at(NOW + 4000, 300),
+            Err(SignatureError::OutsideTolerance { age_seconds: -4000 })
+        );
+        assert_eq!(
+            at(NOW + 4000, 300).unwrap_err().code(),
+            "timestamp_in_future"
+        );
+    }
+
+    #[test]
     fn rejects_bad_headers() {
         let body = b"{}";
         let s = secrets(SECRET);
@@ -283,7 +370,7 @@ mod tests {
                 SignatureError::MalformedHeader,
             ),
             (
-                Some(format!("t={NOW},t={NOW},v1={good_sig}")),
+                Some(format!("t=1,t=2,t=3,t=4,t={NOW},v1={good_sig}")),
                 SignatureError::MalformedHeader,
             ),
             (Some(format!("t={NOW}")), SignatureError::NoV1Signature),
@@ -336,6 +423,56 @@ mod tests {
         assert_eq!(
             verify(b"{ }", Some(&header(body, SECRET, NOW)), &s, 300, NOW),
             Err(SignatureError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn duplicate_headers_joined_by_a_proxy_verify() {
+        let body = br#"{"id":"evt_1"}"#;
+        let s = secrets(SECRET);
+        let check = |h: &str| verify(body, Some(h), &s, 300, NOW);
+        // API Gateway joins a header sent twice with ",": the same t and v1 repeated.
+        let one = header(body, SECRET, NOW);
+        assert_eq!(check(&format!("{one},{one}")), Ok(NOW));
+        assert_eq!(check(&format!("{one}, {one}")), Ok(NOW));
+        // During a Stripe roll each copy carries both signatures.
+        let rolled = format!(
+            "t={NOW},v1={},v1={}",
+            compute_v1(body, "whsec_old", NOW),
+            compute_v1(body, SECRET, NOW)
+        );
+        assert_eq!(check(&format!("{rolled},{rolled}")), Ok(NOW));
+        assert_eq!(
+            parse_header(&format!("{rolled},{rolled}"))
+                .unwrap()
+                .v1_count(),
+            2
+        );
+        // Different t values: a v1 counts for the t it was computed over, wherever it stands.
+        let earlier = header(body, SECRET, NOW - 10);
+        let foreign = header(body, "whsec_other", NOW);
+        assert_eq!(check(&format!("{earlier},{foreign}")), Ok(NOW - 10));
+        assert_eq!(check(&format!("{foreign},{earlier}")), Ok(NOW - 10));
+        // ...and never for another part's t.
+        let moved = format!("t={NOW},v1={}", compute_v1(body, SECRET, NOW - 10));
+        assert_eq!(
+            check(&format!("{moved},{foreign}")),
+            Err(SignatureError::Mismatch)
+        );
+        // A captured old request with a fresh t put next to it stays refused.
+        let old = header(body, SECRET, NOW - 301);
+        assert_eq!(
+            check(&format!("{old},t={NOW}")),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            check(&format!("t={NOW},{old}")),
+            Err(SignatureError::Mismatch)
+        );
+        // All stale: refused for the timestamp nearest to now.
+        assert_eq!(
+            check(&format!("{old},t={}", NOW - 1000)),
+            Err(SignatureError::OutsideTolerance { age_seconds: 301 })
         );
     }
 

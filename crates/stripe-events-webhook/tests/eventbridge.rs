@@ -292,6 +292,8 @@ async fn a_put_events_answer_that_confirms_nothing_answers_500() {
         r#"{"FailedEntryCount":0,"Entries":[]}"#,
         r#"{}"#,
         r#"{"FailedEntryCount":0,"Entries":[{}]}"#,
+        // An empty id names no event on the bus.
+        r#"{"FailedEntryCount":0,"Entries":[{"EventId":""}]}"#,
         r#"{"FailedEntryCount":0,"Entries":[{"EventId":"a"},{"EventId":"b"}]}"#,
     ] {
         let sdk = sdk_config_at(&put_events_answering(answer).await).await;

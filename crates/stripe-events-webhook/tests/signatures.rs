@@ -155,6 +155,14 @@ async fn every_bad_input_is_rejected_and_good_ones_forwarded() {
     let v0_only = format!("t={now},v0={}", s[0].v1);
     let v1_and_v0_wrong = format!("t={now},v0={},v1={}", s[0].v1, s[6].v1);
     let duplicate_t = format!("t={now},t={},v1={}", now - 1, s[0].v1);
+    // A header sent twice, joined by API Gateway (payload 2.0 joins duplicates with ",").
+    let joined = format!("{},{}", sig(0), sig(0));
+    let joined_spaced = format!("{}, {}", sig(0), sig(0));
+    let joined_roll = format!("{rotated_two_v1},{rotated_two_v1}");
+    // Two parts with different t: the first is Stripe's, the second signed by someone else.
+    let differing_t = format!("{},t={},v1={}", sig(0), now - 1, s[6].v1);
+    // An old captured request with a fresh t added: its MAC is not one of the fresh t.
+    let replay_fresh_t = format!("{},t={now}", sig(2));
 
     let cases = vec![
         Case {
@@ -286,11 +294,48 @@ async fn every_bad_input_is_rejected_and_good_ones_forwarded() {
             sdk_check: None,
         },
         Case {
-            name: "two t values",
+            name: "duplicate Stripe-Signature headers joined with ','",
+            request: req(&event, Some(&joined)),
+            status: 200,
+            reason: "forwarded",
+            sdk_check: check(&event, Some(&joined)),
+        },
+        Case {
+            name: "duplicate Stripe-Signature headers joined with ', '",
+            request: req(&event, Some(&joined_spaced)),
+            status: 200,
+            reason: "forwarded",
+            sdk_check: check(&event, Some(&joined_spaced)),
+        },
+        Case {
+            name: "duplicate headers during a Stripe roll (two v1 each)",
+            request: req(&event, Some(&joined_roll)),
+            status: 200,
+            reason: "forwarded",
+            sdk_check: check(&event, Some(&joined_roll)),
+        },
+        // The SDKs differ on several t (stripe-python takes the first, stripe-node the
+        // last); ours checks every v1 against every fresh t, so not cross-checked.
+        Case {
+            name: "two t values, the v1 is the MAC of one of them",
             request: req(&event, Some(&duplicate_t)),
-            status: 400,
-            reason: "malformed_signature_header",
+            status: 200,
+            reason: "forwarded",
             sdk_check: None,
+        },
+        Case {
+            name: "two parts with different t, the first Stripe's",
+            request: req(&event, Some(&differing_t)),
+            status: 200,
+            reason: "forwarded",
+            sdk_check: None,
+        },
+        Case {
+            name: "old signed header with a fresh t added",
+            request: req(&event, Some(&replay_fresh_t)),
+            status: 400,
+            reason: "signature_mismatch",
+            sdk_check: check(&event, Some(&replay_fresh_t)),
         },
         Case {
             name: "v0-only header (correct MAC under v0)",
