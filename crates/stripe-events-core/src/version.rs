@@ -195,6 +195,14 @@ fn lifecycle_progress(object: &(impl Lifecycle + ?Sized)) -> u8 {
             _ => 80,
         },
         ("charge", "failed") => 80,
+        ("subscription_schedule", "not_started") => 10,
+        ("subscription_schedule", "completed" | "released") => 80,
+        // An inquiry (warning_*) may close or become a chargeback; a chargeback ends won/lost.
+        ("dispute", "warning_needs_response") => 20,
+        ("dispute", "warning_under_review") => 30,
+        ("dispute", "needs_response") => 40,
+        ("dispute", "warning_closed") => 80,
+        ("invoice_payment", "paid") => 80,
         (_, "pending") => 10,
         (_, "succeeded" | "failed" | "canceled" | "won" | "lost") => 80,
         _ => 50,
@@ -230,6 +238,35 @@ mod tests {
             "evt_b",
         );
         assert_eq!(paid, same, "the same event gives the same version");
+    }
+
+    #[test]
+    fn terminal_statuses_outrank_live_ones_in_their_second() {
+        let t = Timestamp::from_unix_seconds(1_700_000_000);
+        let v = |object: &str, status: &str| {
+            Version::of_event(
+                t,
+                &format!("{object}.updated"),
+                &json!({"object": object, "status": status}),
+                "evt_same",
+            )
+        };
+        for (object, before, after) in [
+            ("subscription_schedule", "not_started", "active"),
+            ("subscription_schedule", "active", "released"),
+            ("subscription_schedule", "active", "completed"),
+            ("dispute", "warning_needs_response", "warning_under_review"),
+            ("dispute", "warning_under_review", "warning_closed"),
+            ("dispute", "warning_needs_response", "needs_response"),
+            ("dispute", "needs_response", "under_review"),
+            ("dispute", "under_review", "won"),
+            ("invoice_payment", "open", "paid"),
+        ] {
+            assert!(
+                v(object, before) < v(object, after),
+                "{object}: {before} < {after}"
+            );
+        }
     }
 
     #[test]
