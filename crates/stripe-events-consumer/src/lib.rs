@@ -83,11 +83,25 @@ pub struct InvocationReport {
     pub records: Vec<RecordReport>,
 }
 
-#[derive(Debug, Error, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[error("{count} event(s) failed transiently; the platform will retry: {first}")]
+/// The handler error of an invocation with events to retry. lambda_runtime prints it on its
+/// own error line (as `Debug`), so it names the events.
+#[derive(Error, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[error(
+    "{count} event(s) failed transiently; the platform will retry: [{}]: {first}",
+    event_ids.join(", ")
+)]
 pub struct RetryLater {
     pub count: usize,
+    /// The ids of the events that failed transiently (as read; empty when none could be).
+    pub event_ids: Vec<String>,
+    /// Why the first one failed.
     pub first: String,
+}
+
+impl std::fmt::Debug for RetryLater {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RetryLater: {self}")
+    }
 }
 
 impl InvocationReport {
@@ -151,6 +165,10 @@ impl InvocationReport {
         if let Some(first) = transient.first() {
             return Err(RetryLater {
                 count: transient.len(),
+                event_ids: transient
+                    .iter()
+                    .filter_map(|r| r.event_id.clone())
+                    .collect(),
                 first: first.detail.clone().unwrap_or_default(),
             });
         }
@@ -304,6 +322,8 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
     fn unreadable(&self, e: RecordError) -> RecordReport {
         tracing::warn!(
             event_id = e.event_id.as_deref().unwrap_or(""),
+            event_type = e.event_type.as_deref().unwrap_or(""),
+            path = e.path.unwrap_or(""),
             sqs_message_id = e.sqs_message_id.as_deref().unwrap_or(""),
             envelope_id = e.envelope_id.as_deref().unwrap_or(""),
             consumer = self.config.consumer.as_str(),
@@ -315,7 +335,7 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
         RecordReport {
             outcome: Outcome::FailedPermanent,
             event_id: e.event_id,
-            event_type: None,
+            event_type: e.event_type,
             sqs_message_id: e.sqs_message_id,
             detail: Some(e.error.to_string()),
         }
@@ -493,6 +513,8 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
         let fetch = resolve == Resolve::Fetched
             || d.style.is_thin()
             || self.config.revalidate_types.iter().any(|t| t == base_type);
+        // Why Stripe no longer serves the object a deletion names (said in the log line).
+        let mut gone: Option<String> = None;
         // A fetched object borrows from its response body, declared here to outlive it.
         let fetched_body: Vec<u8>;
         let fetched_object: StripeObject<'_>;
@@ -522,7 +544,7 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
                     // The deletion the event announces: record it as such.
                     fetched_object =
                         StripeObject::deleted_stub(&object_ref.object_type, &object_ref.id);
-                    tracing::info!(event_id = %d.event_id, detail = %why, "object gone; recording the deletion");
+                    gone = Some(why);
                     (&fetched_object, Timestamp::now())
                 }
                 Err(HydrateError::Transient(why)) => {
@@ -576,16 +598,26 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
             settle_ties: resolve != Resolve::AsDelivered,
         };
         match within(deadline, self.store.commit(&commit)).await {
-            // Said in the event's log line: a deletion of an object never stored wrote nothing.
-            Ok(CommitOutcome::Applied) if unplaced > 0 => Processed::because(
-                Outcome::Applied,
-                "deletion of an object not stored here: nothing to mark",
-            ),
-            Ok(CommitOutcome::Applied) if resolve == Resolve::Fetched => Processed::because(
-                Outcome::Applied,
-                "tied in its second with the stored state: applied as Stripe has it now",
-            ),
-            Ok(CommitOutcome::Applied) => Processed::done(Outcome::Applied),
+            Ok(CommitOutcome::Applied) => {
+                // What the event's log line says beyond `applied`.
+                let notes: Vec<String> = [
+                    gone.map(|why| format!("object gone from Stripe ({why}): recorded as deleted")),
+                    (unplaced > 0)
+                        .then(|| "deletion of an object not stored here: nothing to mark".into()),
+                    (resolve == Resolve::Fetched).then(|| {
+                        "tied in its second with the stored state: applied as Stripe has it now"
+                            .into()
+                    }),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                if notes.is_empty() {
+                    Processed::done(Outcome::Applied)
+                } else {
+                    Processed::because(Outcome::Applied, notes.join("; "))
+                }
+            }
             Ok(CommitOutcome::Tied) => {
                 attempt.tied = true;
                 Processed::because(Outcome::Stale, "tied in its second with the stored state")

@@ -22,12 +22,23 @@ use crate::{emf_line, Consumer, ConsumerConfig, RetryLater};
 
 pub async fn run(consumer: Family) -> Result<(), lambda_runtime::Error> {
     init_logging();
-    let config = ConsumerConfig::from_env(consumer, |k| std::env::var(k).ok())?;
+    // A start that fails says so in the log format of every other line, then exits.
+    fn init_failed<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> E {
+        move |e| {
+            tracing::error!(outcome = "init_failed", error = %e, "{what}");
+            e
+        }
+    }
+    let config = ConsumerConfig::from_env(consumer, |k| std::env::var(k).ok())
+        .map_err(init_failed("invalid configuration"))?;
     let sdk = aws_sdk_config().await;
     let store = DynamoStore::new(dynamodb_client(&sdk, None), config.tables.clone());
     // The Stripe key's Secrets Manager read shares the SDK config, and so its timeouts.
-    let stripe = StripeConfig::from_vars(|k| std::env::var(k).ok(), Some(&sdk)).await?;
-    let hydrator = StripeHydrator::new(stripe)?;
+    let stripe = StripeConfig::from_vars(|k| std::env::var(k).ok(), Some(&sdk))
+        .await
+        .map_err(init_failed("cannot load the Stripe API key"))?;
+    let hydrator =
+        StripeHydrator::new(stripe).map_err(init_failed("cannot build the Stripe client"))?;
     let consumer = Arc::new(Consumer {
         config,
         store,
@@ -43,6 +54,17 @@ pub async fn run(consumer: Family) -> Result<(), lambda_runtime::Error> {
         .await
 }
 
+/// The error the Runtime API reports for an invocation to retry: `errorType` names it (by
+/// default it is the Rust type name of a boxed error).
+impl From<RetryLater> for lambda_runtime::Diagnostic {
+    fn from(e: RetryLater) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: "RetryLater".to_owned(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
 /// What the consumer answers an invocation with, handed to lambda_runtime's handler as its
 /// payload: the response body, or the error that makes the platform retry.
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
@@ -52,10 +74,10 @@ pub enum Reply {
 }
 
 impl Reply {
-    fn into_result(self) -> Result<Value, lambda_runtime::Error> {
+    fn into_result(self) -> Result<Value, RetryLater> {
         match self {
             Reply::Answer(answer) => Ok(answer),
-            Reply::RetryLater(e) => Err(e.into()),
+            Reply::RetryLater(e) => Err(e),
         }
     }
 
@@ -153,7 +175,7 @@ mod tests {
     use stripe_events_store::{
         Commit, CommitOutcome, DeliveryAudit, MemoryStore, Prior, StoreError, TableNames,
     };
-    use stripe_events_testkit::fixtures::fixture_bytes;
+    use stripe_events_testkit::fixtures::{fixture, fixture_bytes};
     use stripe_events_testkit::stripe::FixtureStripe;
 
     use super::*;
@@ -249,5 +271,14 @@ mod tests {
             error.to_string().contains("the platform will retry"),
             "{error}"
         );
+        // lambda_runtime prints the error's Debug on its own line: it names the event.
+        let event_id = fixture("partner-snapshot/invoice-paid.json")["detail"]["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        assert_eq!(error.event_ids, std::slice::from_ref(&event_id));
+        assert!(format!("{error:?}").contains(&event_id), "{error:?}");
+        let diagnostic = lambda_runtime::Diagnostic::from(error);
+        assert_eq!(diagnostic.error_type, "RetryLater");
     }
 }

@@ -646,10 +646,12 @@ async fn an_envelope_with_a_bad_source_is_refused_and_named_by_its_ids() {
     let mut e = fixture("partner-snapshot/subscription-updated.json");
     let event_id = e["detail"]["id"].as_str().expect("id").to_owned();
     let c = consumer(Family::Subscription, MemoryStore::new());
+    let event_type = e["detail"]["type"].as_str().expect("type").to_owned();
     for source in [
         json!(5),
         json!(["aws.partner/stripe.com/ed_1"]),
         json!("aws.partner/stripe.com/"),
+        json!("my.app"),
     ] {
         e["source"] = source.clone();
         let report = c.handle(e.clone(), soon()).await;
@@ -663,7 +665,22 @@ async fn an_envelope_with_a_bad_source_is_refused_and_named_by_its_ids() {
             Some(event_id.as_str()),
             "{source}"
         );
+        // The log line and the report name the event's type too.
+        assert_eq!(
+            report.records[0].event_type.as_deref(),
+            Some(event_type.as_str()),
+            "{source}"
+        );
     }
+    // A known source with a bad event: its type and path are named.
+    let mut bad = fixture("partner-snapshot/subscription-updated.json");
+    bad["detail"]["created"] = json!("yesterday");
+    let report = c.handle(bad, soon()).await;
+    assert_eq!(report.records[0].outcome, Outcome::FailedPermanent);
+    assert_eq!(
+        report.records[0].event_type.as_deref(),
+        Some(event_type.as_str())
+    );
     assert_eq!(c.store.state_len(), 0);
     // Without `source`, the ids are still reported.
     e.as_object_mut().expect("object").remove("source");

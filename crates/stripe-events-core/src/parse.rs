@@ -13,6 +13,10 @@
 //! 2026-11-30). The SQS answer does use its `SqsBatchResponse`, the webhook its
 //! `ApiGatewayV2httpRequest`/`ApiGatewayV2httpResponse`.
 
+// A `RecordError` carries every id read before the error, for its log line and SQS's
+// `batchItemFailures`; it is built only on the error path, so its size costs nothing there.
+#![allow(clippy::result_large_err)]
+
 use std::borrow::Cow;
 use std::cell::Cell;
 use std::fmt;
@@ -51,6 +55,11 @@ pub struct RecordError {
     pub envelope_id: Option<String>,
     /// The Stripe event id when it could be read despite the error.
     pub event_id: Option<String>,
+    /// The event's type as given, when it could be read despite the error.
+    pub event_type: Option<String>,
+    /// The delivery path ([`crate::DeliveryPath::name`]) when the source was read;
+    /// `unknown` for an EventBridge source that is neither Stripe's nor the webhook's.
+    pub path: Option<&'static str>,
     pub error: ParseError,
 }
 
@@ -60,6 +69,8 @@ impl RecordError {
             sqs_message_id: None,
             envelope_id: None,
             event_id: None,
+            event_type: None,
+            path: None,
             error,
         }
     }
@@ -330,6 +341,8 @@ fn eventbridge<'a>(top: &mut TopLevel<'a>) -> Result<Delivery<'a>, RecordError> 
         return Err(RecordError {
             envelope_id,
             event_id: detail.id.as_str().map(str::to_owned),
+            event_type: detail.type_.as_str().map(str::to_owned),
+            path: Some(UNKNOWN_PATH),
             ..RecordError::new(ParseError::WrongType {
                 field: "source",
                 expected: "a string",
@@ -352,6 +365,8 @@ fn eventbridge<'a>(top: &mut TopLevel<'a>) -> Result<Delivery<'a>, RecordError> 
         return Err(RecordError {
             envelope_id,
             event_id: detail.id.as_str().map(str::to_owned),
+            event_type: detail.type_.as_str().map(str::to_owned),
+            path: Some(UNKNOWN_PATH),
             ..RecordError::new(ParseError::UnknownSource {
                 source_name: source.into_owned(),
             })
@@ -364,9 +379,27 @@ fn eventbridge<'a>(top: &mut TopLevel<'a>) -> Result<Delivery<'a>, RecordError> 
     stripe_event(&mut detail, path, envelope_id, replay_name)
 }
 
+/// The `path` of a record whose EventBridge source is neither Stripe's nor the webhook's.
+pub const UNKNOWN_PATH: &str = "unknown";
+
 /// Takes what it keeps out of `ev`: the event's fields are moved, never the whole struct
-/// (about 500 bytes, copied at every level it passed through).
+/// (about 500 bytes, copied at every level it passed through). An error names the event's
+/// type, as given, and its path.
 fn stripe_event<'a>(
+    ev: &mut EventFields<'a>,
+    path: DeliveryPath,
+    envelope_id: Option<String>,
+    replay_name: Option<String>,
+) -> Result<Delivery<'a>, RecordError> {
+    let path_name = path.name();
+    read_stripe_event(ev, path, envelope_id, replay_name).map_err(|e| RecordError {
+        event_type: ev.type_.as_str().map(str::to_owned),
+        path: Some(path_name),
+        ..e
+    })
+}
+
+fn read_stripe_event<'a>(
     ev: &mut EventFields<'a>,
     path: DeliveryPath,
     envelope_id: Option<String>,
@@ -1153,6 +1186,33 @@ mod tests {
         assert_eq!(
             d.object.as_ref().unwrap().url.as_deref(),
             Some("/v1/invoices/in_1")
+        );
+    }
+
+    #[test]
+    fn an_unreadable_event_names_its_type_and_path() {
+        let envelope = |source: &str, created: serde_json::Value| {
+            let mut event = snapshot_event();
+            event["created"] = created;
+            bytes(
+                json!({"id": "uuid-1", "source": source, "detail-type": "invoice.paid",
+                         "detail": event}),
+            )
+        };
+        let input = envelope("my.app", json!(1_700_000_000));
+        let e = parse_bytes(&input).unwrap_err();
+        assert_eq!(e.error.code(), "unknown_source");
+        assert_eq!(e.path, Some(UNKNOWN_PATH));
+        assert_eq!(
+            e.event_type,
+            snapshot_event()["type"].as_str().map(str::to_owned)
+        );
+        let input = envelope("stripe.webhook", json!("yesterday"));
+        let e = parse_bytes(&input).unwrap_err();
+        assert_eq!(e.path, Some("webhook"));
+        assert_eq!(
+            e.event_type,
+            snapshot_event()["type"].as_str().map(str::to_owned)
         );
     }
 

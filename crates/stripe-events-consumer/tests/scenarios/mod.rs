@@ -621,6 +621,7 @@ where
         // Not silent: the event's log line says nothing was marked.
         let detail = report.records[0].detail.as_deref().unwrap_or_default();
         assert!(detail.contains("nothing to mark"), "{detail}");
+        assert!(detail.contains("gone from Stripe"), "{detail}");
         assert_eq!(deliver(&c, created.clone()).await, Outcome::Applied);
         let deletion = thin_deletion(deleted_type, object_type, id, &url(id), at + 60);
         assert_eq!(
