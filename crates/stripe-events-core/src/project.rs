@@ -518,7 +518,7 @@ fn invoice<'a>(id: &'a str, o: &'a model::Invoice<'_>, deleted_event: bool) -> S
     f.set("hosted_invoice_url", &o.hosted_invoice_url);
     // `invoice.deleted` carries the draft as it was: without this it would read as live.
     if deleted_event {
-        f.set("deleted", true);
+        f.set(vocabulary::attr::DELETED, true);
     }
     pay_item("invoice", id, &o.customer, o.created, f, None)
 }
@@ -644,7 +644,7 @@ fn customer<'a>(id: &'a str, o: &'a model::Customer<'_>, deleted_event: bool) ->
     f.set("customer_id", id);
     // Only deletions write `deleted`, so no later-arriving older update can clear it.
     if deleted_event || o.deleted.get() == Some(true) {
-        f.set("deleted", true);
+        f.set(vocabulary::attr::DELETED, true);
     }
     // A deleted stub (`{id, object, deleted}`) has nothing else: keep the last known profile.
     let stub = o.is_stub();
@@ -700,7 +700,7 @@ fn owner_unknown_deletion<'a>(kind: &Kind<'_>, id: &'a str) -> Option<StateWrite
     let mut f = Fields::with_capacity(3);
     f.set("object_type", object_type);
     f.set("object_id", id);
-    f.set("deleted", true);
+    f.set(vocabulary::attr::DELETED, true);
     Some(StateWrite {
         pk: vocabulary::unfiled_pk(id),
         sk,
@@ -763,7 +763,7 @@ fn discount<'a>(id: &'a str, o: &'a model::Discount<'_>, deleted_event: bool) ->
     f.set("start", o.start);
     f.set("end", o.end);
     if deleted_event {
-        f.set("deleted", true);
+        f.set(vocabulary::attr::DELETED, true);
     }
     StateWrite {
         pk: customer
@@ -792,7 +792,7 @@ fn tax_id<'a>(id: &'a str, o: &'a model::TaxId<'_>, deleted_event: bool) -> Stat
         o.verification.get().and_then(|v| v.status.get()),
     );
     if deleted_event {
-        f.set("deleted", true);
+        f.set(vocabulary::attr::DELETED, true);
     }
     StateWrite {
         pk: customer

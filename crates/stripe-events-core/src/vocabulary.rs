@@ -114,6 +114,8 @@ pub mod attr {
     /// Profiles: `metadata.user_id` (GSI `by_user_id`).
     pub const USER_ID: &str = "user_id";
     pub const STATUS: &str = "status";
+    /// `true` once the object is deleted (a marker: only ever set).
+    pub const DELETED: &str = "deleted";
     /// The version the item was written from (ms) and its same-second tiebreak.
     pub const VERSION: &str = "version";
     pub const VERSION_TIEBREAK: &str = "version_tiebreak";

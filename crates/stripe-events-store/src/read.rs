@@ -156,7 +156,9 @@ pub async fn read_customer_state<R: StateReader + ?Sized>(
     ))
 }
 
-/// The customer ids whose profile carries `metadata.user_id == user_id` (GSI `by_user_id`).
+/// The customer ids whose profile carries `metadata.user_id == user_id` (GSI `by_user_id`),
+/// deleted customers left out (a deleted profile keeps its last attributes under the marker,
+/// `user_id` included, but bills no one).
 pub async fn customers_of_user<R: StateReader + ?Sized>(
     store: &R,
     user_id: &str,
@@ -164,6 +166,7 @@ pub async fn customers_of_user<R: StateReader + ?Sized>(
     let items = store.read_by_user_id(user_id).await?;
     Ok(items
         .iter()
+        .filter(|m| m.get(attr::DELETED).and_then(Value::as_bool) != Some(true))
         .filter_map(|m| {
             m.get(attr::CUSTOMER_ID)
                 .and_then(Value::as_str)

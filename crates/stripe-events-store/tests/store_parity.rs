@@ -21,6 +21,7 @@ use stripe_events_testkit::stack::{fresh_tables, local_endpoint, sdk_config_for}
 
 const CUS: &str = "cus_PARITY1";
 const CUS2: &str = "cus_PARITY2";
+const CUS3: &str = "cus_PARITY3";
 const SUB: &str = "sub_PARITY1";
 const PM: &str = "pm_PARITY1";
 /// Seconds: the events' `created`.
@@ -202,6 +203,13 @@ fn steps() -> Vec<Step> {
                        "name": "Two", "metadata": {}}),
         ..with_user.clone()
     };
+    let live = Event {
+        key: "evt_P_cus3",
+        id: "evt_P_cus3",
+        object: json!({"id": CUS3, "object": "customer", "email": "three@example.com",
+                       "name": "Three", "metadata": {"user_id": "user_parity"}}),
+        ..with_user.clone()
+    };
     let detached = Event {
         consumer: Family::Customer,
         key: "evt_P_pm",
@@ -301,6 +309,10 @@ fn steps() -> Vec<Step> {
                 AT + 13_000,
                 false,
             ),
+            Applied,
+        ),
+        C(
+            commit(&live, AuditPath::PartnerSnapshot, AT + 14_000, false),
             Applied,
         ),
     ]
@@ -415,7 +427,7 @@ async fn memory_store_writes_what_dynamodb_writes() {
     // What was compared is what the contract says (so an empty or partial run cannot pass).
     assert_eq!(
         d_records.len(),
-        12,
+        13,
         "one record per event key: {d_records:#?}"
     );
     let rec = |key: &str| {
@@ -454,8 +466,8 @@ async fn memory_store_writes_what_dynamodb_writes() {
 
     assert_eq!(
         d_items.len(),
-        5,
-        "subscription, two profiles, payment method, invoice: {d_items:#?}"
+        6,
+        "subscription, three profiles, payment method, invoice: {d_items:#?}"
     );
     let sub = d_items
         .iter()
@@ -492,11 +504,12 @@ async fn memory_store_writes_what_dynamodb_writes() {
             .await
             .expect("scan")
     );
+    // CUS was deleted: only the live customer of the user is listed.
     assert_eq!(
         customers_of_user(&memory, "user_parity")
             .await
             .expect("scan"),
-        [CUS]
+        [CUS3]
     );
     // A user_id the customer no longer has is gone from the item and from by_user_id.
     for store_items in [
