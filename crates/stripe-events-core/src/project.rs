@@ -303,6 +303,12 @@ pub enum ProjectError {
         object_type: &'static str,
         field: &'static str,
     },
+    /// A deletion stub (`{id, object, deleted}`: Stripe answered 404 for a thin `*.deleted`)
+    /// of a kind whose owner only its full object names.
+    #[error(
+        "Stripe no longer serves the {object_type} and its deletion stub names no owner to mark"
+    )]
+    StubWithoutOwner { object_type: String },
 }
 
 /// Whether this family's Lambda stores events of this (base, `v1.`-less) type.
@@ -356,6 +362,11 @@ pub fn project_object<'a>(
     if object.is_deleted_stub() {
         if let Some(marker) = owner_unknown_deletion(&object.kind, id) {
             return Ok(Projection::Items(vec![marker]));
+        }
+        if !matches!(object.kind, Kind::Customer(_)) {
+            return Err(ProjectError::StubWithoutOwner {
+                object_type: object.object_type().unwrap_or("object").to_owned(),
+            });
         }
     }
     let item = match &object.kind {
@@ -816,4 +827,28 @@ fn metadata<'a>(m: Option<&'a Metadata<'_>>) -> Attr<'a> {
         })
         .unwrap_or_default(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deletion_stub_of_a_kind_filed_by_its_owner_says_so() {
+        let stub = StripeObject::deleted_stub("subscription", "sub_gone");
+        let err = project_object("customer.subscription.deleted", &stub, None)
+            .expect_err("no owner to file it under");
+        assert!(
+            err.to_string()
+                .contains("no longer serves the subscription"),
+            "{err}"
+        );
+        // Kinds whose marker is filed where the object is stored: an unfiled marker.
+        let stub = StripeObject::deleted_stub("tax_id", "txi_gone");
+        let Ok(Projection::Items(items)) = project_object("customer.tax_id.deleted", &stub, None)
+        else {
+            panic!("a marker")
+        };
+        assert!(items[0].is_unfiled() && items[0].kind == WriteKind::Marker);
+    }
 }
