@@ -60,6 +60,7 @@ locals {
       STRIPE_API_KEY_SECRET_ARN = aws_secretsmanager_secret.stripe_api_key.arn
       STRIPE_API_BASE           = var.stripe_api_base
       REVALIDATE_TYPES          = var.revalidate_types
+      STRIPE_LIVEMODE           = var.stripe_livemode
       CONSUMER                  = name
     }
   }

@@ -197,6 +197,16 @@ variable "stripe_api_base" {
   default     = "https://api.stripe.com"
 }
 
+variable "stripe_livemode" {
+  description = "STRIPE_LIVEMODE for the consumers: live = only live-mode events apply, test = only test-mode events, any = both. An event of the other mode is failed_permanent and never applied."
+  type        = string
+  default     = "any"
+  validation {
+    condition     = contains(["live", "test", "any"], var.stripe_livemode)
+    error_message = "stripe_livemode must be live, test or any."
+  }
+}
+
 variable "revalidate_types" {
   description = "REVALIDATE_TYPES for the consumers: comma-separated Stripe event types whose snapshot is re-fetched from the API before projecting. Empty = none."
   type        = string

@@ -24,7 +24,9 @@ log_retention_days = 365
 
 stripe_api_base  = "https://api.stripe.com"
 revalidate_types = ""
-dedupe_ttl_days  = 30
+# A dev stack takes Stripe test-mode events only (prod: "live").
+stripe_livemode = "test"
+dedupe_ttl_days = 30
 
 event_archive_retention_days = 30
 

@@ -25,6 +25,8 @@ pub struct ConsumerConfig {
     pub max_future_skew_seconds: i64,
     /// How many records of one SQS batch are processed at once.
     pub record_concurrency: usize,
+    /// `Some(true)`: live-mode events only; `Some(false)`: test-mode only; `None`: both.
+    pub livemode: Option<bool>,
 }
 
 /// One hour: far beyond any real clock skew, far below a frozen item's cost.
@@ -43,12 +45,14 @@ impl ConsumerConfig {
             revalidate_types: Vec::new(),
             max_future_skew_seconds: DEFAULT_MAX_FUTURE_SKEW_SECONDS,
             record_concurrency: DEFAULT_RECORD_CONCURRENCY,
+            livemode: None,
         }
     }
 
     /// Reads `BILLING_TABLE`, `DEDUPE_TABLE` (or `TABLE_PREFIX` for both),
     /// `DEDUPE_TTL_DAYS` (default 30), `REVALIDATE_TYPES` (comma-separated) and
-    /// `MAX_FUTURE_SKEW_SECONDS` (default 3600) and `SQS_RECORD_CONCURRENCY` (default 10).
+    /// `MAX_FUTURE_SKEW_SECONDS` (default 3600), `SQS_RECORD_CONCURRENCY` (default 10) and
+    /// `STRIPE_LIVEMODE` (`live`, `test`, or `any`, the default).
     pub fn from_env(
         consumer: Family,
         var: impl Fn(&str) -> Option<String>,
@@ -111,6 +115,17 @@ impl ConsumerConfig {
                 }
             },
         };
+        let livemode = match var("STRIPE_LIVEMODE").as_deref().map(str::trim) {
+            None | Some("" | "any") => None,
+            Some("live") => Some(true),
+            Some("test") => Some(false),
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "STRIPE_LIVEMODE",
+                    reason: format!("{other:?} is not live, test or any"),
+                })
+            }
+        };
         Ok(ConsumerConfig {
             consumer,
             tables,
@@ -118,6 +133,7 @@ impl ConsumerConfig {
             revalidate_types,
             max_future_skew_seconds,
             record_concurrency,
+            livemode,
         })
     }
 }
@@ -158,5 +174,21 @@ mod tests {
             env(&[("TABLE_PREFIX", "p"), ("DEDUPE_TTL_DAYS", "1")])
         )
         .is_err());
+    }
+
+    #[test]
+    fn livemode_is_live_test_or_any() {
+        let mode = |v: &str| {
+            ConsumerConfig::from_env(
+                Family::Payment,
+                env(&[("TABLE_PREFIX", "p"), ("STRIPE_LIVEMODE", v)]),
+            )
+            .map(|c| c.livemode)
+        };
+        assert_eq!(mode("live"), Ok(Some(true)));
+        assert_eq!(mode("test"), Ok(Some(false)));
+        assert_eq!(mode("any"), Ok(None));
+        assert_eq!(mode(""), Ok(None));
+        assert!(matches!(mode("prod"), Err(ConfigError::Invalid { .. })));
     }
 }

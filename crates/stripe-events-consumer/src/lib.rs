@@ -506,6 +506,17 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
         if let Some(refused) = self.refuse_future(d.created, "event created") {
             return refused;
         }
+        if let Some(live) = self.config.livemode.filter(|live| *live != d.livemode) {
+            let mode = |live: bool| if live { "live" } else { "test" };
+            return Processed::because(
+                Outcome::FailedPermanent,
+                format!(
+                    "a {}-mode event; this deployment takes {}-mode events only (STRIPE_LIVEMODE): not applied",
+                    mode(d.livemode),
+                    mode(live)
+                ),
+            );
+        }
         if let Err(e) = identity::check_delivery(d) {
             return Processed::because(Outcome::FailedPermanent, e);
         }

@@ -715,3 +715,29 @@ async fn a_transaction_dynamodb_refuses_as_invalid_is_not_retried_but_throttling
         );
     }
 }
+
+#[tokio::test]
+async fn a_deployment_for_one_mode_never_applies_events_of_the_other() {
+    let test_event = fixture("partner-snapshot/subscription-updated.json");
+    assert_eq!(test_event["detail"]["livemode"], false);
+    let mut live_event = test_event.clone();
+    live_event["detail"]["livemode"] = json!(true);
+    live_event["detail"]["id"] = json!("evt_live_mode_1");
+
+    let mut live = consumer(Family::Subscription, MemoryStore::new());
+    live.config.livemode = Some(true);
+    let report = live.handle(test_event.clone(), soon()).await;
+    assert_eq!(report.records[0].outcome, Outcome::FailedPermanent);
+    let detail = report.records[0].detail.as_deref().unwrap_or_default();
+    assert!(detail.contains("test-mode event"), "{detail}");
+    assert_eq!(live.store.state_len(), 0, "nothing written");
+    let report = live.handle(live_event.clone(), soon()).await;
+    assert_eq!(report.records[0].outcome, Outcome::Applied);
+
+    // Not set: both modes apply, as before.
+    let any = consumer(Family::Subscription, MemoryStore::new());
+    for event in [test_event, live_event] {
+        let report = any.handle(event, soon()).await;
+        assert_eq!(report.records[0].outcome, Outcome::Applied);
+    }
+}

@@ -265,6 +265,7 @@ fn every_lambda_crate_has_a_function_log_group_role_and_rules() {
         "STRIPE_API_KEY_SECRET_ARN",
         "STRIPE_API_BASE",
         "REVALIDATE_TYPES",
+        "STRIPE_LIVEMODE",
     ] {
         assert_has(
             &block(&locals, "consumer_environment = {"),
