@@ -23,7 +23,8 @@ pub mod exit {
     /// Could not run: missing table, unreachable endpoint, missing Stripe key, … (one line
     /// on stderr naming the fix).
     pub const ERROR: u8 = 1;
-    /// Bad arguments: unknown flag or event type, unparsable `--since`, …
+    /// Bad arguments: unknown flag, event type or family, no `--types`/`--family`, a
+    /// `--since` or a duration (`--window`, `--wait`, `--grace`) that does not parse, …
     pub const USAGE: u8 = 2;
     /// `replay`/`backfill`: some delivery failed transiently (DynamoDB or Stripe); run again.
     pub const RETRY: u8 = 3;
@@ -40,7 +41,8 @@ Exit codes:
   0  done; every input handled (applied, duplicate, stale, ignored)
   1  could not run (missing table, unreachable endpoint, no Stripe key, ...);
      one line on stderr names the fix
-  2  bad arguments (unknown flag or event type, unparsable --since, ...)
+  2  bad arguments (unknown flag, event type or family; a --since, --window, --wait
+     or --grace that does not parse, ...)
   3  replay/backfill: a delivery failed transiently (DynamoDB or Stripe); run it again
   4  migrate cutover: types not ready were refused (--force overrides)
   5  replay/backfill: an input was unreadable, unrouted or failed_permanent (see its row)

@@ -40,9 +40,9 @@ pub enum MigrateError {
     NoEndpoint(String),
     #[error("no webhook URL: pass --webhook-url (or set STRIPE_WEBHOOK_URL); `terraform -chdir=infra output -raw webhook_url` prints it")]
     NoWebhookUrl,
-    #[error("give --types or --family")]
+    #[error("give --types or --family: nothing selected")]
     NothingSelected,
-    #[error("unknown family {0:?}: subscription, payment or customer")]
+    #[error("--family: unknown family {0:?}: subscription, payment or customer")]
     UnknownFamily(String),
 }
 

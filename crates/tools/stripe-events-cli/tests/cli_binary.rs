@@ -49,6 +49,58 @@ fn code(out: &Output) -> i32 {
     out.status.code().unwrap_or(-1)
 }
 
+/// Runs the binary with no AWS or Stripe settings at all: only argument checks can answer.
+fn cli_without_environment(args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stripe-events"));
+    cmd.current_dir(repo()).args(args);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") || k.starts_with("STRIPE_") || k == "TABLE_PREFIX" {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("AWS_EC2_METADATA_DISABLED", "true");
+    cmd.output().expect("run stripe-events")
+}
+
+/// Bad arguments are exit 2 with one line naming the flag, checked before the environment
+/// (no AWS, no Stripe key here): a script can tell "I called it wrong" from "it could not run".
+#[test]
+fn bad_arguments_exit_2_before_anything_runs() {
+    for (args, flag) in [
+        (&["migrate", "cutover", "--family", "bogus"][..], "bogus"),
+        (&["migrate", "cutover"][..], "--types"),
+        (&["migrate", "rollback"][..], "--types"),
+        (
+            &[
+                "migrate",
+                "cutover",
+                "--types",
+                "invoice.paid",
+                "--window",
+                "1y",
+            ][..],
+            "--window",
+        ),
+        (
+            &["migrate", "status", "--window", "yesterday"][..],
+            "--window",
+        ),
+        (
+            &["migrate", "status", "--window", "2026-01-01"][..],
+            "--window",
+        ),
+        (&["ping", "--wait", "forever"][..], "--wait"),
+        (&["setup", "--wait", "10"][..], "--wait"),
+        (&["audit", "--grace", "2026-01-01"][..], "--grace"),
+    ] {
+        let out = cli_without_environment(args);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(code(&out), 2, "{args:?}: {stdout}{stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains(flag), "{args:?} names {flag}: {stderr}");
+    }
+}
+
 #[test]
 fn create_tables_twice_and_commands_without_a_stripe_key() {
     local_stack();
