@@ -820,6 +820,10 @@ wrote {}",
             MigrateAction::Status { .. } => Vec::new(),
         };
         let aws = Aws::from_env().await;
+        // Both tables, checked as `audit` checks them (one line naming `create-tables` or the
+        // prefix, or the missing credentials); by cutover and rollback before Stripe is
+        // changed, so a change is never left unlogged for want of the log's table.
+        let tables_ready = || explain::require_tables(&aws.dynamodb, tables);
         // `migrate status` reads only DynamoDB unless a Stripe key is there to show the
         // endpoint's types; cutover and rollback change the endpoint, so they need one.
         let admin = match StripeAdmin::from_env(&aws.sdk).await {
@@ -849,6 +853,7 @@ wrote {}",
                 window,
                 webhook_url,
             } => {
+                tables_ready().await?;
                 let stats = migrate::type_stats(&records().await?, since.unix_millis());
                 let log = migrate::read_log(&aws.dynamodb, tables)
                     .await
@@ -883,11 +888,15 @@ wrote {}",
                 migrate::find_endpoint(&admin, &url)
                     .await
                     .map_err(|e| e.to_string())?;
+                tables_ready().await?;
                 let actor = actor(select.operator, aws.caller_arn().await);
-                let r = migrate::cutover(
-                    &admin,
-                    &aws.dynamodb,
+                let stores = migrate::Stores {
+                    admin: &admin,
+                    db: &aws.dynamodb,
                     tables,
+                };
+                let r = migrate::cutover(
+                    &stores,
                     &records().await?,
                     &url,
                     &types,
@@ -899,7 +908,7 @@ wrote {}",
                 .map_err(|e| e.to_string())?;
                 print_step("cut over", &r);
                 if r.remaining_handled.is_empty() {
-                    println!("every handled type is cut over: `stripe-events migrate status` prints the Terraform switches that finish the move");
+                    println!("every handled type is cut over: `stripe-events migrate status` prints the last steps");
                 }
                 Ok(if r.refused.is_empty() {
                     ExitCode::SUCCESS
@@ -911,8 +920,17 @@ wrote {}",
                 let admin = admin.ok_or("no Stripe key")?;
                 let url =
                     migrate::resolve_webhook_url(select.webhook_url).map_err(|e| e.to_string())?;
+                migrate::find_endpoint(&admin, &url)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                tables_ready().await?;
                 let actor = actor(select.operator, aws.caller_arn().await);
-                let r = migrate::rollback(&admin, &aws.dynamodb, tables, &url, &types, &actor)
+                let stores = migrate::Stores {
+                    admin: &admin,
+                    db: &aws.dynamodb,
+                    tables,
+                };
+                let r = migrate::rollback(&stores, &url, &types, &actor)
                     .await
                     .map_err(|e| e.to_string())?;
                 print_step("rolled back", &r);
