@@ -58,6 +58,18 @@ pub enum AdminError {
     Tls(String),
 }
 
+impl AdminError {
+    /// Worth asking again: no answer, a 429 or a 5xx. Not a 4xx (a bad key, a missing
+    /// permission or object), which waiting does not cure.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            AdminError::Transport { .. } => true,
+            AdminError::Api { status, .. } => *status == 429 || *status >= 500,
+            _ => false,
+        }
+    }
+}
+
 type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 #[derive(Clone)]

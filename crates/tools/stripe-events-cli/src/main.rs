@@ -607,11 +607,11 @@ mod commands {
         let wait = duration_arg("--wait", &args.wait)?;
         let poll = duration_arg("--poll", &args.poll)?;
         let (admin, aws) = clients().await?;
-        let now = Timestamp::now().unix_seconds();
         if status_only {
             let report = setup_cmd::status(&admin, &aws, &prefix)
                 .await
                 .map_err(|e| e.to_string())?;
+            let now = Timestamp::now().unix_seconds();
             println!("{}", setup_cmd::render_status(&report, now));
             return Ok(ExitCode::SUCCESS);
         }
@@ -646,20 +646,9 @@ mod commands {
         })
         .await;
         bar.finish_and_clear();
-        let ready = match waited {
-            Ok(r) => r,
-            Err(missing) => {
-                let ids: Vec<String> = missing.iter().map(|d| d.id.clone()).collect();
-                return Err(setup_cmd::SetupError::SourceTimeout {
-                    missing: ids.join(", "),
-                    waited: args.wait,
-                    account,
-                    region,
-                }
-                .to_string()
-                .into());
-            }
-        };
+        let ready = waited.map_err(|e| e.to_string())?;
+        // After the wait: the days left count from the sources' creation, not from the start.
+        let now = Timestamp::now().unix_seconds();
         let mut t = Table::new(&[
             "destination",
             "payload",
