@@ -249,28 +249,43 @@ impl Aws {
         }
     }
 
-    /// Whether a log event containing `needle` was written to `group` since `start_ms`.
+    /// Whether a log event containing `needle` was written to `group` since `start_ms`,
+    /// following `nextToken` until the last page or `deadline` (FilterLogEvents may answer
+    /// pages with no events and a token while it scans the group's streams).
     pub async fn log_contains(
         &self,
         group: &str,
         needle: &str,
         start_ms: i64,
+        deadline: std::time::Instant,
     ) -> Result<bool, AwsError> {
-        let out = self
-            .logs
-            .filter_log_events()
-            .log_group_name(group)
-            .filter_pattern(format!("\"{needle}\""))
-            .start_time(start_ms)
-            .send()
-            .await;
-        match out {
-            Ok(out) => Ok(out
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .logs
+                .filter_log_events()
+                .log_group_name(group)
+                .filter_pattern(format!("\"{needle}\""))
+                .start_time(start_ms)
+                .set_next_token(token.take())
+                .send()
+                .await;
+            let page = match out {
+                Ok(page) => page,
+                Err(e) if e.code() == Some("ResourceNotFoundException") => return Ok(false),
+                Err(e) => return Err(call_err("logs:FilterLogEvents")(e)),
+            };
+            if page
                 .events()
                 .iter()
-                .any(|e| e.message().is_some_and(|m| m.contains(needle)))),
-            Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(false),
-            Err(e) => Err(call_err("logs:FilterLogEvents")(e)),
+                .any(|e| e.message().is_some_and(|m| m.contains(needle)))
+            {
+                return Ok(true);
+            }
+            token = page.next_token().map(str::to_owned);
+            if token.is_none() || std::time::Instant::now() >= deadline {
+                return Ok(false);
+            }
         }
     }
 }

@@ -490,9 +490,9 @@ async fn setup_refuses_destinations_for_another_account_or_region() {
     assert_eq!(ours, 2, "no new destinations");
 }
 
-/// An EventBridge endpoint that answers every request with AccessDeniedException: one
-/// thread, one request per connection. Its URL.
-fn access_denied_endpoint() -> String {
+/// An AWS JSON endpoint on 127.0.0.1 that answers each request (one per connection) with
+/// `answer(request body)`: status and JSON body. Its URL.
+fn fake_aws(answer: impl Fn(&str) -> (u16, String) + Send + 'static) -> String {
     use std::io::{Read, Write};
     let listener =
         std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
@@ -504,28 +504,32 @@ fn access_denied_endpoint() -> String {
         for mut stream in listener.incoming().flatten() {
             let mut buf = Vec::new();
             let mut chunk = [0u8; 4096];
+            let mut body_at = None;
             while let Ok(n) = stream.read(&mut chunk) {
                 buf.extend_from_slice(&chunk[..n]);
                 let text = String::from_utf8_lossy(&buf).to_ascii_lowercase();
-                let Some(head) = text.find("\r\n\r\n") else {
-                    if n == 0 {
+                if let Some(head) = text.find("\r\n\r\n") {
+                    let len = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if buf.len() >= head + 4 + len {
+                        body_at = Some(head + 4);
                         break;
                     }
-                    continue;
-                };
-                let len = text
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .and_then(|v| v.trim().parse::<usize>().ok())
-                    .unwrap_or(0);
-                if n == 0 || buf.len() >= head + 4 + len {
+                }
+                if n == 0 {
                     break;
                 }
             }
-            let body = r#"{"__type":"AccessDeniedException","message":"User: arn:aws:iam::123456789012:user/ci is not authorized to perform: events:ListEventSources"}"#;
+            let request = body_at
+                .map(|at| String::from_utf8_lossy(&buf[at..]).into_owned())
+                .unwrap_or_default();
+            let (status, body) = answer(&request);
             let _ = write!(
                 stream,
-                "HTTP/1.1 400 Bad Request\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                "HTTP/1.1 {status} X\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
             );
         }
@@ -554,7 +558,12 @@ fn list_event_sources_access_denied_fails_at_once() {
         ])
         .arg("--tfvars-out")
         .arg(&tf)
-        .env("EVENT_SOURCES_ENDPOINT_URL", access_denied_endpoint())
+        .env(
+            "EVENT_SOURCES_ENDPOINT_URL",
+            fake_aws(|_| {
+                (400, r#"{"__type":"AccessDeniedException","message":"User: arn:aws:iam::123456789012:user/ci is not authorized to perform: events:ListEventSources"}"#.into())
+            }),
+        )
         .current_dir(repo())
         .output()
         .unwrap_or_else(|e| panic!("run stripe-events: {e}"));
@@ -571,4 +580,48 @@ fn list_event_sources_access_denied_fails_at_once() {
         "not blamed on Stripe: {line}"
     );
     assert!(!tf.exists());
+}
+
+/// FilterLogEvents may answer a page with no events and a `nextToken` while it scans the
+/// group's streams: ping follows the tokens, within its wait, instead of reading only the
+/// first page (which here never holds the ping, so ping would time out).
+#[tokio::test]
+async fn ping_follows_filter_log_events_pages() {
+    let _creating = creating().await;
+    let prefix = fresh_prefix();
+    let (out, _) = setup_cli(&prefix, 1, &[]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    // CloudWatch Logs: the first page of every search is empty with a token; the next page
+    // holds an event with what was searched for (the ping's event id).
+    let logs = fake_aws(|request| {
+        let v: Value = serde_json::from_str(request).unwrap_or_default();
+        let needle = v["filterPattern"]
+            .as_str()
+            .unwrap_or_default()
+            .trim_matches('"');
+        let body = if v.get("nextToken").is_some() {
+            json!({"events": [{"eventId": "1", "timestamp": 1, "ingestionTime": 1,
+                "logStreamName": "s", "message": format!("{{\"id\":\"{needle}\"}}")}]})
+        } else {
+            json!({"events": [], "nextToken": "page-2", "searchedLogStreams": []})
+        };
+        (200, body.to_string())
+    });
+    let found = Command::new(env!("CARGO_BIN_EXE_stripe-events"))
+        .args([
+            "--table-prefix",
+            &prefix,
+            "ping",
+            "--wait",
+            "10s",
+            "--poll",
+            "200ms",
+        ])
+        .env("AWS_ENDPOINT_URL", logs)
+        .current_dir(repo())
+        .output()
+        .unwrap_or_else(|e| panic!("run stripe-events: {e}"));
+    let (stdout, stderr) = text(&found);
+    assert!(found.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("logged in"), "{stdout}");
 }
