@@ -96,7 +96,8 @@ enum Command {
         /// Look the customer up by the application's user id (`metadata.user_id`).
         #[arg(long)]
         user: Option<String>,
-        /// Print JSON instead of tables.
+        /// Print one JSON document instead of tables: the customer's object, or with --user
+        /// an array of them (fields: docs/operations.md, "Operator CLI").
         #[arg(long)]
         json: bool,
     },
@@ -538,6 +539,7 @@ async fn state(
             store.tables().billing
         )));
     }
+    let mut states = Vec::new();
     for c in customers {
         let state = customer_state(store, &c)
             .await
@@ -552,14 +554,20 @@ async fn state(
                 store.tables().billing
             )));
         }
-        if json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&to_json(&state)).unwrap_or_default()
-            );
-        } else {
-            print_state(&state);
-        }
+        states.push(state);
+    }
+    if json {
+        // One document: the customer's object, or with --user an array of them (a user may
+        // have several customers).
+        let doc = match (&user, states.as_slice()) {
+            (None, [one]) => to_json(one),
+            _ => serde_json::Value::Array(states.iter().map(to_json).collect()),
+        };
+        let text = serde_json::to_string_pretty(&doc)
+            .map_err(|e| format!("printing the state as JSON: {e}"))?;
+        println!("{text}");
+    } else {
+        states.iter().for_each(print_state);
     }
     Ok(ExitCode::SUCCESS)
 }

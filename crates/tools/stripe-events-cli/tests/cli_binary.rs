@@ -256,3 +256,47 @@ fn state_prints_periods_as_rfc3339() {
         "period end in RFC 3339: {period}"
     );
 }
+
+/// Two customers with the same app user id: `state --user --json` prints one JSON document (an
+/// array of the customers' objects), which a script can parse, not two documents back to back.
+#[test]
+fn state_by_user_as_json_is_one_document() {
+    local_stack();
+    let p = prefix("user-json");
+    assert_eq!(code(&cli(&p, &["create-tables"], false)), 0);
+    let fixture: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(repo().join("fixtures/partner-snapshot/customer-created.json"))
+            .expect("fixture"),
+    )
+    .expect("json");
+    let user = format!("user_{p}");
+    let dir = std::env::temp_dir().join(format!("{p}-events"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    for n in 1..=2 {
+        let mut event = fixture.clone();
+        event["id"] = format!("eb-{p}-{n}").into();
+        event["detail"]["id"] = format!("evt_{n}{}", std::process::id()).into();
+        event["detail"]["data"]["object"]["id"] =
+            format!("cus_{n}json{}", std::process::id()).into();
+        event["detail"]["data"]["object"]["metadata"]["user_id"] = user.clone().into();
+        std::fs::write(dir.join(format!("customer-{n}.json")), event.to_string()).expect("write");
+    }
+    let replay = cli(&p, &["replay", dir.to_str().unwrap_or_default()], true);
+    assert_eq!(code(&replay), 0, "{:?}", text(&replay));
+
+    let out = cli(&p, &["state", "--user", &user, "--json"], false);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(code(&out), 0, "{stdout}{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("one JSON document: {e}\n{stdout}"));
+    let customers: Vec<&str> = doc
+        .as_array()
+        .unwrap_or_else(|| panic!("an array: {doc}"))
+        .iter()
+        .filter_map(|c| c["customer_id"].as_str())
+        .collect();
+    assert_eq!(customers.len(), 2, "{doc}");
+    assert!(doc[0]["entitlement"]["entitled"].is_boolean(), "{doc}");
+    assert_eq!(doc[0]["profile"]["user_id"], user.as_str(), "{doc}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
