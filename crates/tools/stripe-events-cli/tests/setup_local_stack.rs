@@ -625,3 +625,32 @@ async fn ping_follows_filter_log_events_pages() {
     assert!(found.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("logged in"), "{stdout}");
 }
+
+/// The Stripe key from a Secrets Manager secret holding JSON `{"api_key": …}`, which the
+/// consumers accept: the setup, ping and migrate commands accept it the same way.
+#[tokio::test]
+async fn the_stripe_key_may_be_a_json_secret_as_for_the_consumers() {
+    let (_, aws) = clients().await;
+    let key = stack_var("STRIPE_API_KEY");
+    let secret = aws_sdk_secretsmanager::Client::new(&aws.sdk)
+        .create_secret()
+        .name(format!("{}-stripe-key", fresh_prefix()))
+        .secret_string(json!({ "api_key": key }).to_string())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create secret: {e}"));
+    let arn = secret.arn().unwrap_or_default();
+    let out = Command::new(env!("CARGO_BIN_EXE_stripe-events"))
+        .args(["--table-prefix", &fresh_prefix(), "setup", "status"])
+        .env_remove("STRIPE_API_KEY")
+        .env("STRIPE_API_KEY_SECRET_ARN", arn)
+        .current_dir(repo())
+        .output()
+        .unwrap_or_else(|e| panic!("run stripe-events: {e}"));
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("verdict: no Stripe destinations"),
+        "{stdout}"
+    );
+}
