@@ -545,8 +545,10 @@ pub async fn cutover(
                     "{} delivered by webhook only",
                     count(st.webhook_only, "event")
                 )
-            } else {
+            } else if st.both == 0 {
                 "no event delivered by both paths in the window".into()
+            } else {
+                "the audit does not show it ready: see its row in `migrate status`".into()
             };
             report.refused.push((t.clone(), why));
             continue;
