@@ -25,7 +25,8 @@ Environment:
                              EVENT_SOURCES_ENDPOINT_URL for ListEventSources
   STRIPE_API_KEY             the Stripe key (replay, backfill, setup, ping,
                              migrate cutover/rollback)
-  STRIPE_API_KEY_SECRET_ARN  ... or the Secrets Manager secret holding it
+  STRIPE_API_KEY_SECRET_ARN  ... or the Secrets Manager secret holding it (the bare key or
+                             JSON with an api_key field); wins over STRIPE_API_KEY
   STRIPE_API_BASE            default https://api.stripe.com (localstripe locally);
                              STRIPE_ADMIN_API_BASE for setup/ping/migrate if different
   STRIPE_API_VERSION         optional Stripe-Version for fetches
