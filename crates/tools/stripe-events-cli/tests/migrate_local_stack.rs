@@ -665,6 +665,7 @@ fn status_failures_are_one_line() {
         "{}",
         out(&no_credentials)
     );
+    let _ = std::fs::remove_dir_all(&home);
     let line = stderr_line(&no_credentials);
     assert!(line.contains("no AWS credentials"), "{line}");
 }
