@@ -22,7 +22,8 @@ fi
 
 step "building the operator CLI (the first build compiles the workspace's dependencies: minutes)"
 cargo build -p stripe-events-cli --bin stripe-events
-CLI=target/debug/stripe-events
+# Where cargo put it: target/, or CARGO_TARGET_DIR (or a cargo config's build.target-dir).
+CLI="$(cargo metadata --format-version 1 --no-deps | .venv/bin/python -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/debug/stripe-events"
 
 step "creating tables ${TABLE_PREFIX}-stripe-events / -stripe-billing in moto"
 $CLI create-tables

@@ -11,7 +11,8 @@
 # BENCH_INVOCATIONS (default 1000 invocations before reading the peak RSS, and per CPU case),
 # BENCH_PROFILE_INVOCATIONS (default 200 invocations per case under callgrind).
 # Results: target/bench/{coldstart,cpu,profile,roundtrips,batch}.json, criterion's
-# target/criterion/handler/, the table in target/bench/table.md.
+# <cargo target dir>/criterion/handler/ (target/ unless CARGO_TARGET_DIR says otherwise), the
+# table in target/bench/table.md.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -19,7 +20,10 @@ REPO="$(cd "$HERE/../../.." && pwd)"
 cd "$REPO"
 OUT=target/bench
 STACK=infra/local/stack.sh
-HARNESS=target/release/stripe-events-bench
+# Cargo's output folder: target/, or CARGO_TARGET_DIR (or a cargo config's build.target-dir).
+# The zips stay in target/lambda (infra/local/package.sh writes them there either way).
+CARGO_TARGET="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+HARNESS="$CARGO_TARGET/release/stripe-events-bench"
 STARTS="${BENCH_STARTS:-21}"
 INVOCATIONS="${BENCH_INVOCATIONS:-1000}"
 PROFILE_INVOCATIONS="${BENCH_PROFILE_INVOCATIONS:-200}"
@@ -86,8 +90,8 @@ if want profile; then
   say "building the release binaries for callgrind"
   cargo build --quiet --release -p subscription -p webhook
   command -v valgrind >/dev/null || { say "error: profile needs valgrind (apt-get install valgrind)"; exit 1; }
-  cmd=("$STACK" run -- "$HARNESS" profile --function subscription=target/release/subscription
-       --function webhook=target/release/webhook --invocations "$PROFILE_INVOCATIONS"
+  cmd=("$STACK" run -- "$HARNESS" profile --function "subscription=$CARGO_TARGET/release/subscription"
+       --function "webhook=$CARGO_TARGET/release/webhook" --invocations "$PROFILE_INVOCATIONS"
        --work "$OUT/callgrind" --out "$OUT/profile.json")
   "${cmd[@]}" --command "${cmd[*]}"
 fi
@@ -111,7 +115,7 @@ if want handler; then
 fi
 
 if want table; then
-  "$HARNESS" table --results "$OUT" --criterion target/criterion --packages target/lambda \
+  "$HARNESS" table --results "$OUT" --criterion "$CARGO_TARGET/criterion" --packages target/lambda \
     --handler-command "$HANDLER_CMD" \
     --size-command "infra/local/package.sh ${CONSUMERS[*]} webhook; stat -c %s target/lambda/<fn>/bootstrap.zip" \
     | tee "$OUT/table.md"

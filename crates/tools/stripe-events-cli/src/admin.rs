@@ -52,10 +52,39 @@ pub enum AdminError {
     Secret { arn: String, detail: String },
     #[error("invalid Stripe API base {0:?}: expected http(s)://host[:port]")]
     BadBase(String),
-    #[error("the Stripe API key is not usable as a header value: check STRIPE_API_KEY")]
+    #[error("the Stripe API key is empty or has whitespace or non-ASCII characters: check STRIPE_API_KEY or the secret")]
     BadKey,
     #[error("TLS setup failed: {0}")]
     Tls(String),
+}
+
+/// A Stripe key secret's value as the consumers read it (`stripe_events_stripe`'s
+/// `StripeConfig`, which keeps the key private, so the rule is restated here): the bare key,
+/// or a JSON object whose string field `api_key` holds it. The error never repeats the value.
+pub fn key_from_secret(raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    if !raw.starts_with('{') {
+        return Ok(raw.to_owned());
+    }
+    let parsed: Value = serde_json::from_str(raw)
+        .map_err(|_| "the secret is neither a bare key nor valid JSON".to_owned())?;
+    parsed
+        .get("api_key")
+        .and_then(Value::as_str)
+        .map(|k| k.trim().to_owned())
+        .ok_or_else(|| "the secret's JSON has no string field `api_key`".to_owned())
+}
+
+impl AdminError {
+    /// Worth asking again: no answer, a 429 or a 5xx. Not a 4xx (a bad key, a missing
+    /// permission or object), which waiting does not cure.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            AdminError::Transport { .. } => true,
+            AdminError::Api { status, .. } => *status == 429 || *status >= 500,
+            _ => false,
+        }
+    }
 }
 
 type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
@@ -118,33 +147,44 @@ impl StripeAdmin {
     }
 
     /// `STRIPE_ADMIN_API_BASE` (local fakes), else `STRIPE_API_BASE`, else api.stripe.com; the
-    /// key from `STRIPE_API_KEY` or the Secrets Manager secret `STRIPE_API_KEY_SECRET_ARN`.
+    /// key as the consumers and the CLI's own hydrator read it: the Secrets Manager secret
+    /// `STRIPE_API_KEY_SECRET_ARN` (bare key or JSON `{"api_key": …}`, [`key_from_secret`])
+    /// when set, else `STRIPE_API_KEY`.
     pub async fn from_env(aws: &aws_config::SdkConfig) -> Result<StripeAdmin, AdminError> {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
         let base = var("STRIPE_ADMIN_API_BASE")
             .or_else(|| var("STRIPE_API_BASE"))
             .unwrap_or_else(|| DEFAULT_API_BASE.to_owned());
-        let key = if let Some(key) = var("STRIPE_API_KEY") {
-            key
-        } else if let Some(arn) = var("STRIPE_API_KEY_SECRET_ARN") {
+        let key = if let Some(arn) = var(stripe_events_stripe::ENV_API_KEY_SECRET_ARN) {
+            let arn = arn.trim().to_owned();
+            let secret_err = |detail: String| AdminError::Secret {
+                arn: arn.clone(),
+                detail,
+            };
             let out = aws_sdk_secretsmanager::Client::new(aws)
                 .get_secret_value()
                 .secret_id(&arn)
                 .send()
                 .await
-                .map_err(|e| AdminError::Secret {
-                    arn: arn.clone(),
-                    detail: aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string(),
+                .map_err(|e| {
+                    secret_err(crate::explain::sdk_error_in(
+                        "Secrets Manager",
+                        crate::explain::endpoint_from_env("AWS_ENDPOINT_URL"),
+                        "GetSecretValue",
+                        &e,
+                    ))
                 })?;
-            out.secret_string()
-                .map(str::to_owned)
-                .ok_or(AdminError::Secret {
-                    arn,
-                    detail: "the secret has no SecretString".into(),
-                })?
+            let raw = out
+                .secret_string()
+                .ok_or_else(|| secret_err("the secret has no SecretString".into()))?;
+            key_from_secret(raw).map_err(secret_err)?
+        } else if let Some(key) = var(stripe_events_stripe::ENV_API_KEY) {
+            key
         } else {
             return Err(AdminError::MissingKey);
         };
+        // The consumers' check of the key's form (non-empty, visible ASCII).
+        stripe_events_stripe::ApiKey::new(key.as_str()).map_err(|_| AdminError::BadKey)?;
         StripeAdmin::new(&base, &key)
     }
 
@@ -341,6 +381,18 @@ mod tests {
     fn form_encoding_escapes_brackets_and_keeps_dots() {
         let f = form_encode(&[("enabled_events[]".into(), "invoice.paid".into())]);
         assert_eq!(f, "enabled_events%5B%5D=invoice.paid");
+    }
+
+    #[test]
+    fn secrets_hold_the_bare_key_or_json_as_for_the_consumers() {
+        assert_eq!(key_from_secret(" sk_test_1\n").as_deref(), Ok("sk_test_1"));
+        assert_eq!(
+            key_from_secret(r#"{"api_key": "rk_test_2", "note": "x"}"#).as_deref(),
+            Ok("rk_test_2")
+        );
+        let no_field = key_from_secret(r#"{"key": "sk_test_3"}"#);
+        assert!(no_field.is_err_and(|e| e.contains("api_key") && !e.contains("sk_test_3")));
+        assert!(key_from_secret("{not json").is_err());
     }
 
     #[test]

@@ -21,12 +21,36 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
+    sdk_error_in("DynamoDB", endpoint_from_env("AWS_ENDPOINT_URL"), what, e)
+}
+
+/// `<url> (<var>)` when the environment variable is set: the endpoint a client was pointed at.
+pub fn endpoint_from_env(var: &str) -> Option<String> {
+    std::env::var(var)
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .map(|u| format!("{u} ({var})"))
+}
+
+/// An AWS call's failure in one line: the service's error code and message, or what to check
+/// when no answer came (credentials, region, the endpoint: `endpoint` names a non-default
+/// one), never the SDK's whole context.
+pub fn sdk_error_in<E, R>(
+    service: &str,
+    endpoint: Option<String>,
+    what: &str,
+    e: &SdkError<E, R>,
+) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
     match e {
         SdkError::ServiceError(se) => {
             let err = se.err();
             format!(
                 "{what}: {}: {}",
-                err.code().unwrap_or("DynamoDB error"),
+                err.code().unwrap_or(&format!("{service} error")),
                 err.message().unwrap_or("no message")
             )
         }
@@ -35,10 +59,8 @@ where
             if detail.contains("credential") {
                 format!("{what}: no AWS credentials (set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
             } else {
-                let endpoint = std::env::var("AWS_ENDPOINT_URL")
-                    .map(|u| format!(" at {u} (AWS_ENDPOINT_URL)"))
-                    .unwrap_or_default();
-                format!("{what}: cannot reach DynamoDB{endpoint}: is the endpoint up (local stack: infra/local/stack.sh) and AWS_REGION right?")
+                let endpoint = endpoint.map(|e| format!(" at {e}")).unwrap_or_default();
+                format!("{what}: cannot reach {service}{endpoint}: is the endpoint up (local stack: infra/local/stack.sh) and AWS_REGION right?")
             }
         }
         _ => {

@@ -23,7 +23,8 @@ pub mod exit {
     /// Could not run: missing table, unreachable endpoint, missing Stripe key, … (one line
     /// on stderr naming the fix).
     pub const ERROR: u8 = 1;
-    /// Bad arguments: unknown flag or event type, unparsable `--since`, …
+    /// Bad arguments: unknown flag, event type or family, no `--types`/`--family`, a
+    /// `--since` or a duration (`--window`, `--wait`, `--grace`) that does not parse, …
     pub const USAGE: u8 = 2;
     /// `replay`/`backfill`: some delivery failed transiently (DynamoDB or Stripe); run again.
     pub const RETRY: u8 = 3;
@@ -40,7 +41,8 @@ Exit codes:
   0  done; every input handled (applied, duplicate, stale, ignored)
   1  could not run (missing table, unreachable endpoint, no Stripe key, ...);
      one line on stderr names the fix
-  2  bad arguments (unknown flag or event type, unparsable --since, ...)
+  2  bad arguments (unknown flag, event type or family; a --since, --window, --wait
+     or --grace that does not parse, ...)
   3  replay/backfill: a delivery failed transiently (DynamoDB or Stripe); run it again
   4  migrate cutover: types not ready were refused (--force overrides)
   5  replay/backfill: an input was unreadable, unrouted or failed_permanent (see its row)
@@ -88,6 +90,22 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     Some(Duration::from_secs(secs))
 }
 
+/// A duration as [`parse_duration`] reads it, in its largest whole unit: `2s`, `10m`, `2h`,
+/// `1500ms`.
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    let secs = d.as_secs();
+    if !ms.is_multiple_of(1000) {
+        format!("{ms}ms")
+    } else if secs >= 3600 && secs.is_multiple_of(3600) {
+        format!("{}h", secs / 3600)
+    } else if secs >= 60 && secs.is_multiple_of(60) {
+        format!("{}m", secs / 60)
+    } else {
+        format!("{secs}s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,5 +130,9 @@ mod tests {
         assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
         assert_eq!(parse_duration("10m"), Some(Duration::from_secs(600)));
         assert_eq!(parse_duration("10"), None);
+        for text in ["2s", "10m", "2h", "1500ms", "90s"] {
+            let d = parse_duration(text);
+            assert_eq!(d.map(format_duration).as_deref(), Some(text));
+        }
     }
 }

@@ -25,7 +25,8 @@ Environment:
                              EVENT_SOURCES_ENDPOINT_URL for ListEventSources
   STRIPE_API_KEY             the Stripe key (replay, backfill, setup, ping,
                              migrate cutover/rollback)
-  STRIPE_API_KEY_SECRET_ARN  ... or the Secrets Manager secret holding it
+  STRIPE_API_KEY_SECRET_ARN  ... or the Secrets Manager secret holding it (the bare key or
+                             JSON with an api_key field); wins over STRIPE_API_KEY
   STRIPE_API_BASE            default https://api.stripe.com (localstripe locally);
                              STRIPE_ADMIN_API_BASE for setup/ping/migrate if different
   STRIPE_API_VERSION         optional Stripe-Version for fetches
@@ -74,7 +75,8 @@ enum Command {
         /// (`2026-11-01`, `2026-11-01T12:00:00Z`). Default: every record (they live 30 days).
         #[arg(long)]
         since: Option<String>,
-        /// Webhook-only events younger than this may still get their partner delivery.
+        /// Webhook-only events younger than this may still get their partner delivery
+        /// (a duration: `10m`, `1h`).
         #[arg(long, default_value = "10m")]
         grace: String,
     },
@@ -95,7 +97,8 @@ enum Command {
         /// Look the customer up by the application's user id (`metadata.user_id`).
         #[arg(long)]
         user: Option<String>,
-        /// Print JSON instead of tables.
+        /// Print one JSON document instead of tables: the customer's object, or with --user
+        /// an array of them (fields: docs/operations.md, "Operator CLI").
         #[arg(long)]
         json: bool,
     },
@@ -265,7 +268,22 @@ async fn main() -> ExitCode {
     }
 }
 
-/// `--since`/`--grace`-style values, as a usage error naming the flag.
+/// A duration flag (`--grace`, `--wait`, `--window`, …): `500ms`, `30s`, `10m`, `2h`, `7d`;
+/// anything else (a date, a bare number, `1y`) is a usage error naming the flag.
+fn duration_arg(flag: &str, value: &str) -> Result<std::time::Duration, Failure> {
+    stripe_events_cli::parse_duration(value).ok_or_else(|| {
+        Failure::usage(format!(
+            "{flag}: expected a duration with its unit (30s, 10m, 24h, 7d), got {value:?}"
+        ))
+    })
+}
+
+/// The time `age` before `now`.
+fn ago(now: Timestamp, age: std::time::Duration) -> Timestamp {
+    Timestamp::from_unix_millis(now.unix_millis() - age.as_millis() as i64)
+}
+
+/// `--since`-style values (an age or a date), as a usage error naming the flag.
 fn since_arg(flag: &str, value: &str, now: Timestamp) -> Result<Timestamp, Failure> {
     parse_since(value, now).ok_or_else(|| {
         Failure::usage(format!(
@@ -330,20 +348,21 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// commands that never call Stripe need no Stripe key.
 async fn run(command: Command, tables: TableNames) -> Result<ExitCode, Failure> {
     match command {
-        Command::Setup { action, args } => {
-            Ok(commands::setup(action.is_some(), args, &tables).await?)
-        }
+        Command::Setup { action, args } => commands::setup(action.is_some(), args, &tables).await,
         Command::Ping {
             destination,
             log_group,
             wait,
             poll,
-        } => Ok(commands::ping(&destination, &log_group, &wait, &poll, &tables).await?),
+        } => commands::ping(&destination, &log_group, &wait, &poll, &tables).await,
         Command::Migrate { action } => migrate_command(action, &tables).await,
         Command::CreateTables => create_tables_command(&tables).await,
         Command::Audit { since, grace } => {
+            let now = Timestamp::now();
+            let since = since.map(|s| since_arg("--since", &s, now)).transpose()?;
+            let grace = ago(now, duration_arg("--grace", &grace)?);
             let store = store_from_env(tables).await?;
-            audit(&store, since, &grace).await
+            audit(&store, since, grace).await
         }
         Command::State {
             customer_id,
@@ -369,7 +388,7 @@ async fn migrate_command(action: MigrateAction, tables: &TableNames) -> Result<E
             .collect();
         check_types(&base)?;
     }
-    Ok(commands::migrate(action, tables).await?)
+    commands::migrate(action, tables).await
 }
 
 /// `create-tables`: both tables, or a note that they are there already.
@@ -441,17 +460,13 @@ async fn backfill_command(
     Ok(exit_for(&rows))
 }
 
+/// `audit`: events first seen since `since` (all when `None`); webhook-only events first seen
+/// before `grace` count as missed by the partner source.
 async fn audit(
     store: &stripe_events_store::DynamoStore,
-    since: Option<String>,
-    grace: &str,
+    since: Option<Timestamp>,
+    grace: Timestamp,
 ) -> Result<ExitCode, Failure> {
-    let now = Timestamp::now();
-    let since = match since {
-        Some(s) => Some(since_arg("--since", &s, now)?),
-        None => None,
-    };
-    let grace = since_arg("--grace", grace, now)?;
     let records = store
         .dedupe_records()
         .await
@@ -525,6 +540,7 @@ async fn state(
             store.tables().billing
         )));
     }
+    let mut states = Vec::new();
     for c in customers {
         let state = customer_state(store, &c)
             .await
@@ -539,14 +555,20 @@ async fn state(
                 store.tables().billing
             )));
         }
-        if json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&to_json(&state)).unwrap_or_default()
-            );
-        } else {
-            print_state(&state);
-        }
+        states.push(state);
+    }
+    if json {
+        // One document: the customer's object, or with --user an array of them (a user may
+        // have several customers).
+        let doc = match (&user, states.as_slice()) {
+            (None, [one]) => to_json(one),
+            _ => serde_json::Value::Array(states.iter().map(to_json).collect()),
+        };
+        let text = serde_json::to_string_pretty(&doc)
+            .map_err(|e| format!("printing the state as JSON: {e}"))?;
+        println!("{text}");
+    } else {
+        states.iter().for_each(print_state);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -565,11 +587,7 @@ mod commands {
     use std::time::Duration;
     use stripe_events_cli::admin::StripeAdmin;
     use stripe_events_cli::aws::Aws;
-    use stripe_events_cli::{migrate, parse_duration, ping as ping_cmd, setup as setup_cmd};
-
-    fn duration(flag: &str, v: &str) -> Result<Duration, String> {
-        parse_duration(v).ok_or_else(|| format!("{flag}: expected e.g. 30s, 10m, 2h (got {v:?})"))
-    }
+    use stripe_events_cli::{migrate, ping as ping_cmd, setup as setup_cmd};
 
     async fn clients() -> Result<(StripeAdmin, Aws), String> {
         let aws = Aws::from_env().await;
@@ -592,26 +610,31 @@ mod commands {
         status_only: bool,
         args: SetupArgs,
         tables: &TableNames,
-    ) -> Result<ExitCode, String> {
+    ) -> Result<ExitCode, Failure> {
         let prefix = prefix_of(tables);
+        // The arguments first: a bad one is a usage error whatever the environment.
+        let wait = duration_arg("--wait", &args.wait)?;
+        let poll = duration_arg("--poll", &args.poll)?;
         let (admin, aws) = clients().await?;
-        let now = Timestamp::now().unix_seconds();
         if status_only {
             let report = setup_cmd::status(&admin, &aws, &prefix)
                 .await
                 .map_err(|e| e.to_string())?;
+            let now = Timestamp::now().unix_seconds();
             println!("{}", setup_cmd::render_status(&report, now));
             return Ok(ExitCode::SUCCESS);
         }
-        let wait = duration("--wait", &args.wait)?;
-        let poll = duration("--poll", &args.poll)?;
         let account = match args.aws_account_id {
             Some(a) => a,
             None => aws.account_id().await.map_err(|e| e.to_string())?,
         };
         let region = match args.aws_region.or_else(|| aws.region()) {
             Some(r) => r,
-            None => return Err(stripe_events_cli::aws::AwsError::NoRegion.to_string()),
+            None => {
+                return Err(stripe_events_cli::aws::AwsError::NoRegion
+                    .to_string()
+                    .into())
+            }
         };
         let dests = setup_cmd::ensure_destinations(&admin, &prefix, &account, &region)
             .await
@@ -632,19 +655,9 @@ mod commands {
         })
         .await;
         bar.finish_and_clear();
-        let ready = match waited {
-            Ok(r) => r,
-            Err(missing) => {
-                let ids: Vec<String> = missing.iter().map(|d| d.id.clone()).collect();
-                return Err(setup_cmd::SetupError::SourceTimeout {
-                    missing: ids.join(", "),
-                    waited: args.wait,
-                    account,
-                    region,
-                }
-                .to_string());
-            }
-        };
+        let ready = waited.map_err(|e| e.to_string())?;
+        // After the wait: the days left count from the sources' creation, not from the start.
+        let now = Timestamp::now().unix_seconds();
         let mut t = Table::new(&[
             "destination",
             "payload",
@@ -717,9 +730,9 @@ wrote {}",
         wait: &str,
         poll: &str,
         tables: &TableNames,
-    ) -> Result<ExitCode, String> {
-        let wait = duration("--wait", wait)?;
-        let poll = duration("--poll", poll)?;
+    ) -> Result<ExitCode, Failure> {
+        let wait = duration_arg("--wait", wait)?;
+        let poll = duration_arg("--poll", poll)?;
         let (admin, aws) = clients().await?;
         let bar = spinner();
         bar.set_message(format!(
@@ -787,8 +800,28 @@ wrote {}",
         );
     }
 
-    pub async fn migrate(action: MigrateAction, tables: &TableNames) -> Result<ExitCode, String> {
+    pub async fn migrate(action: MigrateAction, tables: &TableNames) -> Result<ExitCode, Failure> {
+        // The arguments first (`--window` an age, `--types`/`--family` a non-empty selection
+        // of known families): a bad one is a usage error whatever the environment.
+        let now = Timestamp::now();
+        let since = match &action {
+            MigrateAction::Status { window, .. } | MigrateAction::Cutover { window, .. } => {
+                ago(now, duration_arg("--window", window)?)
+            }
+            MigrateAction::Rollback { .. } => now,
+        };
+        let types = match &action {
+            MigrateAction::Cutover { select, .. } | MigrateAction::Rollback { select } => {
+                migrate::select_types(&select.types, &select.family, migrate::family_pool)
+                    .map_err(|e| Failure::usage(e.to_string()))?
+            }
+            MigrateAction::Status { .. } => Vec::new(),
+        };
         let aws = Aws::from_env().await;
+        // Both tables, checked as `audit` checks them (one line naming `create-tables` or the
+        // prefix, or the missing credentials); by cutover and rollback before Stripe is
+        // changed, so a change is never left unlogged for want of the log's table.
+        let tables_ready = || explain::require_tables(&aws.dynamodb, tables);
         // `migrate status` reads only DynamoDB unless a Stripe key is there to show the
         // endpoint's types; cutover and rollback change the endpoint, so they need one.
         let admin = match StripeAdmin::from_env(&aws.sdk).await {
@@ -798,9 +831,8 @@ wrote {}",
             {
                 None
             }
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(e.to_string().into()),
         };
-        let now = Timestamp::now();
         let records = || async {
             stripe_events_store::DynamoStore::new(aws.dynamodb.clone(), tables.clone())
                 .dedupe_records()
@@ -819,7 +851,7 @@ wrote {}",
                 window,
                 webhook_url,
             } => {
-                let since = parse_since(&window, now).ok_or("--window: expected e.g. 24h")?;
+                tables_ready().await?;
                 let stats = migrate::type_stats(&records().await?, since.unix_millis());
                 let log = migrate::read_log(&aws.dynamodb, tables)
                     .await
@@ -848,21 +880,21 @@ wrote {}",
                 force,
             } => {
                 let admin = admin.ok_or("no Stripe key")?;
-                let since = parse_since(&window, now).ok_or("--window: expected e.g. 24h")?;
                 let url =
                     migrate::resolve_webhook_url(select.webhook_url).map_err(|e| e.to_string())?;
-                let types =
-                    migrate::select_types(&select.types, &select.family, migrate::family_pool)
-                        .map_err(|e| e.to_string())?;
                 // The endpoint first: a wrong URL is the likelier mistake.
                 migrate::find_endpoint(&admin, &url)
                     .await
                     .map_err(|e| e.to_string())?;
+                tables_ready().await?;
                 let actor = actor(select.operator, aws.caller_arn().await);
-                let r = migrate::cutover(
-                    &admin,
-                    &aws.dynamodb,
+                let stores = migrate::Stores {
+                    admin: &admin,
+                    db: &aws.dynamodb,
                     tables,
+                };
+                let r = migrate::cutover(
+                    &stores,
                     &records().await?,
                     &url,
                     &types,
@@ -874,7 +906,7 @@ wrote {}",
                 .map_err(|e| e.to_string())?;
                 print_step("cut over", &r);
                 if r.remaining_handled.is_empty() {
-                    println!("every handled type is cut over: `stripe-events migrate status` prints the Terraform switches that finish the move");
+                    println!("every handled type is cut over: `stripe-events migrate status` prints the last steps");
                 }
                 Ok(if r.refused.is_empty() {
                     ExitCode::SUCCESS
@@ -886,11 +918,17 @@ wrote {}",
                 let admin = admin.ok_or("no Stripe key")?;
                 let url =
                     migrate::resolve_webhook_url(select.webhook_url).map_err(|e| e.to_string())?;
-                let types =
-                    migrate::select_types(&select.types, &select.family, migrate::family_pool)
-                        .map_err(|e| e.to_string())?;
+                migrate::find_endpoint(&admin, &url)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                tables_ready().await?;
                 let actor = actor(select.operator, aws.caller_arn().await);
-                let r = migrate::rollback(&admin, &aws.dynamodb, tables, &url, &types, &actor)
+                let stores = migrate::Stores {
+                    admin: &admin,
+                    db: &aws.dynamodb,
+                    tables,
+                };
+                let r = migrate::rollback(&stores, &url, &types, &actor)
                     .await
                     .map_err(|e| e.to_string())?;
                 print_step("rolled back", &r);

@@ -28,33 +28,57 @@ pub const LOG_PK: &str = "MIGRATION_LOG";
 pub enum MigrateError {
     #[error(transparent)]
     Stripe(#[from] AdminError),
+    /// One line (see [`crate::explain::sdk_error`]).
+    #[error("{0} (check --table-prefix and AWS credentials)")]
+    Dynamo(String),
     #[error(
-        "DynamoDB {operation} on {table}: {detail} (check the table prefix and AWS credentials)"
+        "webhook endpoint {0} is disabled in Stripe, not by `migrate cutover` (Stripe disables \
+         an endpoint whose deliveries keep failing, or someone did); nothing was changed: enable \
+         it in the Stripe Dashboard (Workbench, Webhooks) once it can receive, then run this again"
     )]
-    Dynamo {
-        operation: &'static str,
-        table: String,
+    EndpointDisabled(String),
+    #[error(
+        "webhook endpoint {endpoint} was changed ({action} {types}) but the migration log was not \
+         written: {detail}. The change stands (`migrate status` reads it from the endpoint); \
+         to undo it: stripe-events migrate {undo} --types {types}"
+    )]
+    Unlogged {
+        endpoint: String,
+        action: &'static str,
+        types: String,
+        undo: &'static str,
         detail: String,
     },
     #[error("no Stripe webhook endpoint has the URL {0}: check --webhook-url (Terraform output `webhook_url`)")]
     NoEndpoint(String),
     #[error("no webhook URL: pass --webhook-url (or set STRIPE_WEBHOOK_URL); `terraform -chdir=infra output -raw webhook_url` prints it")]
     NoWebhookUrl,
-    #[error("give --types or --family")]
+    #[error("give --types or --family: nothing selected")]
     NothingSelected,
-    #[error("unknown family {0:?}: subscription, payment or customer")]
+    #[error("--family: unknown family {0:?}: subscription, payment or customer")]
     UnknownFamily(String),
 }
 
-fn dynamo_err<'a, E: std::error::Error + 'static>(
+fn dynamo_err<'a, E, R>(
     operation: &'static str,
     table: &'a str,
-) -> impl FnOnce(E) -> MigrateError + 'a {
-    move |e| MigrateError::Dynamo {
-        operation,
-        table: table.to_owned(),
-        detail: aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string(),
+) -> impl FnOnce(aws_sdk_dynamodb::error::SdkError<E, R>) -> MigrateError + 'a
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    move |e| {
+        MigrateError::Dynamo(crate::explain::sdk_error(
+            &format!("DynamoDB {operation} on {table}"),
+            &e,
+        ))
     }
+}
+
+/// A time in the migration log and the status table: always `YYYY-MM-DDTHH:MM:SSZ` (the
+/// milliseconds are in the log item's `at_ms`).
+pub fn when(at_ms: i64) -> String {
+    Timestamp::from_unix_seconds(at_ms.div_euclid(1000)).to_rfc3339()
 }
 
 /// What the audit says about one event type over the window.
@@ -245,8 +269,22 @@ pub struct Endpoint {
     pub id: String,
     pub url: String,
     pub enabled: bool,
-    /// `*` expanded into every Stripe type.
+    /// `*` expanded into every Stripe type. Stripe keeps them while the endpoint is disabled.
     pub events: BTreeSet<String>,
+}
+
+/// What a webhook endpoint does with the handled types, read with the migration log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointState {
+    /// Enabled: Stripe sends the types in its `enabled_events`.
+    Live,
+    /// Disabled by `migrate cutover` when the last handled type was cut over (Stripe needs at
+    /// least one type, so the endpoint is disabled instead): every handled type it still lists
+    /// is logged as cut over from it.
+    DisabledByCutover,
+    /// Disabled otherwise: by Stripe after days of failed deliveries, or by a person. It sends
+    /// nothing, and its `enabled_events` say what it would send again once enabled.
+    Disabled,
 }
 
 impl Endpoint {
@@ -270,16 +308,50 @@ impl Endpoint {
         }
     }
 
-    /// Handled types still delivered by this endpoint.
-    pub fn handled_enabled(&self) -> Vec<String> {
-        if !self.enabled {
-            return Vec::new();
-        }
+    /// Handled types in its `enabled_events`, whether or not the endpoint is enabled.
+    pub fn handled_listed(&self) -> Vec<String> {
         self.events
             .iter()
             .filter(|t| Family::of_event_type(t) != Family::None)
             .cloned()
             .collect()
+    }
+
+    /// Handled types Stripe sends by this endpoint now (none while it is disabled).
+    pub fn handled_enabled(&self) -> Vec<String> {
+        if self.enabled {
+            self.handled_listed()
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Live, or disabled by the last cut-over (every handled type it lists is logged as cut
+    /// over from this endpoint), or disabled by something else.
+    pub fn state(&self, log: &[LogEntry]) -> EndpointState {
+        if self.enabled {
+            return EndpointState::Live;
+        }
+        let ours: Vec<LogEntry> = log
+            .iter()
+            .filter(|e| e.endpoint_id == self.id)
+            .cloned()
+            .collect();
+        let cut = cut_over(&ours);
+        let listed = self.handled_listed();
+        if !listed.is_empty() && listed.iter().all(|t| cut.contains_key(t)) {
+            EndpointState::DisabledByCutover
+        } else {
+            EndpointState::Disabled
+        }
+    }
+
+    /// [`MigrateError::EndpointDisabled`] unless cut-overs and rollbacks may change it.
+    fn check_changeable(&self, log: &[LogEntry]) -> Result<(), MigrateError> {
+        match self.state(log) {
+            EndpointState::Disabled => Err(MigrateError::EndpointDisabled(self.id.clone())),
+            EndpointState::Live | EndpointState::DisabledByCutover => Ok(()),
+        }
     }
 }
 
@@ -386,11 +458,59 @@ async fn apply_events(
     Ok(false)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// `n` and the noun, singular for one: `1 event`, `3 events`.
+pub fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// The migration's stores: the Stripe admin client and the table the log goes to.
+pub struct Stores<'a> {
+    pub admin: &'a StripeAdmin,
+    pub db: &'a aws_sdk_dynamodb::Client,
+    pub tables: &'a TableNames,
+}
+
+/// Applies `events` to the endpoint, then logs the step. The tables are checked before (by
+/// the command); if the log write still fails, the error says what changed and how to undo it.
+async fn apply_and_log(
+    stores: &Stores<'_>,
+    ep: &Endpoint,
+    events: &BTreeSet<String>,
+    entry: LogEntry,
+) -> Result<bool, MigrateError> {
+    let disabled = apply_events(stores.admin, ep, events).await?;
+    if let Err(e) = write_log(stores.db, stores.tables, &entry).await {
+        let (action, undo) = if entry.action == "cutover" {
+            ("cutover", "rollback")
+        } else {
+            ("rollback", "cutover --force")
+        };
+        return Err(MigrateError::Unlogged {
+            endpoint: ep.id.clone(),
+            action,
+            types: entry.types.join(","),
+            undo,
+            detail: e.to_string(),
+        });
+    }
+    Ok(disabled)
+}
+
+fn handled(events: BTreeSet<String>) -> Vec<String> {
+    events
+        .into_iter()
+        .filter(|t| Family::of_event_type(t) != Family::None)
+        .collect()
+}
+
+/// Removes the ready types (all of them with `force`) from the endpoint and logs the step.
+/// Refuses to touch an endpoint that is disabled other than by a cut-over.
 pub async fn cutover(
-    admin: &StripeAdmin,
-    db: &aws_sdk_dynamodb::Client,
-    tables: &TableNames,
+    stores: &Stores<'_>,
     records: &[Map<String, Value>],
     webhook_url: &str,
     types: &[String],
@@ -398,7 +518,8 @@ pub async fn cutover(
     force: bool,
     actor: &Actor,
 ) -> Result<StepReport, MigrateError> {
-    let ep = find_endpoint(admin, webhook_url).await?;
+    let ep = find_endpoint(stores.admin, webhook_url).await?;
+    ep.check_changeable(&read_log(stores.db, stores.tables).await?)?;
     let stats = type_stats(records, window.1);
     let mut report = StepReport {
         endpoint_id: ep.id.clone(),
@@ -425,9 +546,14 @@ pub async fn cutover(
             report.forced.push(t.clone());
         } else {
             let why = if st.webhook_only > 0 {
-                format!("{} events delivered by webhook only", st.webhook_only)
-            } else {
+                format!(
+                    "{} delivered by webhook only",
+                    count(st.webhook_only, "event")
+                )
+            } else if st.both == 0 {
                 "no event delivered by both paths in the window".into()
+            } else {
+                "the audit does not show it ready: see its row in `migrate status`".into()
             };
             report.refused.push((t.clone(), why));
             continue;
@@ -439,39 +565,33 @@ pub async fn cutover(
         for t in &report.changed {
             remaining.remove(t);
         }
-        report.endpoint_disabled = apply_events(admin, &ep, &remaining).await?;
-        write_log(
-            db,
-            tables,
-            &LogEntry {
-                at_ms: Timestamp::now().unix_millis(),
-                action: "cutover".into(),
-                types: report.changed.clone(),
-                forced: report.forced.clone(),
-                who: actor.who.clone(),
-                endpoint_id: ep.id.clone(),
-                window: window.0.to_owned(),
-                evidence: Value::Object(evidence),
-            },
-        )
-        .await?;
+        let entry = LogEntry {
+            at_ms: Timestamp::now().unix_millis(),
+            action: "cutover".into(),
+            types: report.changed.clone(),
+            forced: report.forced.clone(),
+            who: actor.who.clone(),
+            endpoint_id: ep.id.clone(),
+            window: window.0.to_owned(),
+            evidence: Value::Object(evidence),
+        };
+        report.endpoint_disabled = apply_and_log(stores, &ep, &remaining, entry).await?;
     }
-    report.remaining_handled = remaining
-        .into_iter()
-        .filter(|t| Family::of_event_type(t) != Family::None)
-        .collect();
+    report.remaining_handled = handled(remaining);
     Ok(report)
 }
 
+/// Adds the types back to the endpoint (enabling it again after the last cut-over) and logs
+/// the step. Refuses to touch an endpoint that is disabled other than by a cut-over: enabling
+/// it would send every type it still lists, and setting only these would drop the others.
 pub async fn rollback(
-    admin: &StripeAdmin,
-    db: &aws_sdk_dynamodb::Client,
-    tables: &TableNames,
+    stores: &Stores<'_>,
     webhook_url: &str,
     types: &[String],
     actor: &Actor,
 ) -> Result<StepReport, MigrateError> {
-    let ep = find_endpoint(admin, webhook_url).await?;
+    let ep = find_endpoint(stores.admin, webhook_url).await?;
+    ep.check_changeable(&read_log(stores.db, stores.tables).await?)?;
     let mut report = StepReport {
         endpoint_id: ep.id.clone(),
         ..StepReport::default()
@@ -491,31 +611,28 @@ pub async fn rollback(
         }
     }
     if !report.changed.is_empty() {
-        apply_events(admin, &ep, &events).await?;
-        write_log(
-            db,
-            tables,
-            &LogEntry {
-                at_ms: Timestamp::now().unix_millis(),
-                action: "rollback".into(),
-                types: report.changed.clone(),
-                forced: Vec::new(),
-                who: actor.who.clone(),
-                endpoint_id: ep.id.clone(),
-                window: String::new(),
-                evidence: Value::Null,
-            },
-        )
-        .await?;
+        let entry = LogEntry {
+            at_ms: Timestamp::now().unix_millis(),
+            action: "rollback".into(),
+            types: report.changed.clone(),
+            forced: Vec::new(),
+            who: actor.who.clone(),
+            endpoint_id: ep.id.clone(),
+            window: String::new(),
+            evidence: Value::Null,
+        };
+        apply_and_log(stores, &ep, &events, entry).await?;
     }
-    report.remaining_handled = events
-        .into_iter()
-        .filter(|t| Family::of_event_type(t) != Family::None)
-        .collect();
+    report.remaining_handled = handled(events);
     Ok(report)
 }
 
-/// The status table and its closing lines.
+/// Where `stripe-events setup` writes the tfvars that associate the partner sources (its
+/// `--tfvars-out` default), as `terraform -chdir=infra` reads it.
+pub const PARTNER_TFVARS: &str = "envs/partner-sources.tfvars";
+
+/// The status table and its closing lines. What the endpoint sends wins over the log: a type
+/// logged as cut over that the endpoint sends again is shown as enabled, with the drift.
 pub fn render_status(
     stats: &BTreeMap<String, TypeStats>,
     log: &[LogEntry],
@@ -524,9 +641,11 @@ pub fn render_status(
 ) -> String {
     let cut = cut_over(log);
     let enabled: Vec<String> = endpoint.map(Endpoint::handled_enabled).unwrap_or_default();
+    let listed: Vec<String> = endpoint.map(Endpoint::handled_listed).unwrap_or_default();
+    let state = endpoint.map(|ep| ep.state(log));
     let mut types: BTreeSet<String> = stats.keys().cloned().collect();
     types.extend(cut.keys().cloned());
-    types.extend(enabled.iter().cloned());
+    types.extend(listed.iter().cloned());
     let mut t = Table::new(&[
         "event type",
         "family",
@@ -543,13 +662,21 @@ pub fn render_status(
             .unwrap_or_else(|| "-".into())
     };
     let mut ready_uncut = Vec::new();
+    let mut drifted = Vec::new();
     for ty in &types {
         let st = stats.get(ty).cloned().unwrap_or_default();
-        let on_webhook = match (endpoint, cut.get(ty)) {
-            (_, Some(at)) => format!("cut over {}", Timestamp::from_unix_millis(*at).to_rfc3339()),
-            (Some(_), None) if enabled.contains(ty) => "enabled".into(),
-            (Some(_), None) => "not enabled".into(),
+        let logged = cut.get(ty).map(|at| when(*at));
+        let on_webhook = match (state, logged) {
+            (None, Some(at)) => format!("cut over {at}"),
             (None, None) => "?".into(),
+            (Some(EndpointState::Disabled), _) if listed.contains(ty) => "endpoint disabled".into(),
+            (Some(_), Some(at)) if enabled.contains(ty) => {
+                drifted.push(ty.clone());
+                format!("enabled (DRIFT: log says cut over {at})")
+            }
+            (Some(_), None) if enabled.contains(ty) => "enabled".into(),
+            (Some(_), Some(at)) => format!("cut over {at}"),
+            (Some(_), None) => "not enabled".into(),
         };
         if st.ready() && enabled.contains(ty) {
             ready_uncut.push(ty.clone());
@@ -576,7 +703,7 @@ pub fn render_status(
         for e in log {
             out.push_str(&format!(
                 "  {}  {:<8}  {}  by {}{}\n",
-                Timestamp::from_unix_millis(e.at_ms).to_rfc3339(),
+                when(e.at_ms),
                 e.action,
                 e.types.join(" "),
                 e.who,
@@ -588,24 +715,50 @@ pub fn render_status(
             ));
         }
     }
-    match endpoint {
-        None => out.push_str(
-            "\nwebhook endpoint unknown: pass --webhook-url to compare with what Stripe still sends by webhook\n",
-        ),
-        Some(ep) if enabled.is_empty() => out.push_str(&format!(
-            "\nevery type the families handle is cut over: finish with the Terraform switches\n  \
+    if !drifted.is_empty() {
+        out.push_str(&format!(
+            "\ndrift: the log says {} cut over, but the webhook endpoint sends {} again (changed \
+             outside `migrate`); the endpoint wins: {} counted as on the webhook\n",
+            drifted.join(" "),
+            if drifted.len() == 1 { "it" } else { "them" },
+            if drifted.len() == 1 {
+                "it is"
+            } else {
+                "they are"
+            },
+        ));
+    }
+    match (endpoint, state) {
+        (Some(ep), Some(EndpointState::Disabled)) => out.push_str(&format!(
+            "\nwebhook endpoint {} is DISABLED in Stripe, and not by `migrate cutover` (Stripe \
+             disables an endpoint whose deliveries keep failing, or someone disabled it): it sends \
+             nothing, so no type can show as ready; it still lists {}.\n\
+             Fix its deliveries and enable it in the Stripe Dashboard (Workbench, Webhooks); \
+             `migrate cutover` and `rollback` refuse to change it until then\n",
+            ep.id,
+            count(listed.len() as u64, "handled type"),
+        )),
+        (Some(ep), Some(_)) if enabled.is_empty() => out.push_str(&format!(
+            "\nevery type the families handle is cut over: webhook endpoint {id} sends none of them.\n\
+             Finish: delete webhook endpoint {id} in Stripe (after that, a rollback needs a new endpoint).\n\
+             Optional, and only once the endpoint is gone: stop the webhook rules too, in envs/dev.tfvars\n  \
              webhook_rules_enabled = {{ subscription = false, payment = false, customer = false }}\n\
-             then `terraform -chdir=infra apply -var-file=envs/dev.tfvars` and delete webhook endpoint {} in Stripe\n",
-            ep.id
+             then apply with the tfvars `stripe-events setup` wrote as well (without it Terraform turns \
+             partner events off and deletes the partner buses):\n  \
+             terraform -chdir=infra apply -var-file=envs/dev.tfvars -var-file={PARTNER_TFVARS}\n",
+            id = ep.id
         )),
-        Some(_) if ready_uncut.is_empty() => out.push_str(&format!(
-            "\n{} handled types still on the webhook; none ready yet\n",
-            enabled.len()
+        (Some(_), _) if ready_uncut.is_empty() => out.push_str(&format!(
+            "\n{} still on the webhook; none ready yet\n",
+            count(enabled.len() as u64, "handled type")
         )),
-        Some(_) => out.push_str(&format!(
+        (Some(_), _) => out.push_str(&format!(
             "\nready to cut over: stripe-events migrate cutover --types {}\n",
             ready_uncut.join(",")
         )),
+        (None, _) => out.push_str(
+            "\nwebhook endpoint unknown: pass --webhook-url to compare with what Stripe still sends by webhook\n",
+        ),
     }
     out
 }
@@ -685,6 +838,126 @@ mod tests {
             cut_over(&log).into_iter().collect::<Vec<_>>(),
             vec![("b".to_owned(), 2)]
         );
+    }
+
+    fn entry(at_ms: i64, action: &str, types: &[&str], endpoint: &str) -> LogEntry {
+        LogEntry {
+            at_ms,
+            action: action.into(),
+            types: types.iter().map(|t| t.to_string()).collect(),
+            forced: vec![],
+            who: "me".into(),
+            endpoint_id: endpoint.into(),
+            window: "24h".into(),
+            evidence: Value::Null,
+        }
+    }
+
+    fn endpoint(enabled: bool, events: &[&str]) -> Endpoint {
+        let events: Vec<String> = events.iter().map(|t| t.to_string()).collect();
+        Endpoint {
+            id: "we_1".into(),
+            url: "https://example.test/stripe/webhook".into(),
+            enabled,
+            events: expand(&events),
+        }
+    }
+
+    fn ready_stats(ty: &str) -> BTreeMap<String, TypeStats> {
+        let records = vec![rec(
+            json!({"event_type": ty, "first_seen": 100, "seen_webhook": 100, "seen_partner_snapshot": 150}),
+        )];
+        type_stats(&records, 0)
+    }
+
+    /// Stripe disabled the endpoint (failed deliveries) or a person did: it is not "every
+    /// type cut over", and following that advice would delete a live migration's endpoint.
+    #[test]
+    fn an_endpoint_disabled_outside_migrate_is_its_own_state() {
+        let ep = endpoint(false, &["*"]);
+        assert_eq!(ep.state(&[]), EndpointState::Disabled);
+        assert!(matches!(
+            ep.check_changeable(&[]),
+            Err(MigrateError::EndpointDisabled(_))
+        ));
+        let text = render_status(&ready_stats("invoice.paid"), &[], Some(&ep), "24h");
+        assert!(text.contains("is DISABLED in Stripe"), "{text}");
+        assert!(!text.contains("cut over"), "{text}");
+        assert!(!text.contains("delete webhook endpoint"), "{text}");
+        let row = text
+            .lines()
+            .find(|l| l.starts_with("invoice.paid "))
+            .unwrap_or_default();
+        assert!(row.ends_with("endpoint disabled"), "{row}");
+
+        // Disabled by the last cut-over: every type it lists is logged as cut over from it.
+        let ours = endpoint(false, &["invoice.paid"]);
+        let log = [entry(1_000, "cutover", &["invoice.paid"], "we_1")];
+        assert_eq!(ours.state(&log), EndpointState::DisabledByCutover);
+        assert!(ours.check_changeable(&log).is_ok());
+        // ... but a cut-over logged for another endpoint does not count.
+        let elsewhere = [entry(1_000, "cutover", &["invoice.paid"], "we_2")];
+        assert_eq!(ours.state(&elsewhere), EndpointState::Disabled);
+    }
+
+    /// The last step names both var files: dev.tfvars alone sets enable_stripe_partner_events
+    /// = false, and applying it deletes the partner buses.
+    #[test]
+    fn the_final_step_applies_with_the_partner_tfvars() {
+        let ep = endpoint(false, &["invoice.paid"]);
+        let log = [entry(1_000, "cutover", &["invoice.paid"], "we_1")];
+        let text = render_status(&BTreeMap::new(), &log, Some(&ep), "24h");
+        assert!(
+            text.contains("every type the families handle is cut over"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "terraform -chdir=infra apply -var-file=envs/dev.tfvars -var-file=envs/partner-sources.tfvars"
+            ),
+            "{text}"
+        );
+        assert!(
+            !text.lines().any(|l| l.contains("-var-file=envs/dev.tfvars")
+                && !l.contains("partner-sources.tfvars")),
+            "{text}"
+        );
+    }
+
+    /// A type cut over and then put back on the endpoint outside `migrate`: the endpoint wins,
+    /// and the row says the log disagrees.
+    #[test]
+    fn what_the_endpoint_sends_wins_over_the_log() {
+        let ep = endpoint(true, &["invoice.paid", "customer.updated"]);
+        let log = [entry(
+            1_700_000_000_123,
+            "cutover",
+            &["invoice.paid"],
+            "we_1",
+        )];
+        let text = render_status(&ready_stats("invoice.paid"), &log, Some(&ep), "24h");
+        let row = text
+            .lines()
+            .find(|l| l.starts_with("invoice.paid "))
+            .unwrap_or_default();
+        assert!(row.contains("enabled (DRIFT"), "{row}");
+        assert!(
+            text.contains("drift: the log says invoice.paid cut over"),
+            "{text}"
+        );
+        assert!(
+            text.contains("ready to cut over: stripe-events migrate cutover --types invoice.paid"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn times_have_one_width_and_counts_their_number() {
+        assert_eq!(when(1_700_000_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(when(1_700_000_000_120), "2023-11-14T22:13:20Z");
+        assert_eq!(count(1, "event"), "1 event");
+        assert_eq!(count(2, "event"), "2 events");
+        assert_eq!(count(0, "handled type"), "0 handled types");
     }
 
     #[test]

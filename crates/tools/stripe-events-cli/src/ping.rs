@@ -68,7 +68,10 @@ pub async fn ping(
         .ok_or(PingError::NoEventId)?
         .to_owned();
     loop {
-        if aws.log_contains(log_group, &event_id, start_ms).await? {
+        if aws
+            .log_contains(log_group, &event_id, start_ms, started + wait)
+            .await?
+        {
             return Ok(PingReport {
                 destination,
                 event_id,

@@ -24,13 +24,24 @@ pub enum SetupError {
     Aws(#[from] AwsError),
     #[error("{0}")]
     Unexpected(String),
-    #[error("the partner event source of {missing} did not appear within {waited}: check the AWS account ({account}) and region ({region}) given to Stripe, then re-run `stripe-events setup` (it reuses the destinations)")]
+    #[error("the partner event source of {missing} did not appear within {waited}: check that AWS account and region, then re-run `stripe-events setup` (it reuses the destinations){last_error}")]
     SourceTimeout {
+        /// Each destination with the account and region Stripe holds for it.
         missing: String,
         waited: String,
-        account: String,
-        region: String,
+        /// `; last error: …` when the last look failed transiently, else empty.
+        last_error: String,
     },
+    #[error("{payload} destination {id} cannot be used: {why}; no tfvars written. {fix}")]
+    Unusable {
+        payload: &'static str,
+        id: String,
+        why: String,
+        fix: &'static str,
+    },
+    /// A destination of ours sends to another account or region than asked ([`elsewhere`]).
+    #[error("{0}")]
+    Elsewhere(String),
     #[error("cannot write {path}: {detail} (pass --tfvars-out with a writable path)")]
     Tfvars { path: String, detail: String },
 }
@@ -122,6 +133,33 @@ impl Destination {
         })
     }
 
+    /// The AWS region Stripe sends to: from the source ARN
+    /// (`arn:aws:events:<region>::event-source/…`), else from the `aws_region` metadata
+    /// `setup` writes (Stripe's object does not echo the region back), else unknown.
+    pub fn region(&self) -> Option<String> {
+        self.source_arn
+            .as_deref()
+            .and_then(|arn| arn.split(':').nth(3))
+            .filter(|r| !r.is_empty())
+            .or_else(|| self.metadata.get("aws_region").and_then(Value::as_str))
+            .map(str::to_owned)
+    }
+
+    fn payload_name(&self) -> &'static str {
+        self.payload.map(Payload::as_str).unwrap_or("?")
+    }
+
+    /// `ed_… (snapshot; Stripe sends to AWS account …, region …)`.
+    fn describe(&self) -> String {
+        format!(
+            "{} ({}; Stripe sends to AWS account {}, region {})",
+            self.id,
+            self.payload_name(),
+            self.aws_account_id.as_deref().unwrap_or("not reported"),
+            self.region().as_deref().unwrap_or("not reported")
+        )
+    }
+
     /// `aws.partner/stripe.com/ed_…`, from the source ARN.
     pub fn source_name(&self) -> Option<String> {
         let arn = self.source_arn.as_deref()?;
@@ -166,7 +204,7 @@ pub fn create_body(prefix: &str, payload: Payload, account: &str, region: &str) 
         "event_payload": payload.as_str(),
         "enabled_events": payload.wanted_events(),
         "amazon_eventbridge": {"aws_account_id": account, "aws_region": region},
-        "metadata": {"managed_by": MANAGED_BY, "deployment": prefix, "payload": payload.as_str()},
+        "metadata": {"managed_by": MANAGED_BY, "deployment": prefix, "payload": payload.as_str(), "aws_region": region},
     });
     if payload == Payload::Snapshot {
         body["snapshot_api_version"] = json!(PINNED_API_VERSION);
@@ -193,7 +231,62 @@ pub async fn find_ours(
     Ok(out)
 }
 
+/// What to do with a destination whose partner path is dead.
+const RECREATE: &str = "Delete it in Stripe (Dashboard: Workbench, Event destinations) and re-run `stripe-events setup`, which creates a new one";
+const ENABLE: &str = "Enable it in the Stripe Dashboard (Workbench, Event destinations), or delete it there, then re-run `stripe-events setup`";
+
+/// Why a destination of ours cannot deliver, so `setup` must not reuse it: its partner event
+/// source was deleted (as Stripe or EventBridge report it), or it is disabled.
+pub fn unusable(d: &Destination, listed: Option<&PartnerSource>) -> Option<SetupError> {
+    let err = |why: String, fix| {
+        Some(SetupError::Unusable {
+            payload: d.payload_name(),
+            id: d.id.clone(),
+            why,
+            fix,
+        })
+    };
+    let reason = d.disabled_reason.as_deref().unwrap_or("no reason given");
+    if d.source_status.as_deref() == Some("deleted")
+        || listed.is_some_and(|s| s.state == "DELETED")
+        || reason == "no_aws_event_source_exists"
+    {
+        return err(
+            "its AWS partner event source was deleted (AWS deletes a source that no event bus \
+             is associated with within 7 days)"
+                .into(),
+            RECREATE,
+        );
+    }
+    if d.status != "enabled" {
+        return err(format!("it is disabled in Stripe ({reason})"), ENABLE);
+    }
+    None
+}
+
+/// [`SetupError::Elsewhere`] when Stripe sends this destination's events to another account,
+/// or to another region (when the region is known).
+fn elsewhere(prefix: &str, d: &Destination, account: &str, region: &str) -> Option<SetupError> {
+    let has_account = d.aws_account_id.as_deref().unwrap_or(account);
+    let has_region = d.region();
+    if has_account == account && has_region.as_deref().is_none_or(|r| r == region) {
+        return None;
+    }
+    let has_region = has_region.as_deref().unwrap_or(region);
+    Some(SetupError::Elsewhere(format!(
+        "{} destination {} sends to AWS account {has_account}, region {has_region} (what Stripe \
+         holds), not to account {account}, region {region} as asked; nothing was changed. To \
+         keep it: re-run with --aws-account-id {has_account} --aws-region {has_region}. To move: \
+         delete the {prefix} destinations in Stripe (Dashboard: Workbench, Event destinations) \
+         and re-run `stripe-events setup`, which creates new ones",
+        d.payload_name(),
+        d.id
+    )))
+}
+
 /// Finds or creates both destinations. Returns each with `true` when it was created now.
+/// A destination found for another account or region, or whose partner path is dead, is
+/// refused before anything is created.
 pub async fn ensure_destinations(
     admin: &StripeAdmin,
     prefix: &str,
@@ -201,6 +294,11 @@ pub async fn ensure_destinations(
     region: &str,
 ) -> Result<Vec<(Destination, bool)>, SetupError> {
     let found = find_ours(admin, prefix).await?;
+    for (_, d) in &found {
+        if let Some(e) = elsewhere(prefix, d, account, region).or_else(|| unusable(d, None)) {
+            return Err(e);
+        }
+    }
     let mut out = Vec::new();
     for payload in Payload::BOTH {
         if let Some((_, d)) = found.iter().find(|(p, _)| *p == payload) {
@@ -222,8 +320,10 @@ pub struct Ready {
     pub source: PartnerSource,
 }
 
-/// Polls until every destination reports its source ARN and status, and the source is listed
-/// by EventBridge; at most `wait`.
+/// Polls until every destination reports its source ARN and a live status (`pending` or
+/// `active`), and EventBridge lists the source; at most `wait`. Fails at once on a dead
+/// destination ([`unusable`]) and on an error that waiting cannot cure (access denied, a bad
+/// endpoint, a Stripe 4xx); throttling, 5xx and timeouts are asked again.
 pub async fn wait_for_sources(
     admin: &StripeAdmin,
     aws: &Aws,
@@ -231,26 +331,38 @@ pub async fn wait_for_sources(
     wait: Duration,
     poll: Duration,
     mut progress: impl FnMut(&str),
-) -> Result<Vec<Ready>, Vec<Destination>> {
+) -> Result<Vec<Ready>, SetupError> {
     let start = Instant::now();
     let mut current: Vec<Destination> = destinations.to_vec();
     loop {
         let mut ready = Vec::new();
         let mut missing = Vec::new();
-        let sources = aws.partner_sources().await;
+        let mut last_error = None;
+        let sources = match aws.partner_sources().await {
+            Ok(s) => s,
+            Err(e) if e.is_transient() => {
+                last_error = Some(e.to_string());
+                Vec::new()
+            }
+            Err(e) => return Err(e.into()),
+        };
         for d in &current {
             let fresh = match admin.retrieve_destination(&d.id).await {
-                Ok(v) => Destination::from_json(&v).unwrap_or_else(|_| d.clone()),
-                Err(_) => d.clone(),
+                Ok(v) => Destination::from_json(&v)?,
+                Err(e) if e.is_transient() => {
+                    last_error = Some(e.to_string());
+                    d.clone()
+                }
+                Err(e) => return Err(e.into()),
             };
-            let source = fresh.source_name().and_then(|name| {
-                sources
-                    .as_ref()
-                    .ok()
-                    .and_then(|s| s.iter().find(|s| s.name == name).cloned())
-            });
+            let source = fresh
+                .source_name()
+                .and_then(|name| sources.iter().find(|s| s.name == name).cloned());
+            if let Some(e) = unusable(&fresh, source.as_ref()) {
+                return Err(e);
+            }
             match (fresh.source_status.as_deref(), source) {
-                (Some(st), Some(source)) if st != "unknown" => ready.push(Ready {
+                (Some("pending" | "active"), Some(source)) => ready.push(Ready {
                     destination: fresh,
                     source,
                 }),
@@ -268,7 +380,14 @@ pub async fn wait_for_sources(
             wait.as_secs()
         ));
         if start.elapsed() + poll > wait {
-            return Err(missing);
+            let described: Vec<String> = missing.iter().map(Destination::describe).collect();
+            return Err(SetupError::SourceTimeout {
+                missing: described.join(", "),
+                waited: crate::format_duration(wait),
+                last_error: last_error
+                    .map(|e| format!("; last error: {e}"))
+                    .unwrap_or_default(),
+            });
         }
         tokio::time::sleep(poll).await;
         current = ready
@@ -613,6 +732,59 @@ mod tests {
         let missing = d.missing_events();
         assert!(!missing.contains(&"invoice.paid".to_owned()));
         assert_eq!(missing.len(), handled_types().len() - 1);
+    }
+
+    #[test]
+    fn a_destination_for_another_account_or_region_is_not_ours_to_reuse() {
+        let mut v = create_body("p", Payload::Snapshot, "123456789012", "us-east-2");
+        v["id"] = json!("ed_1");
+        v["amazon_eventbridge"] = json!({"aws_account_id": "123456789012"});
+        let d = dest(v.clone());
+        assert_eq!(
+            d.region().as_deref(),
+            Some("us-east-2"),
+            "from the metadata"
+        );
+        assert!(elsewhere("p", &d, "123456789012", "us-east-2").is_none());
+        assert!(elsewhere("p", &d, "210987654321", "us-east-2").is_some());
+        assert!(elsewhere("p", &d, "123456789012", "eu-west-1").is_some());
+        // The source ARN wins over the metadata; no region at all compares the account only.
+        v["amazon_eventbridge"]["aws_event_source_arn"] =
+            json!("arn:aws:events:eu-west-1::event-source/aws.partner/stripe.com/ed_1");
+        assert_eq!(dest(v.clone()).region().as_deref(), Some("eu-west-1"));
+        v["amazon_eventbridge"] = json!({"aws_account_id": "123456789012"});
+        v["metadata"] = json!({});
+        assert!(elsewhere("p", &dest(v), "123456789012", "eu-west-1").is_none());
+    }
+
+    #[test]
+    fn deleted_sources_and_disabled_destinations_are_unusable() {
+        let live = json!({"id": "ed_1", "event_payload": "thin", "status": "enabled",
+            "amazon_eventbridge": {"aws_event_source_status": "pending"}});
+        assert!(unusable(&dest(live.clone()), None).is_none());
+        let mut deleted = live.clone();
+        deleted["amazon_eventbridge"]["aws_event_source_status"] = json!("deleted");
+        let e = unusable(&dest(deleted), None).map(|e| e.to_string());
+        assert!(
+            e.as_deref().is_some_and(|e| e.contains("was deleted")),
+            "{e:?}"
+        );
+        let listed = PartnerSource {
+            name: "aws.partner/stripe.com/ed_1".into(),
+            state: "DELETED".into(),
+            created_unix: None,
+            expires_unix: None,
+        };
+        assert!(unusable(&dest(live.clone()), Some(&listed)).is_some());
+        let mut disabled = live;
+        disabled["status"] = json!("disabled");
+        disabled["status_details"] = json!({"disabled": {"reason": "user"}});
+        let e = unusable(&dest(disabled), None).map(|e| e.to_string());
+        assert!(
+            e.as_deref()
+                .is_some_and(|e| e.contains("disabled in Stripe (user)")),
+            "{e:?}"
+        );
     }
 
     #[test]

@@ -49,6 +49,58 @@ fn code(out: &Output) -> i32 {
     out.status.code().unwrap_or(-1)
 }
 
+/// Runs the binary with no AWS or Stripe settings at all: only argument checks can answer.
+fn cli_without_environment(args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stripe-events"));
+    cmd.current_dir(repo()).args(args);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") || k.starts_with("STRIPE_") || k == "TABLE_PREFIX" {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("AWS_EC2_METADATA_DISABLED", "true");
+    cmd.output().expect("run stripe-events")
+}
+
+/// Bad arguments are exit 2 with one line naming the flag, checked before the environment
+/// (no AWS, no Stripe key here): a script can tell "I called it wrong" from "it could not run".
+#[test]
+fn bad_arguments_exit_2_before_anything_runs() {
+    for (args, flag) in [
+        (&["migrate", "cutover", "--family", "bogus"][..], "bogus"),
+        (&["migrate", "cutover"][..], "--types"),
+        (&["migrate", "rollback"][..], "--types"),
+        (
+            &[
+                "migrate",
+                "cutover",
+                "--types",
+                "invoice.paid",
+                "--window",
+                "1y",
+            ][..],
+            "--window",
+        ),
+        (
+            &["migrate", "status", "--window", "yesterday"][..],
+            "--window",
+        ),
+        (
+            &["migrate", "status", "--window", "2026-01-01"][..],
+            "--window",
+        ),
+        (&["ping", "--wait", "forever"][..], "--wait"),
+        (&["setup", "--wait", "10"][..], "--wait"),
+        (&["audit", "--grace", "2026-01-01"][..], "--grace"),
+    ] {
+        let out = cli_without_environment(args);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(code(&out), 2, "{args:?}: {stdout}{stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains(flag), "{args:?} names {flag}: {stderr}");
+    }
+}
+
 #[test]
 fn create_tables_twice_and_commands_without_a_stripe_key() {
     local_stack();
@@ -203,4 +255,48 @@ fn state_prints_periods_as_rfc3339() {
         period.contains("T") && period.contains('Z'),
         "period end in RFC 3339: {period}"
     );
+}
+
+/// Two customers with the same app user id: `state --user --json` prints one JSON document (an
+/// array of the customers' objects), which a script can parse, not two documents back to back.
+#[test]
+fn state_by_user_as_json_is_one_document() {
+    local_stack();
+    let p = prefix("user-json");
+    assert_eq!(code(&cli(&p, &["create-tables"], false)), 0);
+    let fixture: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(repo().join("fixtures/partner-snapshot/customer-created.json"))
+            .expect("fixture"),
+    )
+    .expect("json");
+    let user = format!("user_{p}");
+    let dir = std::env::temp_dir().join(format!("{p}-events"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    for n in 1..=2 {
+        let mut event = fixture.clone();
+        event["id"] = format!("eb-{p}-{n}").into();
+        event["detail"]["id"] = format!("evt_{n}{}", std::process::id()).into();
+        event["detail"]["data"]["object"]["id"] =
+            format!("cus_{n}json{}", std::process::id()).into();
+        event["detail"]["data"]["object"]["metadata"]["user_id"] = user.clone().into();
+        std::fs::write(dir.join(format!("customer-{n}.json")), event.to_string()).expect("write");
+    }
+    let replay = cli(&p, &["replay", dir.to_str().unwrap_or_default()], true);
+    assert_eq!(code(&replay), 0, "{:?}", text(&replay));
+
+    let out = cli(&p, &["state", "--user", &user, "--json"], false);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(code(&out), 0, "{stdout}{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("one JSON document: {e}\n{stdout}"));
+    let customers: Vec<&str> = doc
+        .as_array()
+        .unwrap_or_else(|| panic!("an array: {doc}"))
+        .iter()
+        .filter_map(|c| c["customer_id"].as_str())
+        .collect();
+    assert_eq!(customers.len(), 2, "{doc}");
+    assert!(doc[0]["entitlement"]["entitled"].is_boolean(), "{doc}");
+    assert_eq!(doc[0]["profile"]["user_id"], user.as_str(), "{doc}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -195,19 +195,13 @@ async fn endpoint_events(admin: &StripeAdmin, id: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn cutover_is_gated_logged_reversible_and_stops_webhook_delivery() {
-    let endpoint = local_endpoint().unwrap_or_else(|e| panic!("{e}"));
-    let sdk = sdk_config_for(&endpoint).await;
-    let db = dynamodb_client(&sdk, None);
-    let tables: TableNames = fresh_tables(&db).await.unwrap_or_else(|e| panic!("{e}"));
-    let prefix = tables
-        .dedupe
-        .strip_suffix("-stripe-events")
-        .unwrap_or_else(|| panic!("{tables:?}"))
-        .to_owned();
+    let Setup {
+        db,
+        tables,
+        prefix,
+        admin,
+    } = setup().await;
     let store = DynamoStore::new(db.clone(), tables.clone());
-    let admin = StripeAdmin::from_env(&sdk)
-        .await
-        .unwrap_or_else(|e| panic!("{e} (run through make test)"));
     let localstripe = LocalStripe::from_env().unwrap_or_else(|e| panic!("{e}"));
 
     // The webhook endpoint Stripe delivers to (registered in localstripe by the fake).
@@ -331,10 +325,7 @@ async fn cutover_is_gated_logged_reversible_and_stops_webhook_delivery() {
     let text = out(&refused);
     assert_eq!(refused.status.code(), Some(4), "{text}");
     assert!(text.contains("refused invoice.paid"), "{text}");
-    assert!(
-        text.contains("1 events delivered by webhook only"),
-        "{text}"
-    );
+    assert!(text.contains("1 event delivered by webhook only"), "{text}");
     assert_eq!(
         endpoint_events(&admin, &ep_id).await,
         ["customer.updated", "invoice.paid"]
@@ -460,6 +451,223 @@ async fn cutover_is_gated_logged_reversible_and_stops_webhook_delivery() {
         ),
         "{text}"
     );
+    // The apply it prints keeps the partner sources' tfvars: dev.tfvars alone turns partner
+    // events off and deletes the partner buses.
+    assert!(
+        text.contains(
+            "terraform -chdir=infra apply -var-file=envs/dev.tfvars -var-file=envs/partner-sources.tfvars"
+        ),
+        "{text}"
+    );
+}
+
+/// What the tests below share: moto's tables under a fresh prefix, and the Stripe fake.
+struct Setup {
+    db: aws_sdk_dynamodb::Client,
+    tables: TableNames,
+    prefix: String,
+    admin: StripeAdmin,
+}
+
+async fn setup() -> Setup {
+    let endpoint = local_endpoint().unwrap_or_else(|e| panic!("{e}"));
+    let sdk = sdk_config_for(&endpoint).await;
+    let db = dynamodb_client(&sdk, None);
+    let tables: TableNames = fresh_tables(&db).await.unwrap_or_else(|e| panic!("{e}"));
+    let prefix = tables
+        .dedupe
+        .strip_suffix("-stripe-events")
+        .unwrap_or_else(|| panic!("{tables:?}"))
+        .to_owned();
+    let admin = StripeAdmin::from_env(&sdk)
+        .await
+        .unwrap_or_else(|e| panic!("{e} (run through make test)"));
+    Setup {
+        db,
+        tables,
+        prefix,
+        admin,
+    }
+}
+
+/// A webhook endpoint in the Stripe fake (nothing listens at its URL); its id.
+async fn webhook_endpoint(admin: &StripeAdmin, url: &str, events: &[&str]) -> String {
+    let mut form = vec![("url".to_owned(), url.to_owned())];
+    for t in events {
+        form.push(("enabled_events[]".into(), (*t).into()));
+    }
+    let ep = admin
+        .v1_post("/v1/webhook_endpoints", &form)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    ep["id"].as_str().unwrap_or_default().to_owned()
+}
+
+async fn endpoint_status(admin: &StripeAdmin, id: &str) -> String {
+    let ep = admin
+        .v1_get(&format!("/v1/webhook_endpoints/{id}"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    ep["status"].as_str().unwrap_or_default().to_owned()
+}
+
+/// `stripe-events migrate <action> --types <types> --webhook-url <url> <extra…>`.
+fn migrate(prefix: &str, action: &str, types: &str, url: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["migrate", action, "--types", types, "--webhook-url", url];
+    args.extend(extra);
+    cli(prefix, &args)
+}
+
+fn stderr_line(o: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    stderr
+}
+
+/// Stripe disables an endpoint whose deliveries keep failing (or a person does): that is
+/// not "every type cut over". Status says so, cutover and rollback refuse (exit 1, one line)
+/// and the endpoint keeps its `*`.
+#[tokio::test]
+async fn an_endpoint_disabled_in_stripe_is_reported_and_left_alone() {
+    let s = setup().await;
+    let url = format!("http://127.0.0.1:9/{}/disabled", s.prefix);
+    let id = webhook_endpoint(&s.admin, &url, &["*"]).await;
+    s.admin
+        .v1_post(
+            &format!("/v1/webhook_endpoints/{id}"),
+            &[("disabled".into(), "true".into())],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    let status = cli(&s.prefix, &["migrate", "status", "--webhook-url", &url]);
+    let text = out(&status);
+    assert!(status.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("{id} is DISABLED in Stripe")),
+        "{text}"
+    );
+    assert!(
+        !text.contains("every type the families handle is cut over"),
+        "{text}"
+    );
+    assert!(!text.contains("delete webhook endpoint"), "{text}");
+
+    for action in ["cutover", "rollback"] {
+        let o = migrate(&s.prefix, action, "invoice.paid", &url, &[]);
+        assert_eq!(o.status.code(), Some(1), "{action}: {}", out(&o));
+        let line = stderr_line(&o);
+        assert!(line.contains("is disabled in Stripe"), "{action}: {line}");
+        assert!(line.contains("nothing was changed"), "{action}: {line}");
+    }
+    assert_eq!(endpoint_events(&s.admin, &id).await, ["*"]);
+    assert_eq!(endpoint_status(&s.admin, &id).await, "disabled");
+    assert!(read_log(&s.db, &s.tables)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .is_empty());
+}
+
+/// A type put back on the endpoint after its cut-over (in the Dashboard, say): the endpoint
+/// wins. The row says enabled and flags the log's disagreement; the type is offered again.
+#[tokio::test]
+async fn a_type_put_back_outside_migrate_shows_as_enabled_with_the_drift() {
+    let s = setup().await;
+    let store = DynamoStore::new(s.db.clone(), s.tables.clone());
+    let url = format!("http://127.0.0.1:9/{}/drift", s.prefix);
+    let id = webhook_endpoint(&s.admin, &url, &["invoice.paid", "customer.updated"]).await;
+    let evt = format!("evt_drift_{}", std::process::id());
+    for path in [AuditPath::Webhook, AuditPath::PartnerSnapshot] {
+        deliver(&store, Family::Payment, "invoice.paid", &evt, path).await;
+    }
+    let cut = migrate(&s.prefix, "cutover", "invoice.paid", &url, &[]);
+    assert!(cut.status.success(), "{}", out(&cut));
+    let readd: Vec<(String, String)> = ["invoice.paid", "customer.updated"]
+        .iter()
+        .map(|t| ("enabled_events[]".to_owned(), (*t).to_owned()))
+        .collect();
+    s.admin
+        .v1_post(&format!("/v1/webhook_endpoints/{id}"), &readd)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    let status = cli(&s.prefix, &["migrate", "status", "--webhook-url", &url]);
+    let text = out(&status);
+    assert!(status.status.success(), "{text}");
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("invoice.paid "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        row.contains("enabled (DRIFT: log says cut over 20"),
+        "{row}"
+    );
+    assert!(
+        text.contains("ready to cut over: stripe-events migrate cutover --types invoice.paid"),
+        "{text}"
+    );
+}
+
+/// The log's table is checked before Stripe is touched: a cut-over never changes the
+/// endpoint and then fails to log it, and the failure is one line naming the fix.
+#[tokio::test]
+async fn cutover_checks_the_log_table_before_changing_stripe() {
+    let s = setup().await;
+    s.db.delete_table()
+        .table_name(&s.tables.billing)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let url = format!("http://127.0.0.1:9/{}/nolog", s.prefix);
+    let id = webhook_endpoint(&s.admin, &url, &["invoice.paid", "customer.updated"]).await;
+    let o = migrate(&s.prefix, "cutover", "invoice.paid", &url, &["--force"]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    let line = stderr_line(&o);
+    assert!(line.contains(&s.tables.billing), "{line}");
+    assert!(line.contains("create-tables"), "{line}");
+    assert_eq!(
+        endpoint_events(&s.admin, &id).await,
+        ["invoice.paid", "customer.updated"],
+        "Stripe unchanged"
+    );
+}
+
+/// `migrate status` fails like `audit`: one line naming `create-tables` or the prefix for a
+/// missing table, one line for missing AWS credentials (no provider-chain dump).
+#[test]
+fn status_failures_are_one_line() {
+    local_endpoint().unwrap_or_else(|e| panic!("{e}"));
+    let missing = cli(
+        &format!("absent-{}", std::process::id()),
+        &["migrate", "status"],
+    );
+    assert_eq!(missing.status.code(), Some(1), "{}", out(&missing));
+    let line = stderr_line(&missing);
+    assert!(line.contains("create-tables"), "{line}");
+    assert!(line.contains("--table-prefix"), "{line}");
+
+    let home = std::env::temp_dir().join(format!("no-aws-home-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap_or_else(|e| panic!("{e}"));
+    let no_credentials = Command::new(env!("CARGO_BIN_EXE_stripe-events"))
+        .args(["migrate", "status"])
+        .current_dir(repo())
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
+        .env("HOME", &home)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap_or_else(|e| panic!("run stripe-events: {e}"));
+    assert_eq!(
+        no_credentials.status.code(),
+        Some(1),
+        "{}",
+        out(&no_credentials)
+    );
+    let _ = std::fs::remove_dir_all(&home);
+    let line = stderr_line(&no_credentials);
+    assert!(line.contains("no AWS credentials"), "{line}");
 }
 
 #[test]
