@@ -94,6 +94,8 @@ impl Lifecycle for Value {
 
 /// The tiebreak's leading kind (one digit) and lifecycle rank (two): its ordering rank.
 const RANK_LEN: usize = 3;
+/// A snapshot version's milliseconds in its tiebreak (its `created` has whole seconds).
+const SNAPSHOT_MILLIS: &str = "000";
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Version {
@@ -133,20 +135,33 @@ impl Version {
 
     /// Whether this version and `stored` (an item's `version` ms and `version_tiebreak`) fall
     /// in the same second at the same kind and lifecycle rank, so that only milliseconds or
-    /// event ids order them. Such an order is not the truth: a snapshot's `created` says
-    /// nothing about where in its second the change fell, and two updates in one second are
-    /// ordered by their random ids. The consumer asks Stripe instead of calling either stale.
+    /// event ids order them, and at least one is a snapshot. Such an order is not the truth:
+    /// a snapshot's `created` says nothing about where in its second the change fell, and two
+    /// updates in one second are ordered by their random ids. (Two fetches are ordered by
+    /// when Stripe answered, which is.) The consumer asks Stripe instead of calling either
+    /// stale.
     pub fn ties_with(&self, stored_at_ms: i64, stored_tiebreak: &str) -> bool {
         self.at.unix_millis() == stored_at_ms
             && self.tiebreak != stored_tiebreak
             && self
-                .rank()
-                .is_some_and(|r| stored_tiebreak.get(..RANK_LEN) == Some(r))
+                .tie_prefix()
+                .is_some_and(|p| stored_tiebreak.starts_with(&p))
     }
 
-    /// The tiebreak's kind and lifecycle rank, which decide before milliseconds and ids.
-    pub fn rank(&self) -> Option<&str> {
-        self.tiebreak.get(..RANK_LEN)
+    /// The start of a same-second stored tiebreak this version ties with: its kind and
+    /// lifecycle rank, and for a fetch also a snapshot's milliseconds (always `000`): two
+    /// fetches are ordered by theirs, when Stripe answered, which is a true order.
+    pub fn tie_prefix(&self) -> Option<String> {
+        let rank = self.tiebreak.get(..RANK_LEN)?;
+        let fetched = self
+            .tiebreak
+            .get(RANK_LEN..RANK_LEN + SNAPSHOT_MILLIS.len())
+            .is_some_and(|ms| ms != SNAPSHOT_MILLIS);
+        Some(if fetched {
+            format!("{rank}{SNAPSHOT_MILLIS}")
+        } else {
+            rank.to_owned()
+        })
     }
 
     fn build(
@@ -281,6 +296,10 @@ mod tests {
         assert!(a.ties_with(b_at, &b_tie), "two updates of one second");
         let fetched = Version::of_fetch(at(400), &customer, "evt_thin");
         assert!(a.ties_with(fetched.at.unix_millis(), &fetched.tiebreak));
+        assert!(fetched.ties_with(a.at.unix_millis(), &a.tiebreak));
+        // Two fetches: their milliseconds are when Stripe answered, a true order.
+        let later_fetch = Version::of_fetch(at(700), &customer, "evt_thin2");
+        assert!(!later_fetch.ties_with(fetched.at.unix_millis(), &fetched.tiebreak));
         assert!(
             !a.ties_with(a.at.unix_millis(), &a.tiebreak),
             "the same version"

@@ -133,10 +133,10 @@ fn newer_condition(
     let tiebreak = e.name(attr::VERSION_TIEBREAK);
     let v = e.value(n(w.version.at.unix_millis()));
     let t = e.value(s(&w.version.tiebreak));
-    let same_second = match w.version.rank().filter(|_| !settle_ties) {
-        Some(rank) => {
-            let r = e.value(s(rank));
-            format!("{tiebreak} < {t} AND NOT begins_with({tiebreak}, {r})")
+    let same_second = match w.version.tie_prefix().filter(|_| !settle_ties) {
+        Some(prefix) => {
+            let p = e.value(s(prefix));
+            format!("{tiebreak} < {t} AND NOT begins_with({tiebreak}, {p})")
         }
         None => format!("{tiebreak} < {t}"),
     };

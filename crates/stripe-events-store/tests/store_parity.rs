@@ -552,3 +552,56 @@ async fn memory_store_writes_what_dynamodb_writes() {
         .expect("read");
     assert!(empty.is_empty());
 }
+
+/// Within one second at one rank: two fetches are ordered by their milliseconds (when Stripe
+/// answered), while a snapshot of that second ties with either (its `created` has no
+/// milliseconds), on both stores alike.
+#[tokio::test]
+async fn fetches_order_by_milliseconds_and_a_snapshot_of_their_second_ties() {
+    let endpoint = local_endpoint().unwrap_or_else(|e| panic!("{e}"));
+    let client = dynamodb_client(&sdk_config_for(&endpoint).await, None);
+    let tables = fresh_tables(&client).await.expect("create tables in moto");
+    let dynamo = DynamoStore::new(client, tables);
+    let memory = MemoryStore::new();
+    let second = T + 5_000;
+    let fetched = |key: &'static str, ms: i64| {
+        let ev = sub_event(key, key, "customer.subscription.updated", second, "active");
+        let mut c = commit(&ev, AuditPath::PartnerThin, AT, true);
+        let at = Timestamp::from_unix_millis(second * 1000 + ms);
+        for w in &mut c.writes {
+            w.version = Version::of_fetch(at, &ev.object, ev.id);
+        }
+        c
+    };
+    let snapshot = sub_event(
+        "evt_F_snap",
+        "evt_F_snap",
+        "customer.subscription.updated",
+        second,
+        "past_due",
+    );
+    let steps = [
+        (fetched("evt_F_first", 400), CommitOutcome::Applied),
+        (fetched("evt_F_later", 700), CommitOutcome::Applied),
+        (fetched("evt_F_earlier", 100), CommitOutcome::Stale),
+        (
+            commit(&snapshot, AuditPath::Webhook, AT, false),
+            CommitOutcome::Tied,
+        ),
+    ];
+    for (c, want) in steps {
+        let d = dynamo.commit(&c).await.expect("DynamoDB commit");
+        let m = memory.commit(&c).await.expect("memory commit");
+        assert_eq!((d, m), (want, want), "{}", c.audit.event_id);
+    }
+    for items in [
+        dynamo.state_items().await.expect("scan"),
+        memory.state_items(),
+    ] {
+        let sub = items
+            .iter()
+            .find(|m| m[attr::OBJECT_ID] == SUB)
+            .expect("subscription");
+        assert_eq!(sub[attr::LAST_EVENT_ID], "evt_F_later");
+    }
+}

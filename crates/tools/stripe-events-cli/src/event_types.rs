@@ -39,9 +39,28 @@ pub fn family_types(family: Family) -> Vec<&'static str> {
         .collect()
 }
 
+/// Every type a thin destination can send (`v1.<type>` and `v2.*`), one per line.
+const THIN_TYPES: &str = include_str!("../../../../fixtures/thin-and-v2-event-types.txt");
+
 /// The name of a v1 type on a thin destination (`v1.` prefix).
 pub fn thin_name(v1_type: &str) -> String {
     format!("v1.{v1_type}")
+}
+
+/// The handled v1 types Stripe also sends thin, as a thin destination names them. Some have
+/// no thin form (`customer.discount.*`): a thin destination cannot enable them, so they reach
+/// the pipeline only as snapshots (a snapshot destination or the webhook).
+pub fn thin_handled_types() -> Vec<String> {
+    let thin: std::collections::HashSet<&str> = THIN_TYPES
+        .lines()
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && !t.starts_with('#'))
+        .collect();
+    handled_types()
+        .into_iter()
+        .map(thin_name)
+        .filter(|t| thin.contains(t.as_str()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -62,6 +81,17 @@ mod tests {
             .sum();
         assert_eq!(sum, handled.len());
         assert_eq!(thin_name("invoice.paid"), "v1.invoice.paid");
+    }
+
+    #[test]
+    fn a_thin_destination_enables_only_types_stripe_sends_thin() {
+        let thin = thin_handled_types();
+        assert!(thin.contains(&"v1.invoice.paid".to_owned()));
+        assert!(thin.contains(&"v1.customer.tax_id.deleted".to_owned()));
+        // Stripe has no thin `customer.discount.*`.
+        assert!(!thin.iter().any(|t| t.starts_with("v1.customer.discount.")));
+        assert!(handled_types().contains(&"customer.discount.created"));
+        assert_eq!(thin.len(), handled_types().len() - 3, "{thin:?}");
     }
 
     #[test]

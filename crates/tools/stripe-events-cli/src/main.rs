@@ -482,6 +482,7 @@ async fn audit(
         "both",
         "webhook only",
         "partner only",
+        "partner failed",
         "direct only",
         "partner lag (median)",
     ]);
@@ -497,6 +498,7 @@ async fn audit(
             n(Seen::Both),
             n(Seen::WebhookOnly),
             n(Seen::PartnerOnly),
+            n(Seen::PartnerFailed),
             n(Seen::Neither),
             delay,
         ]);
@@ -512,6 +514,19 @@ async fn audit(
         missed.len()
     );
     for e in &missed {
+        println!("  {}  {}", e.key, e.event_type);
+    }
+    // Delivered by the partner source, but its processing failed (a thin event's fetch or
+    // commit): the webhook alone applied these, so the partner path is not proven for them.
+    let failed: Vec<_> = entries
+        .iter()
+        .filter(|e| e.seen == Seen::PartnerFailed)
+        .collect();
+    println!(
+        "\nfailed on the partner path (its latest delivery failed; the consumer logs say why): {}",
+        failed.len()
+    );
+    for e in &failed {
         println!("  {}  {}", e.key, e.event_type);
     }
     Ok(ExitCode::SUCCESS)

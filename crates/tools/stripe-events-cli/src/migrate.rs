@@ -550,6 +550,11 @@ pub async fn cutover(
                     "{} delivered by webhook only",
                     count(st.webhook_only, "event")
                 )
+            } else if st.partner_failed > 0 {
+                format!(
+                    "{} whose partner delivery failed (see `stripe-events audit`)",
+                    count(st.partner_failed, "event")
+                )
             } else if st.both == 0 {
                 "no event delivered by both paths in the window".into()
             } else {
@@ -652,6 +657,7 @@ pub fn render_status(
         "both",
         "webhook only",
         "partner only",
+        "partner failed",
         "lag p50",
         "lag p99",
         "ready",
@@ -687,6 +693,7 @@ pub fn render_status(
             st.both.to_string(),
             st.webhook_only.to_string(),
             st.partner_only.to_string(),
+            st.partner_failed.to_string(),
             ms(st.lag_percentile(0.5)),
             ms(st.lag_percentile(0.99)),
             if st.ready() { "yes" } else { "no" }.into(),

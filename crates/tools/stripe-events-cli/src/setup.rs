@@ -10,7 +10,7 @@ use thiserror::Error;
 
 use crate::admin::{AdminError, StripeAdmin};
 use crate::aws::{Aws, AwsError, PartnerSource};
-use crate::event_types::{handled_types, thin_name, PINNED_API_VERSION};
+use crate::event_types::{handled_types, thin_handled_types, PINNED_API_VERSION};
 use crate::table::Table;
 
 /// `metadata.managed_by` on the destinations this command creates.
@@ -72,13 +72,10 @@ impl Payload {
 
     /// The types a destination of this payload style must enable.
     pub fn wanted_events(self) -> Vec<String> {
-        handled_types()
-            .into_iter()
-            .map(|t| match self {
-                Payload::Snapshot => t.to_owned(),
-                Payload::Thin => thin_name(t),
-            })
-            .collect()
+        match self {
+            Payload::Snapshot => handled_types().into_iter().map(str::to_owned).collect(),
+            Payload::Thin => thin_handled_types(),
+        }
     }
 }
 

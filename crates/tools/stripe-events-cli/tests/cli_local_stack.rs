@@ -269,10 +269,12 @@ async fn revalidated_snapshot_types_are_fetched_and_others_are_not() {
         seeded["customer"].as_str().expect("c"),
         seeded["subscription"].as_str().expect("s"),
     );
-    // A snapshot whose payload says past_due; the API (localstripe) says active.
+    // A snapshot whose payload says past_due; the API (localstripe) says active. Created a
+    // minute ago: a fetch in the second of the stored state would tie with it (same rank)
+    // and be fetched again.
     let event = serde_json::json!({
         "id": format!("evt_reval_{}", std::process::id()), "object": "event",
-        "type": "customer.subscription.updated", "created": Timestamp::now().unix_seconds(),
+        "type": "customer.subscription.updated", "created": Timestamp::now().unix_seconds() - 60,
         "data": {"object": {"id": sub, "object": "subscription", "customer": customer, "status": "past_due"}}
     });
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);

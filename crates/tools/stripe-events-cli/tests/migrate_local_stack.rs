@@ -691,3 +691,77 @@ fn cutover_without_a_known_endpoint_names_the_flag() {
     );
     assert!(text.contains("--webhook-url"), "{text}");
 }
+
+/// A partner delivery recorded and then failed (a thin event whose fetch got 404) does not
+/// prove the partner path: the event counts as `partner failed`, the type is not ready, the
+/// cut-over is refused, and `audit` lists the event. Webhooks stay on.
+#[tokio::test]
+async fn a_type_whose_partner_deliveries_failed_is_not_ready() {
+    let s = setup().await;
+    let store = DynamoStore::new(s.db.clone(), s.tables.clone());
+    let url = format!("http://127.0.0.1:9/{}/partner-failed", s.prefix);
+    let id = webhook_endpoint(&s.admin, &url, &["customer.updated"]).await;
+    let evt = format!("evt_pf_{}", std::process::id());
+    deliver(
+        &store,
+        Family::Customer,
+        "customer.updated",
+        &evt,
+        AuditPath::PartnerThin,
+    )
+    .await;
+    let now = Timestamp::now();
+    store
+        .record_failure(&DeliveryAudit {
+            key: dedupe_key(Family::Customer, &evt),
+            consumer: Family::Customer,
+            event_id: evt.clone(),
+            event_type: "customer.updated".into(),
+            object_id: format!("obj_{evt}"),
+            event_created: now,
+            path: AuditPath::PartnerThin,
+            received_at: now,
+            expires_at: now.unix_seconds() + 86_400,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("record_failure: {e}"));
+    deliver(
+        &store,
+        Family::Customer,
+        "customer.updated",
+        &evt,
+        AuditPath::Webhook,
+    )
+    .await;
+
+    let status = cli(&s.prefix, &["migrate", "status", "--webhook-url", &url]);
+    let text = out(&status);
+    assert!(status.status.success(), "{text}");
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("customer.updated "))
+        .unwrap_or_else(|| panic!("{text}"));
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    // event type, family, both, webhook only, partner only, partner failed, …, ready
+    assert_eq!(cells[2..6], ["0", "0", "0", "1"], "{row}");
+    assert!(row.contains(" no "), "not ready: {row}");
+
+    let cut = migrate(&s.prefix, "cutover", "customer.updated", &url, &[]);
+    assert_eq!(cut.status.code(), Some(4), "{}", out(&cut));
+    assert!(
+        out(&cut).contains("partner delivery failed"),
+        "{}",
+        out(&cut)
+    );
+    assert_eq!(endpoint_events(&s.admin, &id).await, ["customer.updated"]);
+
+    let audit = cli(&s.prefix, &["audit"]);
+    let text = out(&audit);
+    assert!(
+        text.contains(
+            "failed on the partner path (its latest delivery failed; the consumer logs say why): 1"
+        ),
+        "{text}"
+    );
+    assert!(text.contains(&evt), "{text}");
+}
