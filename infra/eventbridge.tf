@@ -42,8 +42,9 @@ resource "aws_cloudwatch_event_archive" "partner" {
 # ---------------------------------------------------------------------------
 
 # Webhook path: <prefix>-stripe-<family>_events-rule on the custom bus. Per-family switch
-# var.webhook_rules_enabled is the migration lever (disable a family once the partner path
-# has been proven for it).
+# var.webhook_rules_enabled only sets the rule's state: the migration itself is per type on
+# the Stripe endpoint (`stripe-events migrate`); this is the optional last step or an
+# emergency stop (infra/README.md).
 resource "aws_cloudwatch_event_rule" "webhook" {
   for_each = local.families
 

@@ -10,7 +10,9 @@ stripe_partner_event_source_name = ""
 # enable_stripe_partner_events     = true
 # stripe_partner_event_source_name = "aws.partner/stripe.com/ed_REPLACE_WITH_DESTINATION_ID"
 
-# Migration switches: set a family to false once its partner path is proven.
+# Per-family rule switches. The migration is per type on the Stripe endpoint
+# (`stripe-events migrate`); false here is the optional last step once the endpoint is
+# deleted, or an emergency stop (infra/README.md).
 webhook_rules_enabled = {
   subscription = true
   payment      = true
