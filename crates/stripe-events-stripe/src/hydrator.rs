@@ -515,7 +515,8 @@ impl StripeHydrator {
 
     /// A non-2xx answer: `Err` when it is final (404 `NotFound`; 401/403 `Transient` at once,
     /// a bad key is not retried here), else the failure the strategy decides on (transient for
-    /// 408/409/424/429/5xx or `Stripe-Should-Retry: true`, permanent otherwise).
+    /// 3xx/408/409/424/429/5xx or `Stripe-Should-Retry: true`, permanent otherwise; the
+    /// strategy retries no 3xx).
     fn error_response(
         &self,
         path: &str,
@@ -546,8 +547,10 @@ impl StripeHydrator {
             }
             _ => {}
         }
-        let transient =
-            matches!(status, 408 | 409 | 424 | 429 | 500..=599) || should_retry == Some(true);
+        // A redirect (never followed: the key stays with the configured base) comes from a
+        // proxy or a moved endpoint, not from the object: transient, so the event waits.
+        let transient = matches!(status, 300..=399 | 408 | 409 | 424 | 429 | 500..=599)
+            || should_retry == Some(true);
         tracing::warn!(
             path,
             status,
