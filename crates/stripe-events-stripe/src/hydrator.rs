@@ -113,10 +113,79 @@ impl fmt::Debug for StripeHydrator {
     }
 }
 
+/// The event a request fetches for, as its log lines name it: the fields of the consumer's
+/// line about the event (`path` is the delivery path there, so the API path is `api_path`
+/// here). Empty for a request of no event (a listing, an async-stripe call).
+#[derive(Debug, Clone, Copy, Default)]
+struct ForEvent<'a> {
+    event_id: &'a str,
+    event_type: &'a str,
+    path: &'a str,
+}
+
+impl<'a> ForEvent<'a> {
+    fn of(delivery: &'a Delivery<'_>) -> Self {
+        ForEvent {
+            event_id: &delivery.event_id,
+            event_type: &delivery.event_type,
+            path: delivery.path.name(),
+        }
+    }
+}
+
+/// What an attempt's log lines say happened, in the consumer's words (its `outcome` field)
+/// when the fetch ends with this attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AttemptOutcome {
+    /// Another attempt follows.
+    Retrying,
+    FailedTransient,
+    FailedPermanent,
+}
+
+impl AttemptOutcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            AttemptOutcome::Retrying => "retrying",
+            AttemptOutcome::FailedTransient => "failed_transient",
+            AttemptOutcome::FailedPermanent => "failed_permanent",
+        }
+    }
+
+    /// The outcome of a failure no further attempt follows.
+    fn of_final(error: &HydrateError) -> Self {
+        match error {
+            HydrateError::Transient(_) => AttemptOutcome::FailedTransient,
+            HydrateError::NotFound(_) | HydrateError::Permanent(_) => {
+                AttemptOutcome::FailedPermanent
+            }
+        }
+    }
+}
+
+/// A log line about one attempt of a call: the event's fields, `api_path`, `attempt` and
+/// `outcome`, then the line's own fields and message.
+macro_rules! attempt_event {
+    ($level:expr, $call:expr, $tries:expr, $outcome:expr, $($rest:tt)+) => {
+        tracing::event!(
+            $level,
+            event_id = $call.event.event_id,
+            event_type = $call.event.event_type,
+            path = $call.event.path,
+            api_path = $call.path,
+            attempt = $tries,
+            outcome = $outcome.as_str(),
+            $($rest)+
+        )
+    };
+}
+
 /// One GET's fixed parts, for the retry loop.
 struct Call<'a> {
     /// The checked API path (`/v1/…` or `/v2/…`, query included), for messages.
     path: &'a str,
+    /// The event it fetches for, named in its log lines.
+    event: ForEvent<'a>,
     uri: String,
     /// Sent on every attempt besides the key, version and user agent: `Stripe-Context`, and
     /// `Stripe-Account` when an async-stripe request overrides the account.
@@ -134,7 +203,7 @@ struct Success {
     arrived: Timestamp,
 }
 
-/// The last failed attempt: its error, and what the strategy and the backoff read.
+/// A failed attempt: its error, and what the strategy and the backoff read.
 struct Failure {
     error: HydrateError,
     status: Option<u16>,
@@ -143,7 +212,7 @@ struct Failure {
 }
 
 impl Failure {
-    /// No response (or none yet): nothing for the strategy but the error.
+    /// No response: nothing for the strategy but the error.
     fn transport(error: HydrateError) -> Self {
         Failure {
             error,
@@ -152,6 +221,20 @@ impl Failure {
             retry_after: None,
         }
     }
+}
+
+/// What follows a failed attempt.
+enum Next {
+    /// Another attempt, after this backoff.
+    RetryAfter(Duration),
+    /// None: the strategy says stop (the error is final as it is).
+    Stop,
+    /// None, though the strategy would retry: Stripe's `Retry-After` (seconds) is longer than
+    /// this invocation waits.
+    RetryAfterTooLong(u64),
+    /// None, though the strategy would retry: the backoff and another attempt do not fit
+    /// before the deadline.
+    NoTimeLeft,
 }
 
 /// An HTTP response, body read.
@@ -267,8 +350,8 @@ impl StripeHydrator {
         stripe_context: Option<&str>,
         deadline: Instant,
     ) -> Result<Fetched, HydrateError> {
-        let path = checked_api_path(path)?;
-        let (body, fetched_at) = self.get_json(path, stripe_context, deadline).await?;
+        let call = self.call(checked_api_path(path)?, stripe_context, deadline)?;
+        let (body, fetched_at) = self.get_json(&call).await?;
         Ok(Fetched { body, fetched_at })
     }
 
@@ -333,7 +416,8 @@ impl StripeHydrator {
         let mut after: Option<String> = None;
         loop {
             let path = requests::v1_target(&requests::list_events(since, filter, after.as_deref()));
-            let (page, _) = self.get_json(&path, None, self.page_deadline()).await?;
+            let call = self.call(&path, None, self.page_deadline())?;
+            let (page, _) = self.get_json(&call).await?;
             let page: Value = serde_json::from_slice(&page).map_err(|e| {
                 HydrateError::Transient(format!("GET /v1/events: response is not JSON: {e}"))
             })?;
@@ -367,21 +451,15 @@ impl StripeHydrator {
         }
     }
 
-    /// GETs a checked API path through the retry loop ([`StripeHydrator::send`]) and returns
-    /// the body of a 2xx answer that is a JSON object, unparsed: the caller reads it into the
-    /// typed model.
-    async fn get_json(
-        &self,
-        path: &str,
-        stripe_context: Option<&str>,
-        deadline: Instant,
-    ) -> Result<(Vec<u8>, Timestamp), HydrateError> {
-        let call = self.call(path, stripe_context, deadline)?;
+    /// A call through the retry loop ([`StripeHydrator::send`]): the body of a 2xx answer
+    /// that is a JSON object, unparsed (the caller reads it into the typed model).
+    async fn get_json(&self, call: &Call<'_>) -> Result<(Vec<u8>, Timestamp), HydrateError> {
+        let path = call.path;
         let Success {
             status,
             body,
             arrived,
-        } = self.send(&call).await?;
+        } = self.send(call).await?;
         // Only its first byte is checked here; the typed read checks the rest.
         match body.iter().find(|b| !b.is_ascii_whitespace()) {
             Some(b'{') => Ok((body.to_vec(), arrived)),
@@ -409,6 +487,7 @@ impl StripeHydrator {
         }
         Ok(Call {
             path,
+            event: ForEvent::default(),
             uri: format!("{}{}", self.inner.base, path),
             headers,
             deadline,
@@ -420,26 +499,24 @@ impl StripeHydrator {
     }
 
     /// The retry loop: attempts until a 2xx answer, a final error (404, 401/403), a stop by
-    /// the strategy, or a deadline that leaves no room for another attempt.
+    /// the strategy, or a deadline that leaves no room for another attempt. Each failed
+    /// attempt logs one line with its `outcome` (`retrying`, or how the call ends).
     async fn send(&self, call: &Call<'_>) -> Result<Success, HydrateError> {
         let path = call.path;
         let mut tries: u32 = 0;
-        let mut last = Failure::transport(HydrateError::Transient(format!(
-            "GET {path}: deadline reached before any attempt"
-        )));
+        let mut last: Option<HydrateError> = None;
         loop {
-            if let Outcome::Stop = call.strategy.test(last.status, last.should_retry, tries) {
-                return Err(last.error);
-            }
-            if tries > 0 && !self.wait_before_retry(call, tries, last.retry_after).await {
-                return Err(with_note(last.error, "not retried within this invocation"));
-            }
             let remaining = call.deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
-                return Err(with_note(last.error, "deadline reached"));
+                return Err(match last {
+                    Some(error) => with_note(error, "deadline reached"),
+                    None => HydrateError::Transient(format!(
+                        "GET {path}: deadline reached before any attempt"
+                    )),
+                });
             }
             tries += 1;
-            last = match self.timed_attempt(call, remaining, tries).await {
+            let (failure, next) = match self.timed_attempt(call, remaining, tries).await {
                 Attempt::Refused(detail) => {
                     self.inner.calls.fetch_add(1, Ordering::Relaxed);
                     return Err(HydrateError::Permanent(format!("GET {path}: {detail}")));
@@ -448,8 +525,20 @@ impl StripeHydrator {
                     if sent {
                         self.inner.calls.fetch_add(1, Ordering::Relaxed);
                     }
-                    tracing::warn!(path, attempt = tries, error = %detail, "Stripe request failed");
-                    Failure::transport(HydrateError::Transient(format!("GET {path}: {detail}")))
+                    let failure = Failure::transport(HydrateError::Transient(format!(
+                        "GET {path}: {detail}"
+                    )));
+                    let next = self.next_step(call, tries, &failure);
+                    let outcome = Self::outcome(&next, &failure.error);
+                    attempt_event!(
+                        tracing::Level::WARN,
+                        call,
+                        tries,
+                        outcome,
+                        error = %detail,
+                        "Stripe request failed"
+                    );
+                    (failure, next)
                 }
                 Attempt::Response(response) => {
                     self.inner.calls.fetch_add(1, Ordering::Relaxed);
@@ -460,50 +549,93 @@ impl StripeHydrator {
                             arrived: response.arrived,
                         });
                     }
-                    self.error_response(path, tries, response)?
+                    let (failure, request_id) = self.error_response(path, response)?;
+                    let next = self.next_step(call, tries, &failure);
+                    self.log_error_response(call, tries, &next, &failure, request_id.as_deref());
+                    (failure, next)
                 }
             };
+            let outcome = AttemptOutcome::of_final(&failure.error);
+            match next {
+                Next::RetryAfter(delay) => {
+                    last = Some(failure.error);
+                    tokio::time::sleep(delay).await;
+                }
+                Next::Stop => return Err(failure.error),
+                Next::RetryAfterTooLong(retry_after_s) => {
+                    // Stripe asked for a longer wait than this invocation retries within:
+                    // leave the retry to the platform rather than call again before it is due.
+                    attempt_event!(
+                        tracing::Level::WARN,
+                        call,
+                        tries,
+                        outcome,
+                        retry_after_s,
+                        "Stripe asked to retry later than this invocation waits"
+                    );
+                    return Err(with_note(
+                        failure.error,
+                        "not retried within this invocation",
+                    ));
+                }
+                Next::NoTimeLeft => {
+                    attempt_event!(
+                        tracing::Level::WARN,
+                        call,
+                        tries,
+                        outcome,
+                        "no time left for another Stripe attempt"
+                    );
+                    return Err(with_note(
+                        failure.error,
+                        "not retried within this invocation",
+                    ));
+                }
+            }
         }
     }
 
-    /// Sleeps the backoff before the attempt after `tries`; false (no sleep) when the deadline
-    /// would not leave [`MIN_ATTEMPT_WINDOW`] for that attempt, or Stripe's `Retry-After`
-    /// is longer than the backoff cap.
-    async fn wait_before_retry(
-        &self,
-        call: &Call<'_>,
-        tries: u32,
-        retry_after: Option<Duration>,
-    ) -> bool {
-        if let Some(asked) = retry_after.filter(|ra| *ra > self.inner.policy.max_backoff) {
-            // Stripe asked for a longer wait than this invocation retries within: leave the
-            // retry to the platform rather than call again before it is due.
-            tracing::warn!(
-                path = call.path,
-                tries,
-                retry_after_s = asked.as_secs(),
-                "Stripe asked to retry later than this invocation waits"
-            );
-            return false;
+    /// Whether another attempt follows `failure` (the `tries`-th): the strategy's decision,
+    /// then Stripe's `Retry-After` against the backoff cap, then the backoff against the
+    /// deadline (an attempt needs [`MIN_ATTEMPT_WINDOW`] after it).
+    fn next_step(&self, call: &Call<'_>, tries: u32, failure: &Failure) -> Next {
+        if let Outcome::Stop = call
+            .strategy
+            .test(failure.status, failure.should_retry, tries)
+        {
+            return Next::Stop;
         }
-        let delay = self.backoff(tries, retry_after);
+        if let Some(asked) = failure
+            .retry_after
+            .filter(|ra| *ra > self.inner.policy.max_backoff)
+        {
+            return Next::RetryAfterTooLong(asked.as_secs());
+        }
+        let delay = self.backoff(tries, failure.retry_after);
         let resume = Instant::now().checked_add(delay + MIN_ATTEMPT_WINDOW);
         if resume.is_none_or(|at| at > call.deadline) {
-            tracing::warn!(
-                path = call.path,
-                tries,
-                "no time left for another Stripe attempt"
-            );
-            return false;
+            return Next::NoTimeLeft;
         }
-        tokio::time::sleep(delay).await;
-        true
+        Next::RetryAfter(delay)
+    }
+
+    /// The `outcome` of an attempt's line: `retrying`, or how the call ends with it.
+    fn outcome(next: &Next, error: &HydrateError) -> AttemptOutcome {
+        match next {
+            Next::RetryAfter(_) => AttemptOutcome::Retrying,
+            _ => AttemptOutcome::of_final(error),
+        }
     }
 
     /// One attempt, bounded by the per-attempt timeout and the time `remaining`.
     async fn timed_attempt(&self, call: &Call<'_>, remaining: Duration, tries: u32) -> Attempt {
         let budget = remaining.min(call.attempt_timeout);
-        tracing::debug!(path = call.path, attempt = tries, "GET Stripe");
+        tracing::debug!(
+            event_id = call.event.event_id,
+            api_path = call.path,
+            attempt = tries,
+            "GET Stripe"
+        );
         match tokio::time::timeout(budget, self.attempt(&call.uri, &call.headers)).await {
             Ok(a) => a,
             Err(_) => Attempt::Failed {
@@ -513,16 +645,16 @@ impl StripeHydrator {
         }
     }
 
-    /// A non-2xx answer: `Err` when it is final (404 `NotFound`; 401/403 `Transient` at once,
-    /// a bad key is not retried here), else the failure the strategy decides on (transient for
-    /// 3xx/408/409/424/429/5xx or `Stripe-Should-Retry: true`, permanent otherwise; the
-    /// strategy retries no 3xx).
+    /// A non-2xx answer: `Err(NotFound)` for a 404 (final at once), else the failure the
+    /// strategy decides on, with Stripe's request id. Transient: a 3xx (a redirect, never
+    /// followed), 401/403 (a bad or under-privileged key: the event waits for it to be fixed;
+    /// the strategy retries neither), 408/409/424/429/5xx, or `Stripe-Should-Retry: true`;
+    /// permanent otherwise.
     fn error_response(
         &self,
         path: &str,
-        tries: u32,
         response: Response,
-    ) -> Result<Failure, HydrateError> {
+    ) -> Result<(Failure, Option<String>), HydrateError> {
         let Response {
             status,
             should_retry,
@@ -532,43 +664,64 @@ impl StripeHydrator {
             ..
         } = response;
         let detail = self.describe(path, status, &body, request_id.as_deref());
-        match status {
-            404 => return Err(HydrateError::NotFound(detail)),
-            401 | 403 => {
-                // A bad or under-privileged key: transient, so events wait in the retry
-                // path for the key to be fixed instead of being dropped.
-                tracing::error!(
-                    path,
-                    status,
-                    request_id = request_id.as_deref(),
-                    "Stripe rejected the API key (fix the key in Secrets Manager); the event will be retried"
-                );
-                return Err(HydrateError::Transient(detail));
-            }
-            _ => {}
+        if status == 404 {
+            return Err(HydrateError::NotFound(detail));
         }
         // A redirect (never followed: the key stays with the configured base) comes from a
-        // proxy or a moved endpoint, not from the object: transient, so the event waits.
-        let transient = matches!(status, 300..=399 | 408 | 409 | 424 | 429 | 500..=599)
-            || should_retry == Some(true);
-        tracing::warn!(
-            path,
+        // proxy or a moved endpoint, not from the object; a bad or under-privileged key must
+        // be fixed, not drop events: transient, so the event waits.
+        let transient = matches!(
             status,
-            attempt = tries,
-            should_retry,
-            request_id = request_id.as_deref(),
-            "Stripe error response"
-        );
-        Ok(Failure {
-            error: if transient {
-                HydrateError::Transient(detail)
-            } else {
-                HydrateError::Permanent(detail)
-            },
+            300..=399 | 401 | 403 | 408 | 409 | 424 | 429 | 500..=599
+        ) || should_retry == Some(true);
+        let error = if transient {
+            HydrateError::Transient(detail)
+        } else {
+            HydrateError::Permanent(detail)
+        };
+        let failure = Failure {
+            error,
             status: Some(status),
             should_retry,
             retry_after,
-        })
+        };
+        Ok((failure, request_id))
+    }
+
+    /// The line of an error response: `Stripe rejected the API key` (401/403, at `ERROR`:
+    /// every event waits until the key is fixed) or `Stripe error response`.
+    fn log_error_response(
+        &self,
+        call: &Call<'_>,
+        tries: u32,
+        next: &Next,
+        failure: &Failure,
+        request_id: Option<&str>,
+    ) {
+        let outcome = Self::outcome(next, &failure.error);
+        let status = failure.status;
+        if matches!(status, Some(401 | 403)) {
+            attempt_event!(
+                tracing::Level::ERROR,
+                call,
+                tries,
+                outcome,
+                status,
+                request_id,
+                "Stripe rejected the API key (fix the key in Secrets Manager); the event will be retried"
+            );
+        } else {
+            attempt_event!(
+                tracing::Level::WARN,
+                call,
+                tries,
+                outcome,
+                status,
+                should_retry = failure.should_retry,
+                request_id,
+                "Stripe error response"
+            );
+        }
     }
 
     /// async-stripe's built request through the retry loop, for its [`StripeClient`]
@@ -750,9 +903,9 @@ impl Hydrator for StripeHydrator {
         deadline: Instant,
     ) -> Result<Fetched, HydrateError> {
         let path = request_path(delivery)?;
-        let (body, fetched_at) = self
-            .get_json(&path, delivery.stripe_context.as_deref(), deadline)
-            .await?;
+        let mut call = self.call(&path, delivery.stripe_context.as_deref(), deadline)?;
+        call.event = ForEvent::of(delivery);
+        let (body, fetched_at) = self.get_json(&call).await?;
         Ok(Fetched { body, fetched_at })
     }
 }
