@@ -40,7 +40,8 @@ use stripe_events_core::delivery::{Delivery, PayloadStyle};
 use stripe_events_core::hydrate::{Fetched, HydrateError, Hydrator};
 use stripe_events_core::Timestamp;
 
-use crate::config::{ApiKey, ConfigError, RetryPolicy, StripeConfig};
+use crate::config::{ApiKey, ConfigError, RetryPolicy, SecretKeySource, StripeConfig};
+use crate::reload::{Reload, Reloadable};
 use crate::requests::{self, TypeFilter};
 
 /// Larger bodies are refused (the biggest Stripe objects are well under a megabyte).
@@ -93,8 +94,9 @@ struct Inner {
     http: OnceLock<Result<HttpClient, String>>,
     connect_timeout: Duration,
     base: String,
-    key: ApiKey,
-    auth: HeaderValue,
+    /// The key requests are sent with, read again from `key_source` when Stripe rejects it.
+    key: Reloadable<Credential>,
+    key_source: Option<SecretKeySource>,
     version: Option<HeaderValue>,
     user_agent: HeaderValue,
     policy: RetryPolicy,
@@ -105,11 +107,27 @@ impl fmt::Debug for StripeHydrator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StripeHydrator")
             .field("api_base", &self.inner.base)
-            .field("api_key", &self.inner.key)
+            .field("api_key", &self.inner.key.current().key)
             .field("api_version", &self.inner.version)
             .field("retry", &self.inner.policy)
             .field("calls", &self.calls())
             .finish()
+    }
+}
+
+/// An API key and its `Authorization` header (marked sensitive).
+#[derive(PartialEq)]
+struct Credential {
+    key: ApiKey,
+    auth: HeaderValue,
+}
+
+impl Credential {
+    fn new(key: ApiKey) -> Result<Self, ConfigError> {
+        let mut auth = HeaderValue::try_from(format!("Bearer {}", key.expose()))
+            .map_err(|_| ConfigError::InvalidKey("not usable as a header value"))?;
+        auth.set_sensitive(true);
+        Ok(Credential { key, auth })
     }
 }
 
@@ -227,6 +245,8 @@ impl Failure {
 enum Next {
     /// Another attempt, after this backoff.
     RetryAfter(Duration),
+    /// Another attempt at once, with the key just read again (the attempt's was rejected).
+    RetryWithNewKey,
     /// None: the strategy says stop (the error is final as it is).
     Stop,
     /// None, though the strategy would retry: Stripe's `Retry-After` (seconds) is longer than
@@ -265,12 +285,12 @@ impl StripeHydrator {
         let StripeConfig {
             api_base,
             api_key,
+            key_source,
+            key_reload_interval,
             api_version,
             retry,
         } = config;
-        let mut auth = HeaderValue::try_from(format!("Bearer {}", api_key.expose()))
-            .map_err(|_| ConfigError::InvalidKey("not usable as a header value"))?;
-        auth.set_sensitive(true);
+        let key = Reloadable::new(Credential::new(api_key)?, key_reload_interval);
         let version = api_version
             .map(|v| HeaderValue::try_from(v.as_str()).map_err(|_| ConfigError::InvalidVersion(v)))
             .transpose()?;
@@ -285,8 +305,8 @@ impl StripeHydrator {
                 http: OnceLock::new(),
                 connect_timeout: retry.connect_timeout,
                 base: api_base,
-                key: api_key,
-                auth,
+                key,
+                key_source,
                 version,
                 user_agent,
                 policy: retry,
@@ -505,6 +525,8 @@ impl StripeHydrator {
         let path = call.path;
         let mut tries: u32 = 0;
         let mut last: Option<HydrateError> = None;
+        let mut credential = self.inner.key.current();
+        let mut rekeyed = false;
         loop {
             let remaining = call.deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
@@ -516,7 +538,10 @@ impl StripeHydrator {
                 });
             }
             tries += 1;
-            let (failure, next) = match self.timed_attempt(call, remaining, tries).await {
+            let attempt = self
+                .timed_attempt(call, &credential, remaining, tries)
+                .await;
+            let (failure, next) = match attempt {
                 Attempt::Refused(detail) => {
                     self.inner.calls.fetch_add(1, Ordering::Relaxed);
                     return Err(HydrateError::Permanent(format!("GET {path}: {detail}")));
@@ -549,8 +574,18 @@ impl StripeHydrator {
                             arrived: response.arrived,
                         });
                     }
-                    let (failure, request_id) = self.error_response(path, response)?;
-                    let next = self.next_step(call, tries, &failure);
+                    let (failure, request_id) =
+                        self.error_response(path, &credential.key, response)?;
+                    let mut next = self.next_step(call, tries, &failure);
+                    // A rejected key may have been rotated in its secret: once per request,
+                    // retry at once with a key read again (or read by another request).
+                    if matches!(failure.status, Some(401 | 403)) && !rekeyed {
+                        if let Some(newer) = self.newer_key(&credential, call.deadline).await {
+                            credential = newer;
+                            rekeyed = true;
+                            next = Next::RetryWithNewKey;
+                        }
+                    }
                     self.log_error_response(call, tries, &next, &failure, request_id.as_deref());
                     (failure, next)
                 }
@@ -561,6 +596,7 @@ impl StripeHydrator {
                     last = Some(failure.error);
                     tokio::time::sleep(delay).await;
                 }
+                Next::RetryWithNewKey => last = Some(failure.error),
                 Next::Stop => return Err(failure.error),
                 Next::RetryAfterTooLong(retry_after_s) => {
                     // Stripe asked for a longer wait than this invocation retries within:
@@ -622,13 +658,70 @@ impl StripeHydrator {
     /// The `outcome` of an attempt's line: `retrying`, or how the call ends with it.
     fn outcome(next: &Next, error: &HydrateError) -> AttemptOutcome {
         match next {
-            Next::RetryAfter(_) => AttemptOutcome::Retrying,
+            Next::RetryAfter(_) | Next::RetryWithNewKey => AttemptOutcome::Retrying,
             _ => AttemptOutcome::of_final(error),
         }
     }
 
+    /// A key other than `used` to retry a rejected request with: one another request already
+    /// read, or the key's secret read again now (when [`StripeConfig::key_reload_interval`]
+    /// allows, within the deadline). `None` with a fixed key, or when the secret holds the
+    /// same key (or cannot be read).
+    async fn newer_key(
+        &self,
+        used: &Arc<Credential>,
+        deadline: Instant,
+    ) -> Option<Arc<Credential>> {
+        let source = self.inner.key_source.as_ref()?;
+        let keys = &self.inner.key;
+        let newer = |current: Arc<Credential>| (current.key != used.key).then_some(current);
+        if let Some(current) = newer(keys.current()) {
+            return Some(current);
+        }
+        let load = || async { Credential::new(source.load().await?) };
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let secret_arn = source.arn();
+        match tokio::time::timeout(remaining, keys.reload_if_due(load)).await {
+            Ok(Reload::Changed(fresh)) => {
+                tracing::info!(
+                    secret_arn,
+                    changed = true,
+                    key = ?fresh.key,
+                    "Stripe API key read again from Secrets Manager"
+                );
+                Some(fresh)
+            }
+            Ok(Reload::Unchanged) => {
+                tracing::info!(
+                    secret_arn,
+                    changed = false,
+                    "Stripe API key read again from Secrets Manager"
+                );
+                None
+            }
+            Ok(Reload::NotDue) => newer(keys.current()),
+            Ok(Reload::Failed(e)) => {
+                tracing::warn!(secret_arn, error = %e, "reading the Stripe API key again failed; keeping the current key");
+                None
+            }
+            Err(_) => {
+                tracing::warn!(
+                    secret_arn,
+                    "no time left to read the Stripe API key again; keeping the current key"
+                );
+                None
+            }
+        }
+    }
+
     /// One attempt, bounded by the per-attempt timeout and the time `remaining`.
-    async fn timed_attempt(&self, call: &Call<'_>, remaining: Duration, tries: u32) -> Attempt {
+    async fn timed_attempt(
+        &self,
+        call: &Call<'_>,
+        credential: &Credential,
+        remaining: Duration,
+        tries: u32,
+    ) -> Attempt {
         let budget = remaining.min(call.attempt_timeout);
         tracing::debug!(
             event_id = call.event.event_id,
@@ -636,7 +729,8 @@ impl StripeHydrator {
             attempt = tries,
             "GET Stripe"
         );
-        match tokio::time::timeout(budget, self.attempt(&call.uri, &call.headers)).await {
+        let attempt = self.attempt(&call.uri, &credential.auth, &call.headers);
+        match tokio::time::timeout(budget, attempt).await {
             Ok(a) => a,
             Err(_) => Attempt::Failed {
                 sent: true,
@@ -653,6 +747,7 @@ impl StripeHydrator {
     fn error_response(
         &self,
         path: &str,
+        key: &ApiKey,
         response: Response,
     ) -> Result<(Failure, Option<String>), HydrateError> {
         let Response {
@@ -663,7 +758,7 @@ impl StripeHydrator {
             body,
             ..
         } = response;
-        let detail = self.describe(path, status, &body, request_id.as_deref());
+        let detail = describe(path, key, status, &body, request_id.as_deref());
         if status == 404 {
             return Err(HydrateError::NotFound(detail));
         }
@@ -700,18 +795,21 @@ impl StripeHydrator {
     ) {
         let outcome = Self::outcome(next, &failure.error);
         let status = failure.status;
-        if matches!(status, Some(401 | 403)) {
-            attempt_event!(
+        macro_rules! rejected_key {
+            ($level:expr, $message:literal) => {
+                attempt_event!($level, call, tries, outcome, status, request_id, $message)
+            };
+        }
+        match (status, next) {
+            (Some(401 | 403), Next::RetryWithNewKey) => rejected_key!(
+                tracing::Level::WARN,
+                "Stripe rejected the API key; retrying with the key now in Secrets Manager"
+            ),
+            (Some(401 | 403), _) => rejected_key!(
                 tracing::Level::ERROR,
-                call,
-                tries,
-                outcome,
-                status,
-                request_id,
                 "Stripe rejected the API key (fix the key in Secrets Manager); the event will be retried"
-            );
-        } else {
-            attempt_event!(
+            ),
+            _ => attempt_event!(
                 tracing::Level::WARN,
                 call,
                 tries,
@@ -720,7 +818,7 @@ impl StripeHydrator {
                 should_retry = failure.should_retry,
                 request_id,
                 "Stripe error response"
-            );
+            ),
         }
     }
 
@@ -761,12 +859,17 @@ impl StripeHydrator {
     }
 
     /// One GET, body included (the caller bounds it with a timeout).
-    async fn attempt(&self, uri: &str, headers: &[(HeaderName, HeaderValue)]) -> Attempt {
+    async fn attempt(
+        &self,
+        uri: &str,
+        auth: &HeaderValue,
+        headers: &[(HeaderName, HeaderValue)],
+    ) -> Attempt {
         let inner = &self.inner;
         let mut builder = Request::builder()
             .method(Method::GET)
             .uri(uri)
-            .header(AUTHORIZATION, inner.auth.clone())
+            .header(AUTHORIZATION, auth.clone())
             .header(USER_AGENT, inner.user_agent.clone())
             .header(ACCEPT, HeaderValue::from_static("application/json"));
         if let Some(v) = &inner.version {
@@ -856,41 +959,47 @@ impl StripeHydrator {
             _ => delay,
         }
     }
+}
 
-    /// `GET /v1/x: HTTP 429 rate_limit_error (code): message [request req_…]`, with the key
-    /// masked should Stripe (or a fake) ever echo it.
-    fn describe(&self, path: &str, status: u16, body: &[u8], request_id: Option<&str>) -> String {
-        let err = serde_json::from_slice::<Value>(body)
-            .ok()
-            .and_then(|v| v.get("error").cloned());
-        let field = |name: &str| {
-            err.as_ref()
-                .and_then(|e| e.get(name))
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        };
-        let mut out = format!("GET {path}: HTTP {status}");
-        if let Some(t) = field("type") {
-            out.push(' ');
-            out.push_str(&t);
-        }
-        if let Some(c) = field("code") {
-            out.push_str(&format!(" ({c})"));
-        }
-        if let Some(m) = field("message") {
-            let m: String = m.chars().take(MAX_ERROR_MESSAGE).collect();
-            out.push_str(": ");
-            out.push_str(&m);
-        }
-        if let Some(id) = request_id {
-            out.push_str(&format!(" [request {id}]"));
-        }
-        let key = self.inner.key.expose();
-        if !key.is_empty() && out.contains(key) {
-            out = out.replace(key, self.inner.key.redacted());
-        }
-        out
+/// `GET /v1/x: HTTP 429 rate_limit_error (code): message [request req_…]`, with `key` masked
+/// should Stripe (or a fake) ever echo it.
+fn describe(
+    path: &str,
+    key: &ApiKey,
+    status: u16,
+    body: &[u8],
+    request_id: Option<&str>,
+) -> String {
+    let err = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("error").cloned());
+    let field = |name: &str| {
+        err.as_ref()
+            .and_then(|e| e.get(name))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let mut out = format!("GET {path}: HTTP {status}");
+    if let Some(t) = field("type") {
+        out.push(' ');
+        out.push_str(&t);
     }
+    if let Some(c) = field("code") {
+        out.push_str(&format!(" ({c})"));
+    }
+    if let Some(m) = field("message") {
+        let m: String = m.chars().take(MAX_ERROR_MESSAGE).collect();
+        out.push_str(": ");
+        out.push_str(&m);
+    }
+    if let Some(id) = request_id {
+        out.push_str(&format!(" [request {id}]"));
+    }
+    let exposed = key.expose();
+    if !exposed.is_empty() && out.contains(exposed) {
+        out = out.replace(exposed, key.redacted());
+    }
+    out
 }
 
 impl Hydrator for StripeHydrator {

@@ -10,17 +10,21 @@
 //! can check "one Stripe call per thin event".
 //!
 //! [`StripeConfig::from_env`] reads `STRIPE_API_BASE` and the key, from Secrets Manager by ARN
-//! (`STRIPE_API_KEY_SECRET_ARN`, once at cold start) or `STRIPE_API_KEY` locally. The key
+//! (`STRIPE_API_KEY_SECRET_ARN`, at cold start) or `STRIPE_API_KEY` locally. A key from
+//! Secrets Manager that Stripe rejects (401/403) is read again, at most once per
+//! [`KEY_RELOAD_MIN_INTERVAL`] ([`reload::Reloadable`]), and a request it failed is sent once
+//! more if the secret now holds another key: a rotated key reaches a warm container. The key
 //! lives in [`ApiKey`], whose `Debug` prints `sk_…redacted`.
 
 pub mod client;
 pub mod config;
 pub mod hydrator;
+pub mod reload;
 pub mod requests;
 
 pub use client::{BoundClient, ClientError};
 pub use config::{
-    ApiKey, ConfigError, RetryPolicy, StripeConfig, DEFAULT_API_BASE, ENV_API_BASE, ENV_API_KEY,
-    ENV_API_KEY_SECRET_ARN, ENV_API_VERSION,
+    ApiKey, ConfigError, RetryPolicy, SecretKeySource, StripeConfig, DEFAULT_API_BASE,
+    ENV_API_BASE, ENV_API_KEY, ENV_API_KEY_SECRET_ARN, ENV_API_VERSION, KEY_RELOAD_MIN_INTERVAL,
 };
 pub use hydrator::StripeHydrator;
