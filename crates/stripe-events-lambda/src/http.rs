@@ -9,10 +9,16 @@
 //! the first call and shares the hydrator's store. Timeouts stay the SDK's (attempt and
 //! operation timeouts in the orchestrator), the connect timeout is
 //! [`crate::CONNECT_TIMEOUT`].
+//!
+//! Like the SDK's own client, each call hands the SDK the connection it goes out on
+//! (`CaptureSmithyConnection`, filled from hyper-util's `capture_connection`): after a
+//! transient error the SDK poisons that connection, so the retry does not reuse it (and it
+//! does not log "unable to mark the connection for closure" at `ERROR`).
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
+use aws_smithy_runtime_api::client::connection::{CaptureSmithyConnection, ConnectionMetadata};
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector as SdkConnector, HttpConnectorFuture, HttpConnectorSettings,
     SharedHttpClient, SharedHttpConnector,
@@ -22,7 +28,9 @@ use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::{
+    capture_connection, CaptureConnection, HttpConnector, HttpInfo,
+};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
@@ -94,10 +102,14 @@ impl SdkConnector for LazyConnector {
                 )))
             }
         };
-        let request = match request.try_into_http1x() {
+        let mut request = match request.try_into_http1x() {
             Ok(r) => r,
             Err(e) => return HttpConnectorFuture::ready(Err(ConnectorError::user(e.into()))),
         };
+        let captured = capture_connection(&mut request);
+        if let Some(smithy) = request.extensions().get::<CaptureSmithyConnection>() {
+            smithy.set_connection_retriever(move || connection_metadata(&captured));
+        }
         HttpConnectorFuture::new(async move {
             match client.request(request).await {
                 Ok(response) => HttpResponse::try_from(response.map(SdkBody::from_body_1_x))
@@ -106,6 +118,28 @@ impl SdkConnector for LazyConnector {
             }
         })
     }
+}
+
+/// What the SDK may know of the connection a request went out on, once hyper has one: its
+/// addresses, and how to poison it (the pool then drops it instead of reusing it).
+fn connection_metadata(captured: &CaptureConnection) -> Option<ConnectionMetadata> {
+    let connected = captured.connection_metadata();
+    let connected = connected.as_ref()?;
+    let mut extras = hyper::http::Extensions::new();
+    connected.get_extras(&mut extras);
+    let info = extras.get::<HttpInfo>();
+    let poisoner = captured.clone();
+    let mut builder = ConnectionMetadata::builder()
+        .proxied(connected.is_proxied())
+        .poison_fn(move || {
+            if let Some(connection) = poisoner.connection_metadata().as_ref() {
+                connection.poison();
+            }
+        });
+    builder
+        .set_local_addr(info.map(HttpInfo::local_addr))
+        .set_remote_addr(info.map(HttpInfo::remote_addr));
+    Some(builder.build())
 }
 
 /// Connection-level failures are I/O errors (the SDK retries them); the rest "other".

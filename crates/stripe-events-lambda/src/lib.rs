@@ -344,22 +344,8 @@ mod tests {
         );
     }
 
-    /// Lines as a `Vec` the test reads back.
-    #[derive(Clone, Default)]
-    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
     fn lines_of(format: LogFormat) -> String {
-        let out = Captured::default();
+        let out = stripe_events_testkit::logs::Captured::default();
         let writer = out.clone();
         let subscriber = subscriber(format, EnvFilter::new("info"), move || writer.clone());
         tracing::subscriber::with_default(subscriber, || {
@@ -369,8 +355,7 @@ mod tests {
             tracing::debug!("below the level");
             tracing::debug!(target: "lambda_runtime", "capped");
         });
-        let bytes = out.0.lock().unwrap().clone();
-        String::from_utf8(bytes).unwrap()
+        out.text()
     }
 
     #[test]

@@ -19,6 +19,11 @@ pub const ENV_API_KEY_SECRET_ARN: &str = "STRIPE_API_KEY_SECRET_ARN";
 /// Optional `Stripe-Version` to pin fetched objects to. Unset: the account's default version,
 /// i.e. the same shape the account's snapshot events carry.
 pub const ENV_API_VERSION: &str = "STRIPE_API_VERSION";
+/// The least time between two reads of the key's secret after Stripe rejected the key (and
+/// since the cold start's read): a rotated key reaches a warm container within about this
+/// long of a rejected fetch, at the cost of at most one `GetSecretValue` per interval per
+/// container while the key is rejected.
+pub const KEY_RELOAD_MIN_INTERVAL: Duration = Duration::from_secs(60);
 
 /// A Stripe secret or restricted key. It has no `Display`, and its `Debug` prints only
 /// `sk_…redacted`, so it cannot leak through a log line, an error or a `{:?}`.
@@ -125,9 +130,71 @@ pub struct StripeConfig {
     /// `scheme://host[:port][/prefix]`, normalised without a trailing slash.
     pub api_base: String,
     pub api_key: ApiKey,
+    /// Where `api_key` was read from, to read it again when Stripe rejects it (401/403);
+    /// `None`: a fixed key (`STRIPE_API_KEY`, tests).
+    pub key_source: Option<SecretKeySource>,
+    /// The least time between two reads of `key_source` ([`KEY_RELOAD_MIN_INTERVAL`]).
+    pub key_reload_interval: Duration,
     /// `Stripe-Version` header; `None` sends none (the account's default version).
     pub api_version: Option<String>,
     pub retry: RetryPolicy,
+}
+
+/// The Secrets Manager secret holding the API key: the bare key (`sk_…`/`rk_…`) or a JSON
+/// object with an `api_key` field.
+#[derive(Debug, Clone)]
+pub struct SecretKeySource {
+    client: aws_sdk_secretsmanager::Client,
+    arn: String,
+}
+
+impl SecretKeySource {
+    /// The secret `arn` (or name), read through a client of `aws`.
+    pub fn new(aws: &aws_config::SdkConfig, arn: impl Into<String>) -> Self {
+        SecretKeySource {
+            client: aws_sdk_secretsmanager::Client::new(aws),
+            arn: arn.into(),
+        }
+    }
+
+    pub fn arn(&self) -> &str {
+        &self.arn
+    }
+
+    /// One `GetSecretValue`. The error names the secret, never its value.
+    pub async fn load(&self) -> Result<ApiKey, ConfigError> {
+        let arn = self.arn.as_str();
+        let secret_err = |detail: String| ConfigError::Secret {
+            arn: arn.to_owned(),
+            detail,
+        };
+        let out = self
+            .client
+            .get_secret_value()
+            .secret_id(arn)
+            .send()
+            .await
+            .map_err(|e| {
+                secret_err(aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string())
+            })?;
+        let Some(raw) = out.secret_string() else {
+            return Err(secret_err("the secret has no SecretString".to_owned()));
+        };
+        let raw = raw.trim();
+        if raw.starts_with('{') {
+            let parsed: serde_json::Value = serde_json::from_str(raw).map_err(|_| {
+                secret_err("the secret is neither a bare key nor valid JSON".into())
+            })?;
+            match parsed.get("api_key").and_then(serde_json::Value::as_str) {
+                Some(key) => ApiKey::new(key),
+                None => Err(secret_err(
+                    "the secret's JSON has no string field `api_key`".into(),
+                )),
+            }
+        } else {
+            ApiKey::new(raw)
+        }
+    }
 }
 
 impl StripeConfig {
@@ -136,15 +203,18 @@ impl StripeConfig {
         Ok(StripeConfig {
             api_base: normalise_base(api_base)?,
             api_key,
+            key_source: None,
+            key_reload_interval: KEY_RELOAD_MIN_INTERVAL,
             api_version: None,
             retry: RetryPolicy::default(),
         })
     }
 
     /// Reads the process environment (see the `ENV_*` constants). With
-    /// `STRIPE_API_KEY_SECRET_ARN` set the key is fetched once from Secrets Manager through
-    /// the standard AWS config chain (which honours `AWS_ENDPOINT_URL`): call this at cold
-    /// start, not per event.
+    /// `STRIPE_API_KEY_SECRET_ARN` set the key is fetched from Secrets Manager through the
+    /// standard AWS config chain (which honours `AWS_ENDPOINT_URL`), and kept as
+    /// `key_source` to be read again when Stripe rejects the key: call this at cold start, not
+    /// per event.
     pub async fn from_env() -> Result<Self, ConfigError> {
         Self::from_vars(|name| std::env::var(name).ok(), None).await
     }
@@ -161,65 +231,33 @@ impl StripeConfig {
     {
         let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
         let base = get(ENV_API_BASE).unwrap_or_else(|| DEFAULT_API_BASE.to_owned());
-        let api_key = if let Some(arn) = get(ENV_API_KEY_SECRET_ARN) {
-            let key = key_from_secrets_manager(arn.trim(), aws).await?;
+        let (api_key, key_source) = if let Some(arn) = get(ENV_API_KEY_SECRET_ARN) {
+            let source = secret_source(arn.trim(), aws).await;
+            let key = source.load().await?;
             tracing::info!(secret_arn = %arn.trim(), key = ?key, "Stripe API key read from Secrets Manager");
-            key
+            (key, Some(source))
         } else if let Some(key) = get(ENV_API_KEY) {
-            ApiKey::new(key)?
+            (ApiKey::new(key)?, None)
         } else {
             return Err(ConfigError::MissingKey);
         };
         let mut config = StripeConfig::new(&base, api_key)?;
+        config.key_source = key_source;
         config.api_version = get(ENV_API_VERSION).map(|v| v.trim().to_owned());
         Ok(config)
     }
 }
 
-/// One `GetSecretValue`. The secret holds the bare key (`sk_…`/`rk_…`) or a JSON object with
-/// an `api_key` field.
-async fn key_from_secrets_manager(
-    arn: &str,
-    aws: Option<&aws_config::SdkConfig>,
-) -> Result<ApiKey, ConfigError> {
-    let loaded;
-    let sdk_config = match aws {
-        Some(c) => c,
+/// The secret `arn` read through `aws`, else the default AWS config chain.
+async fn secret_source(arn: &str, aws: Option<&aws_config::SdkConfig>) -> SecretKeySource {
+    match aws {
+        Some(c) => SecretKeySource::new(c, arn),
         None => {
-            loaded = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            let loaded = aws_config::defaults(aws_config::BehaviorVersion::latest())
                 .load()
                 .await;
-            &loaded
+            SecretKeySource::new(&loaded, arn)
         }
-    };
-    let client = aws_sdk_secretsmanager::Client::new(sdk_config);
-    let secret_err = |detail: String| ConfigError::Secret {
-        arn: arn.to_owned(),
-        detail,
-    };
-    let out = client
-        .get_secret_value()
-        .secret_id(arn)
-        .send()
-        .await
-        .map_err(|e| {
-            secret_err(aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string())
-        })?;
-    let Some(raw) = out.secret_string() else {
-        return Err(secret_err("the secret has no SecretString".to_owned()));
-    };
-    let raw = raw.trim();
-    if raw.starts_with('{') {
-        let parsed: serde_json::Value = serde_json::from_str(raw)
-            .map_err(|_| secret_err("the secret is neither a bare key nor valid JSON".into()))?;
-        match parsed.get("api_key").and_then(serde_json::Value::as_str) {
-            Some(key) => ApiKey::new(key),
-            None => Err(secret_err(
-                "the secret's JSON has no string field `api_key`".into(),
-            )),
-        }
-    } else {
-        ApiKey::new(raw)
     }
 }
 

@@ -40,7 +40,8 @@ use stripe_events_core::delivery::{Delivery, PayloadStyle};
 use stripe_events_core::hydrate::{Fetched, HydrateError, Hydrator};
 use stripe_events_core::Timestamp;
 
-use crate::config::{ApiKey, ConfigError, RetryPolicy, StripeConfig};
+use crate::config::{ApiKey, ConfigError, RetryPolicy, SecretKeySource, StripeConfig};
+use crate::reload::{Reload, Reloadable};
 use crate::requests::{self, TypeFilter};
 
 /// Larger bodies are refused (the biggest Stripe objects are well under a megabyte).
@@ -93,8 +94,9 @@ struct Inner {
     http: OnceLock<Result<HttpClient, String>>,
     connect_timeout: Duration,
     base: String,
-    key: ApiKey,
-    auth: HeaderValue,
+    /// The key requests are sent with, read again from `key_source` when Stripe rejects it.
+    key: Reloadable<Credential>,
+    key_source: Option<SecretKeySource>,
     version: Option<HeaderValue>,
     user_agent: HeaderValue,
     policy: RetryPolicy,
@@ -105,7 +107,7 @@ impl fmt::Debug for StripeHydrator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StripeHydrator")
             .field("api_base", &self.inner.base)
-            .field("api_key", &self.inner.key)
+            .field("api_key", &self.inner.key.current().key)
             .field("api_version", &self.inner.version)
             .field("retry", &self.inner.policy)
             .field("calls", &self.calls())
@@ -113,10 +115,95 @@ impl fmt::Debug for StripeHydrator {
     }
 }
 
+/// An API key and its `Authorization` header (marked sensitive).
+#[derive(PartialEq)]
+struct Credential {
+    key: ApiKey,
+    auth: HeaderValue,
+}
+
+impl Credential {
+    fn new(key: ApiKey) -> Result<Self, ConfigError> {
+        let mut auth = HeaderValue::try_from(format!("Bearer {}", key.expose()))
+            .map_err(|_| ConfigError::InvalidKey("not usable as a header value"))?;
+        auth.set_sensitive(true);
+        Ok(Credential { key, auth })
+    }
+}
+
+/// The event a request fetches for, as its log lines name it: the fields of the consumer's
+/// line about the event (`path` is the delivery path there, so the API path is `api_path`
+/// here). Empty for a request of no event (a listing, an async-stripe call).
+#[derive(Debug, Clone, Copy, Default)]
+struct ForEvent<'a> {
+    event_id: &'a str,
+    event_type: &'a str,
+    path: &'a str,
+}
+
+impl<'a> ForEvent<'a> {
+    fn of(delivery: &'a Delivery<'_>) -> Self {
+        ForEvent {
+            event_id: &delivery.event_id,
+            event_type: &delivery.event_type,
+            path: delivery.path.name(),
+        }
+    }
+}
+
+/// What an attempt's log lines say happened, in the consumer's words (its `outcome` field)
+/// when the fetch ends with this attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AttemptOutcome {
+    /// Another attempt follows.
+    Retrying,
+    FailedTransient,
+    FailedPermanent,
+}
+
+impl AttemptOutcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            AttemptOutcome::Retrying => "retrying",
+            AttemptOutcome::FailedTransient => "failed_transient",
+            AttemptOutcome::FailedPermanent => "failed_permanent",
+        }
+    }
+
+    /// The outcome of a failure no further attempt follows.
+    fn of_final(error: &HydrateError) -> Self {
+        match error {
+            HydrateError::Transient(_) => AttemptOutcome::FailedTransient,
+            HydrateError::NotFound(_) | HydrateError::Permanent(_) => {
+                AttemptOutcome::FailedPermanent
+            }
+        }
+    }
+}
+
+/// A log line about one attempt of a call: the event's fields, `api_path`, `attempt` and
+/// `outcome`, then the line's own fields and message.
+macro_rules! attempt_event {
+    ($level:expr, $call:expr, $tries:expr, $outcome:expr, $($rest:tt)+) => {
+        tracing::event!(
+            $level,
+            event_id = $call.event.event_id,
+            event_type = $call.event.event_type,
+            path = $call.event.path,
+            api_path = $call.path,
+            attempt = $tries,
+            outcome = $outcome.as_str(),
+            $($rest)+
+        )
+    };
+}
+
 /// One GET's fixed parts, for the retry loop.
 struct Call<'a> {
     /// The checked API path (`/v1/…` or `/v2/…`, query included), for messages.
     path: &'a str,
+    /// The event it fetches for, named in its log lines.
+    event: ForEvent<'a>,
     uri: String,
     /// Sent on every attempt besides the key, version and user agent: `Stripe-Context`, and
     /// `Stripe-Account` when an async-stripe request overrides the account.
@@ -134,7 +221,7 @@ struct Success {
     arrived: Timestamp,
 }
 
-/// The last failed attempt: its error, and what the strategy and the backoff read.
+/// A failed attempt: its error, and what the strategy and the backoff read.
 struct Failure {
     error: HydrateError,
     status: Option<u16>,
@@ -143,7 +230,7 @@ struct Failure {
 }
 
 impl Failure {
-    /// No response (or none yet): nothing for the strategy but the error.
+    /// No response: nothing for the strategy but the error.
     fn transport(error: HydrateError) -> Self {
         Failure {
             error,
@@ -152,6 +239,22 @@ impl Failure {
             retry_after: None,
         }
     }
+}
+
+/// What follows a failed attempt.
+enum Next {
+    /// Another attempt, after this backoff.
+    RetryAfter(Duration),
+    /// Another attempt at once, with the key just read again (the attempt's was rejected).
+    RetryWithNewKey,
+    /// None: the strategy says stop (the error is final as it is).
+    Stop,
+    /// None, though the strategy would retry: Stripe's `Retry-After` (seconds) is longer than
+    /// this invocation waits.
+    RetryAfterTooLong(u64),
+    /// None, though the strategy would retry: the backoff and another attempt do not fit
+    /// before the deadline.
+    NoTimeLeft,
 }
 
 /// An HTTP response, body read.
@@ -182,12 +285,12 @@ impl StripeHydrator {
         let StripeConfig {
             api_base,
             api_key,
+            key_source,
+            key_reload_interval,
             api_version,
             retry,
         } = config;
-        let mut auth = HeaderValue::try_from(format!("Bearer {}", api_key.expose()))
-            .map_err(|_| ConfigError::InvalidKey("not usable as a header value"))?;
-        auth.set_sensitive(true);
+        let key = Reloadable::new(Credential::new(api_key)?, key_reload_interval);
         let version = api_version
             .map(|v| HeaderValue::try_from(v.as_str()).map_err(|_| ConfigError::InvalidVersion(v)))
             .transpose()?;
@@ -202,8 +305,8 @@ impl StripeHydrator {
                 http: OnceLock::new(),
                 connect_timeout: retry.connect_timeout,
                 base: api_base,
-                key: api_key,
-                auth,
+                key,
+                key_source,
                 version,
                 user_agent,
                 policy: retry,
@@ -267,8 +370,8 @@ impl StripeHydrator {
         stripe_context: Option<&str>,
         deadline: Instant,
     ) -> Result<Fetched, HydrateError> {
-        let path = checked_api_path(path)?;
-        let (body, fetched_at) = self.get_json(path, stripe_context, deadline).await?;
+        let call = self.call(checked_api_path(path)?, stripe_context, deadline)?;
+        let (body, fetched_at) = self.get_json(&call).await?;
         Ok(Fetched { body, fetched_at })
     }
 
@@ -333,7 +436,8 @@ impl StripeHydrator {
         let mut after: Option<String> = None;
         loop {
             let path = requests::v1_target(&requests::list_events(since, filter, after.as_deref()));
-            let (page, _) = self.get_json(&path, None, self.page_deadline()).await?;
+            let call = self.call(&path, None, self.page_deadline())?;
+            let (page, _) = self.get_json(&call).await?;
             let page: Value = serde_json::from_slice(&page).map_err(|e| {
                 HydrateError::Transient(format!("GET /v1/events: response is not JSON: {e}"))
             })?;
@@ -367,21 +471,15 @@ impl StripeHydrator {
         }
     }
 
-    /// GETs a checked API path through the retry loop ([`StripeHydrator::send`]) and returns
-    /// the body of a 2xx answer that is a JSON object, unparsed: the caller reads it into the
-    /// typed model.
-    async fn get_json(
-        &self,
-        path: &str,
-        stripe_context: Option<&str>,
-        deadline: Instant,
-    ) -> Result<(Vec<u8>, Timestamp), HydrateError> {
-        let call = self.call(path, stripe_context, deadline)?;
+    /// A call through the retry loop ([`StripeHydrator::send`]): the body of a 2xx answer
+    /// that is a JSON object, unparsed (the caller reads it into the typed model).
+    async fn get_json(&self, call: &Call<'_>) -> Result<(Vec<u8>, Timestamp), HydrateError> {
+        let path = call.path;
         let Success {
             status,
             body,
             arrived,
-        } = self.send(&call).await?;
+        } = self.send(call).await?;
         // Only its first byte is checked here; the typed read checks the rest.
         match body.iter().find(|b| !b.is_ascii_whitespace()) {
             Some(b'{') => Ok((body.to_vec(), arrived)),
@@ -409,6 +507,7 @@ impl StripeHydrator {
         }
         Ok(Call {
             path,
+            event: ForEvent::default(),
             uri: format!("{}{}", self.inner.base, path),
             headers,
             deadline,
@@ -420,26 +519,29 @@ impl StripeHydrator {
     }
 
     /// The retry loop: attempts until a 2xx answer, a final error (404, 401/403), a stop by
-    /// the strategy, or a deadline that leaves no room for another attempt.
+    /// the strategy, or a deadline that leaves no room for another attempt. Each failed
+    /// attempt logs one line with its `outcome` (`retrying`, or how the call ends).
     async fn send(&self, call: &Call<'_>) -> Result<Success, HydrateError> {
         let path = call.path;
         let mut tries: u32 = 0;
-        let mut last = Failure::transport(HydrateError::Transient(format!(
-            "GET {path}: deadline reached before any attempt"
-        )));
+        let mut last: Option<HydrateError> = None;
+        let mut credential = self.inner.key.current();
+        let mut rekeyed = false;
         loop {
-            if let Outcome::Stop = call.strategy.test(last.status, last.should_retry, tries) {
-                return Err(last.error);
-            }
-            if tries > 0 && !self.wait_before_retry(call, tries, last.retry_after).await {
-                return Err(with_note(last.error, "not retried within this invocation"));
-            }
             let remaining = call.deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
-                return Err(with_note(last.error, "deadline reached"));
+                return Err(match last {
+                    Some(error) => with_note(error, "deadline reached"),
+                    None => HydrateError::Transient(format!(
+                        "GET {path}: deadline reached before any attempt"
+                    )),
+                });
             }
             tries += 1;
-            last = match self.timed_attempt(call, remaining, tries).await {
+            let attempt = self
+                .timed_attempt(call, &credential, remaining, tries)
+                .await;
+            let (failure, next) = match attempt {
                 Attempt::Refused(detail) => {
                     self.inner.calls.fetch_add(1, Ordering::Relaxed);
                     return Err(HydrateError::Permanent(format!("GET {path}: {detail}")));
@@ -448,8 +550,20 @@ impl StripeHydrator {
                     if sent {
                         self.inner.calls.fetch_add(1, Ordering::Relaxed);
                     }
-                    tracing::warn!(path, attempt = tries, error = %detail, "Stripe request failed");
-                    Failure::transport(HydrateError::Transient(format!("GET {path}: {detail}")))
+                    let failure = Failure::transport(HydrateError::Transient(format!(
+                        "GET {path}: {detail}"
+                    )));
+                    let next = self.next_step(call, tries, &failure);
+                    let outcome = Self::outcome(&next, &failure.error);
+                    attempt_event!(
+                        tracing::Level::WARN,
+                        call,
+                        tries,
+                        outcome,
+                        error = %detail,
+                        "Stripe request failed"
+                    );
+                    (failure, next)
                 }
                 Attempt::Response(response) => {
                     self.inner.calls.fetch_add(1, Ordering::Relaxed);
@@ -460,51 +574,163 @@ impl StripeHydrator {
                             arrived: response.arrived,
                         });
                     }
-                    self.error_response(path, tries, response)?
+                    let (failure, request_id) =
+                        self.error_response(path, &credential.key, response)?;
+                    let mut next = self.next_step(call, tries, &failure);
+                    // A rejected key may have been rotated in its secret: once per request,
+                    // retry at once with a key read again (or read by another request).
+                    if matches!(failure.status, Some(401 | 403)) && !rekeyed {
+                        if let Some(newer) = self.newer_key(&credential, call.deadline).await {
+                            credential = newer;
+                            rekeyed = true;
+                            next = Next::RetryWithNewKey;
+                        }
+                    }
+                    self.log_error_response(call, tries, &next, &failure, request_id.as_deref());
+                    (failure, next)
                 }
             };
+            let outcome = AttemptOutcome::of_final(&failure.error);
+            match next {
+                Next::RetryAfter(delay) => {
+                    last = Some(failure.error);
+                    tokio::time::sleep(delay).await;
+                }
+                Next::RetryWithNewKey => last = Some(failure.error),
+                Next::Stop => return Err(failure.error),
+                Next::RetryAfterTooLong(retry_after_s) => {
+                    // Stripe asked for a longer wait than this invocation retries within:
+                    // leave the retry to the platform rather than call again before it is due.
+                    attempt_event!(
+                        tracing::Level::WARN,
+                        call,
+                        tries,
+                        outcome,
+                        retry_after_s,
+                        "Stripe asked to retry later than this invocation waits"
+                    );
+                    return Err(with_note(
+                        failure.error,
+                        "not retried within this invocation",
+                    ));
+                }
+                Next::NoTimeLeft => {
+                    attempt_event!(
+                        tracing::Level::WARN,
+                        call,
+                        tries,
+                        outcome,
+                        "no time left for another Stripe attempt"
+                    );
+                    return Err(with_note(
+                        failure.error,
+                        "not retried within this invocation",
+                    ));
+                }
+            }
         }
     }
 
-    /// Sleeps the backoff before the attempt after `tries`; false (no sleep) when the deadline
-    /// would not leave [`MIN_ATTEMPT_WINDOW`] for that attempt, or Stripe's `Retry-After`
-    /// is longer than the backoff cap.
-    async fn wait_before_retry(
-        &self,
-        call: &Call<'_>,
-        tries: u32,
-        retry_after: Option<Duration>,
-    ) -> bool {
-        if let Some(asked) = retry_after.filter(|ra| *ra > self.inner.policy.max_backoff) {
-            // Stripe asked for a longer wait than this invocation retries within: leave the
-            // retry to the platform rather than call again before it is due.
-            tracing::warn!(
-                path = call.path,
-                tries,
-                retry_after_s = asked.as_secs(),
-                "Stripe asked to retry later than this invocation waits"
-            );
-            return false;
+    /// Whether another attempt follows `failure` (the `tries`-th): the strategy's decision,
+    /// then Stripe's `Retry-After` against the backoff cap, then the backoff against the
+    /// deadline (an attempt needs [`MIN_ATTEMPT_WINDOW`] after it).
+    fn next_step(&self, call: &Call<'_>, tries: u32, failure: &Failure) -> Next {
+        if let Outcome::Stop = call
+            .strategy
+            .test(failure.status, failure.should_retry, tries)
+        {
+            return Next::Stop;
         }
-        let delay = self.backoff(tries, retry_after);
+        if let Some(asked) = failure
+            .retry_after
+            .filter(|ra| *ra > self.inner.policy.max_backoff)
+        {
+            return Next::RetryAfterTooLong(asked.as_secs());
+        }
+        let delay = self.backoff(tries, failure.retry_after);
         let resume = Instant::now().checked_add(delay + MIN_ATTEMPT_WINDOW);
         if resume.is_none_or(|at| at > call.deadline) {
-            tracing::warn!(
-                path = call.path,
-                tries,
-                "no time left for another Stripe attempt"
-            );
-            return false;
+            return Next::NoTimeLeft;
         }
-        tokio::time::sleep(delay).await;
-        true
+        Next::RetryAfter(delay)
+    }
+
+    /// The `outcome` of an attempt's line: `retrying`, or how the call ends with it.
+    fn outcome(next: &Next, error: &HydrateError) -> AttemptOutcome {
+        match next {
+            Next::RetryAfter(_) | Next::RetryWithNewKey => AttemptOutcome::Retrying,
+            _ => AttemptOutcome::of_final(error),
+        }
+    }
+
+    /// A key other than `used` to retry a rejected request with: one another request already
+    /// read, or the key's secret read again now (when [`StripeConfig::key_reload_interval`]
+    /// allows, within the deadline). `None` with a fixed key, or when the secret holds the
+    /// same key (or cannot be read).
+    async fn newer_key(
+        &self,
+        used: &Arc<Credential>,
+        deadline: Instant,
+    ) -> Option<Arc<Credential>> {
+        let source = self.inner.key_source.as_ref()?;
+        let keys = &self.inner.key;
+        let newer = |current: Arc<Credential>| (current.key != used.key).then_some(current);
+        if let Some(current) = newer(keys.current()) {
+            return Some(current);
+        }
+        let load = || async { Credential::new(source.load().await?) };
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let secret_arn = source.arn();
+        match tokio::time::timeout(remaining, keys.reload_if_due(load)).await {
+            Ok(Reload::Changed(fresh)) => {
+                tracing::info!(
+                    secret_arn,
+                    changed = true,
+                    key = ?fresh.key,
+                    "Stripe API key read again from Secrets Manager"
+                );
+                Some(fresh)
+            }
+            Ok(Reload::Unchanged) => {
+                tracing::info!(
+                    secret_arn,
+                    changed = false,
+                    "Stripe API key read again from Secrets Manager"
+                );
+                None
+            }
+            Ok(Reload::NotDue) => newer(keys.current()),
+            Ok(Reload::Failed(e)) => {
+                tracing::warn!(secret_arn, error = %e, "reading the Stripe API key again failed; keeping the current key");
+                None
+            }
+            Err(_) => {
+                tracing::warn!(
+                    secret_arn,
+                    "no time left to read the Stripe API key again; keeping the current key"
+                );
+                None
+            }
+        }
     }
 
     /// One attempt, bounded by the per-attempt timeout and the time `remaining`.
-    async fn timed_attempt(&self, call: &Call<'_>, remaining: Duration, tries: u32) -> Attempt {
+    async fn timed_attempt(
+        &self,
+        call: &Call<'_>,
+        credential: &Credential,
+        remaining: Duration,
+        tries: u32,
+    ) -> Attempt {
         let budget = remaining.min(call.attempt_timeout);
-        tracing::debug!(path = call.path, attempt = tries, "GET Stripe");
-        match tokio::time::timeout(budget, self.attempt(&call.uri, &call.headers)).await {
+        tracing::debug!(
+            event_id = call.event.event_id,
+            api_path = call.path,
+            attempt = tries,
+            "GET Stripe"
+        );
+        let attempt = self.attempt(&call.uri, &credential.auth, &call.headers);
+        match tokio::time::timeout(budget, attempt).await {
             Ok(a) => a,
             Err(_) => Attempt::Failed {
                 sent: true,
@@ -513,15 +739,17 @@ impl StripeHydrator {
         }
     }
 
-    /// A non-2xx answer: `Err` when it is final (404 `NotFound`; 401/403 `Transient` at once,
-    /// a bad key is not retried here), else the failure the strategy decides on (transient for
-    /// 408/409/424/429/5xx or `Stripe-Should-Retry: true`, permanent otherwise).
+    /// A non-2xx answer: `Err(NotFound)` for a 404 (final at once), else the failure the
+    /// strategy decides on, with Stripe's request id. Transient: a 3xx (a redirect, never
+    /// followed), 401/403 (a bad or under-privileged key: the event waits for it to be fixed;
+    /// the strategy retries neither), 408/409/424/429/5xx, or `Stripe-Should-Retry: true`;
+    /// permanent otherwise.
     fn error_response(
         &self,
         path: &str,
-        tries: u32,
+        key: &ApiKey,
         response: Response,
-    ) -> Result<Failure, HydrateError> {
+    ) -> Result<(Failure, Option<String>), HydrateError> {
         let Response {
             status,
             should_retry,
@@ -530,42 +758,68 @@ impl StripeHydrator {
             body,
             ..
         } = response;
-        let detail = self.describe(path, status, &body, request_id.as_deref());
-        match status {
-            404 => return Err(HydrateError::NotFound(detail)),
-            401 | 403 => {
-                // A bad or under-privileged key: transient, so events wait in the retry
-                // path for the key to be fixed instead of being dropped.
-                tracing::error!(
-                    path,
-                    status,
-                    request_id = request_id.as_deref(),
-                    "Stripe rejected the API key (fix the key in Secrets Manager); the event will be retried"
-                );
-                return Err(HydrateError::Transient(detail));
-            }
-            _ => {}
+        let detail = describe(path, key, status, &body, request_id.as_deref());
+        if status == 404 {
+            return Err(HydrateError::NotFound(detail));
         }
-        let transient =
-            matches!(status, 408 | 409 | 424 | 429 | 500..=599) || should_retry == Some(true);
-        tracing::warn!(
-            path,
+        // A redirect (never followed: the key stays with the configured base) comes from a
+        // proxy or a moved endpoint, not from the object; a bad or under-privileged key must
+        // be fixed, not drop events: transient, so the event waits.
+        let transient = matches!(
             status,
-            attempt = tries,
-            should_retry,
-            request_id = request_id.as_deref(),
-            "Stripe error response"
-        );
-        Ok(Failure {
-            error: if transient {
-                HydrateError::Transient(detail)
-            } else {
-                HydrateError::Permanent(detail)
-            },
+            300..=399 | 401 | 403 | 408 | 409 | 424 | 429 | 500..=599
+        ) || should_retry == Some(true);
+        let error = if transient {
+            HydrateError::Transient(detail)
+        } else {
+            HydrateError::Permanent(detail)
+        };
+        let failure = Failure {
+            error,
             status: Some(status),
             should_retry,
             retry_after,
-        })
+        };
+        Ok((failure, request_id))
+    }
+
+    /// The line of an error response: `Stripe rejected the API key` (401/403, at `ERROR`:
+    /// every event waits until the key is fixed) or `Stripe error response`.
+    fn log_error_response(
+        &self,
+        call: &Call<'_>,
+        tries: u32,
+        next: &Next,
+        failure: &Failure,
+        request_id: Option<&str>,
+    ) {
+        let outcome = Self::outcome(next, &failure.error);
+        let status = failure.status;
+        macro_rules! rejected_key {
+            ($level:expr, $message:literal) => {
+                attempt_event!($level, call, tries, outcome, status, request_id, $message)
+            };
+        }
+        match (status, next) {
+            (Some(401 | 403), Next::RetryWithNewKey) => rejected_key!(
+                tracing::Level::WARN,
+                "Stripe rejected the API key; retrying with the key now in Secrets Manager"
+            ),
+            (Some(401 | 403), _) => rejected_key!(
+                tracing::Level::ERROR,
+                "Stripe rejected the API key (fix the key in Secrets Manager); the event will be retried"
+            ),
+            _ => attempt_event!(
+                tracing::Level::WARN,
+                call,
+                tries,
+                outcome,
+                status,
+                should_retry = failure.should_retry,
+                request_id,
+                "Stripe error response"
+            ),
+        }
     }
 
     /// async-stripe's built request through the retry loop, for its [`StripeClient`]
@@ -605,12 +859,17 @@ impl StripeHydrator {
     }
 
     /// One GET, body included (the caller bounds it with a timeout).
-    async fn attempt(&self, uri: &str, headers: &[(HeaderName, HeaderValue)]) -> Attempt {
+    async fn attempt(
+        &self,
+        uri: &str,
+        auth: &HeaderValue,
+        headers: &[(HeaderName, HeaderValue)],
+    ) -> Attempt {
         let inner = &self.inner;
         let mut builder = Request::builder()
             .method(Method::GET)
             .uri(uri)
-            .header(AUTHORIZATION, inner.auth.clone())
+            .header(AUTHORIZATION, auth.clone())
             .header(USER_AGENT, inner.user_agent.clone())
             .header(ACCEPT, HeaderValue::from_static("application/json"));
         if let Some(v) = &inner.version {
@@ -700,41 +959,47 @@ impl StripeHydrator {
             _ => delay,
         }
     }
+}
 
-    /// `GET /v1/x: HTTP 429 rate_limit_error (code): message [request req_…]`, with the key
-    /// masked should Stripe (or a fake) ever echo it.
-    fn describe(&self, path: &str, status: u16, body: &[u8], request_id: Option<&str>) -> String {
-        let err = serde_json::from_slice::<Value>(body)
-            .ok()
-            .and_then(|v| v.get("error").cloned());
-        let field = |name: &str| {
-            err.as_ref()
-                .and_then(|e| e.get(name))
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        };
-        let mut out = format!("GET {path}: HTTP {status}");
-        if let Some(t) = field("type") {
-            out.push(' ');
-            out.push_str(&t);
-        }
-        if let Some(c) = field("code") {
-            out.push_str(&format!(" ({c})"));
-        }
-        if let Some(m) = field("message") {
-            let m: String = m.chars().take(MAX_ERROR_MESSAGE).collect();
-            out.push_str(": ");
-            out.push_str(&m);
-        }
-        if let Some(id) = request_id {
-            out.push_str(&format!(" [request {id}]"));
-        }
-        let key = self.inner.key.expose();
-        if !key.is_empty() && out.contains(key) {
-            out = out.replace(key, self.inner.key.redacted());
-        }
-        out
+/// `GET /v1/x: HTTP 429 rate_limit_error (code): message [request req_…]`, with `key` masked
+/// should Stripe (or a fake) ever echo it.
+fn describe(
+    path: &str,
+    key: &ApiKey,
+    status: u16,
+    body: &[u8],
+    request_id: Option<&str>,
+) -> String {
+    let err = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("error").cloned());
+    let field = |name: &str| {
+        err.as_ref()
+            .and_then(|e| e.get(name))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let mut out = format!("GET {path}: HTTP {status}");
+    if let Some(t) = field("type") {
+        out.push(' ');
+        out.push_str(&t);
     }
+    if let Some(c) = field("code") {
+        out.push_str(&format!(" ({c})"));
+    }
+    if let Some(m) = field("message") {
+        let m: String = m.chars().take(MAX_ERROR_MESSAGE).collect();
+        out.push_str(": ");
+        out.push_str(&m);
+    }
+    if let Some(id) = request_id {
+        out.push_str(&format!(" [request {id}]"));
+    }
+    let exposed = key.expose();
+    if !exposed.is_empty() && out.contains(exposed) {
+        out = out.replace(exposed, key.redacted());
+    }
+    out
 }
 
 impl Hydrator for StripeHydrator {
@@ -747,9 +1012,9 @@ impl Hydrator for StripeHydrator {
         deadline: Instant,
     ) -> Result<Fetched, HydrateError> {
         let path = request_path(delivery)?;
-        let (body, fetched_at) = self
-            .get_json(&path, delivery.stripe_context.as_deref(), deadline)
-            .await?;
+        let mut call = self.call(&path, delivery.stripe_context.as_deref(), deadline)?;
+        call.event = ForEvent::of(delivery);
+        let (body, fetched_at) = self.get_json(&call).await?;
         Ok(Fetched { body, fetched_at })
     }
 }

@@ -565,3 +565,31 @@ async fn async_stripe_send_errors_overrides_and_reads_only() {
     assert_eq!(requests[1].target, "/v1/customers/cus_1");
     assert_eq!(requests[1].header("stripe-account"), None);
 }
+
+/// A redirect (from Stripe or a proxy in front of it) says nothing about the object: the
+/// fetch fails transiently, so the event is retried rather than acknowledged, and the
+/// redirect is never followed (the key must not go to wherever `Location` points).
+#[tokio::test]
+async fn a_redirect_is_transient_and_never_followed() {
+    for status in [301u16, 302, 307, 308] {
+        let elsewhere = FakeStripe::start(vec![Reply::json(200, sub("sub_moved"))]).await;
+        let location = format!("{}/v1/subscriptions/sub_moved", elsewhere.base);
+        let server = FakeStripe::start(vec![
+            Reply::json(status, json!({})).header("Location", &location)
+        ])
+        .await;
+        let h = hydrator(&server.base, "sk_test_fake", fast_policy());
+        let d = delivery(thin_reference(
+            "customer.subscription.updated",
+            "subscription",
+            "sub_moved",
+        ));
+        let err = h.fetch(&d, soon()).await.unwrap_err();
+        assert!(
+            matches!(&err, HydrateError::Transient(m) if m.contains(&status.to_string())),
+            "{status}: {err:?}"
+        );
+        assert!(elsewhere.requests().is_empty(), "{status}: followed");
+        assert_eq!(server.requests().len(), 1, "{status}: not retried at once");
+    }
+}

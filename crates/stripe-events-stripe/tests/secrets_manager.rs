@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use stripe_events_core::hydrate::Hydrator;
+use stripe_events_core::hydrate::{HydrateError, Hydrator};
 use stripe_events_stripe::{
     ConfigError, StripeConfig, StripeHydrator, ENV_API_BASE, ENV_API_KEY, ENV_API_KEY_SECRET_ARN,
 };
@@ -13,12 +13,16 @@ use stripe_events_testkit::events::*;
 use stripe_events_testkit::stack::*;
 use stripe_events_testkit::stripe::*;
 
-async fn create_secret(name_prefix: &str, value: &str) -> String {
+async fn secrets_client() -> aws_sdk_secretsmanager::Client {
     require_env("AWS_ENDPOINT_URL");
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .load()
         .await;
-    let client = aws_sdk_secretsmanager::Client::new(&sdk);
+    aws_sdk_secretsmanager::Client::new(&sdk)
+}
+
+async fn create_secret(name_prefix: &str, value: &str) -> String {
+    let client = secrets_client().await;
     let name = format!(
         "ai-nexus-test/stripe/{name_prefix}-{}",
         std::time::SystemTime::now()
@@ -126,4 +130,112 @@ async fn from_env_uses_the_plain_key_locally() {
         .unwrap();
     assert_eq!(fetched.json()["id"], sub["id"]);
     assert_eq!(h.calls(), 1);
+}
+
+/// A key revoked in Stripe, then replaced in its secret by the operator: a warm hydrator reads
+/// the secret again when Stripe answers 401 (at most once per interval) and sends the
+/// rejected request once more with the new key, so the event needs no redeploy.
+#[tokio::test]
+async fn a_rotated_key_is_read_again_when_stripe_rejects_the_old_one() {
+    const OLD: &str = "sk_test_revoked_in_stripe_1";
+    const NEW: &str = "sk_test_rotated_into_the_secret_2";
+    let arn = create_secret("rotated", OLD).await;
+    let server = FakeStripe::responding(|request| {
+        if request.header("authorization") == Some(&format!("Bearer {NEW}")) {
+            Reply::json(200, json!({"id": "cus_rot", "object": "customer"}))
+        } else {
+            Reply::stripe_error(401, "invalid_request_error", "Invalid API Key provided")
+        }
+    })
+    .await;
+    let mut config = StripeConfig::from_vars(lambda_env(arn.clone(), server.base.clone()), None)
+        .await
+        .unwrap();
+    let interval = Duration::from_secs(2);
+    config.key_reload_interval = interval;
+    config.retry = fast_policy();
+    let h = StripeHydrator::new(config).unwrap();
+    let d = delivery(thin_reference("customer.updated", "customer", "cus_rot"));
+    let soon = || Instant::now() + Duration::from_secs(10);
+
+    // Rejected, and the secret was read moments ago: transient, one call.
+    let err = h.fetch(&d, soon()).await.unwrap_err();
+    assert!(matches!(err, HydrateError::Transient(_)), "{err:?}");
+    assert_eq!(h.calls(), 1);
+
+    // The operator puts the new key into the secret.
+    secrets_client()
+        .await
+        .put_secret_value()
+        .secret_id(&arn)
+        .secret_string(NEW)
+        .send()
+        .await
+        .expect("moto PutSecretValue");
+    tokio::time::sleep(interval + Duration::from_millis(200)).await;
+
+    // Rejected again: the secret is read again and the request sent once more, with the new
+    // key; later fetches use it from the start.
+    let fetched = h.fetch(&d, soon()).await.unwrap();
+    assert_eq!(fetched.json()["id"], "cus_rot");
+    h.fetch(&d, soon()).await.unwrap();
+    let keys: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| r.header("authorization").unwrap_or("").to_owned())
+        .collect();
+    let (old, new) = (format!("Bearer {OLD}"), format!("Bearer {NEW}"));
+    assert_eq!(keys, [old.as_str(), &old, &new, &new]);
+    assert!(!format!("{h:?}").contains("rotated_into"), "{h:?}");
+}
+
+/// The secret is read again at most once per interval: a run of rejections with an unchanged
+/// secret does not read it per request, and a secret still holding the rejected key sends
+/// nothing again.
+#[tokio::test]
+async fn a_rejected_key_rereads_the_secret_at_most_once_per_interval() {
+    let arn = create_secret("rejected", "sk_test_rejected_for_good_3").await;
+    let server = FakeStripe::start(vec![Reply::stripe_error(
+        403,
+        "invalid_request_error",
+        "The provided key does not have the required permissions",
+    )])
+    .await;
+    let mut config = StripeConfig::from_vars(lambda_env(arn.clone(), server.base.clone()), None)
+        .await
+        .unwrap();
+    let interval = Duration::from_secs(1);
+    config.key_reload_interval = interval;
+    config.retry = fast_policy();
+    let h = StripeHydrator::new(config).unwrap();
+    let d = delivery(thin_reference("customer.updated", "customer", "cus_403"));
+    let deadline = || Instant::now() + Duration::from_secs(10);
+    let secrets = secrets_client().await;
+    tokio::time::sleep(interval + Duration::from_millis(100)).await;
+    // Due: read again, the same key, so no second request.
+    let err = h.fetch(&d, deadline()).await.unwrap_err();
+    assert!(matches!(err, HydrateError::Transient(_)), "{err:?}");
+    assert_eq!(h.calls(), 1);
+    // A key put in now is not read before the interval has passed since the last read.
+    secrets
+        .put_secret_value()
+        .secret_id(&arn)
+        .secret_string("sk_test_permitted_4")
+        .send()
+        .await
+        .expect("moto PutSecretValue");
+    let err = h.fetch(&d, deadline()).await.unwrap_err();
+    assert!(matches!(err, HydrateError::Transient(_)), "{err:?}");
+    assert_eq!(h.calls(), 2);
+    tokio::time::sleep(interval + Duration::from_millis(100)).await;
+    // Due again: the new key is read, and the request sent once more with it (still 403
+    // here: a retry, not a loop).
+    let err = h.fetch(&d, deadline()).await.unwrap_err();
+    assert!(matches!(err, HydrateError::Transient(_)), "{err:?}");
+    assert_eq!(h.calls(), 4);
+    let last = server.requests().pop().unwrap();
+    assert_eq!(
+        last.header("authorization"),
+        Some("Bearer sk_test_permitted_4")
+    );
 }

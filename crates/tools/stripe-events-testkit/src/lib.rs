@@ -12,12 +12,14 @@
 //! - [`stack`]: the local stack's settings (`infra/local/stack.sh`): `require_env`, the AWS
 //!   configuration pointed at moto, fresh tables, unique names.
 //! - [`binary`]: runs a built consumer Lambda binary under the Runtime API emulator.
+//! - [`logs`]: log lines read back, as JSON.
 //! - [`webhook`]: Stripe's Python SDK as signer and verifier, Function URL requests, a
 //!   recording forwarder, a moto bus with the rules of `infra/rules`.
 
 pub mod binary;
 pub mod events;
 pub mod fixtures;
+pub mod logs;
 pub mod stack;
 pub mod stripe;
 pub mod webhook;

@@ -179,7 +179,8 @@ impl Recorded {
 }
 
 /// A tiny HTTP/1.1 server on 127.0.0.1 answering requests in order from a script (the last
-/// reply repeats) and recording each request. One request per connection.
+/// reply repeats), or by what each request holds ([`FakeStripe::responding`]), and recording
+/// each request. One request per connection.
 pub struct FakeStripe {
     pub base: String,
     requests: Arc<Mutex<Vec<Recorded>>>,
@@ -189,19 +190,27 @@ pub struct FakeStripe {
 impl FakeStripe {
     pub async fn start(script: Vec<Reply>) -> Self {
         assert!(!script.is_empty());
+        let next = AtomicUsize::new(0);
+        Self::responding(move |_| {
+            let i = next.fetch_add(1, Ordering::SeqCst).min(script.len() - 1);
+            script[i].clone()
+        })
+        .await
+    }
+
+    /// Answers each request with `respond(request)`, e.g. by its `Authorization` header.
+    pub async fn responding(respond: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let script = Arc::new(script);
-        let next = Arc::new(AtomicUsize::new(0));
+        let respond = Arc::new(respond);
         let recorded = Arc::clone(&requests);
         let task = tokio::spawn(async move {
             loop {
                 let Ok((mut socket, _)) = listener.accept().await else {
                     return;
                 };
-                let script = Arc::clone(&script);
-                let next = Arc::clone(&next);
+                let respond = Arc::clone(&respond);
                 let recorded = Arc::clone(&recorded);
                 tokio::spawn(async move {
                     let mut buf = Vec::new();
@@ -223,13 +232,13 @@ impl FakeStripe {
                         .filter_map(|l| l.split_once(':'))
                         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
                         .collect();
-                    recorded.lock().unwrap().push(Recorded {
+                    let request = Recorded {
                         method,
                         target,
                         headers,
-                    });
-                    let i = next.fetch_add(1, Ordering::SeqCst).min(script.len() - 1);
-                    let reply = &script[i];
+                    };
+                    let reply = respond(&request);
+                    recorded.lock().unwrap().push(request);
                     tokio::time::sleep(reply.delay).await;
                     let mut response = format!(
                         "HTTP/1.1 {} Scripted\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
