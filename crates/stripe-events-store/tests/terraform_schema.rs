@@ -561,8 +561,9 @@ const CONSUMER_GRANTS: &[Grant] = &[
         &["dynamodb:UpdateItem"],
         &["aws_dynamodb_table.billing.arn"],
     ),
-    // stripe-events-stripe/src/config.rs key_from_secrets_manager: one GetSecretValue at cold
-    // start (StripeConfig::from_vars, from stripe-events-consumer/src/runtime.rs run).
+    // stripe-events-stripe/src/config.rs SecretKeySource::load: one GetSecretValue at cold
+    // start (StripeConfig::from_vars, from stripe-events-consumer/src/runtime.rs run), and
+    // again when Stripe rejects the key (at most once a minute).
     (
         "StripeApiKey",
         &["secretsmanager:GetSecretValue"],

@@ -180,21 +180,24 @@ impl SecretKeySource {
         let Some(raw) = out.secret_string() else {
             return Err(secret_err("the secret has no SecretString".to_owned()));
         };
-        let raw = raw.trim();
-        if raw.starts_with('{') {
-            let parsed: serde_json::Value = serde_json::from_str(raw).map_err(|_| {
-                secret_err("the secret is neither a bare key nor valid JSON".into())
-            })?;
-            match parsed.get("api_key").and_then(serde_json::Value::as_str) {
-                Some(key) => ApiKey::new(key),
-                None => Err(secret_err(
-                    "the secret's JSON has no string field `api_key`".into(),
-                )),
-            }
-        } else {
-            ApiKey::new(raw)
-        }
+        ApiKey::new(key_in_secret(raw).map_err(|e| secret_err(e.to_owned()))?)
     }
+}
+
+/// The Stripe key a Secrets Manager secret string holds: the bare key, or JSON
+/// `{"api_key": "…"}` (surrounding whitespace ignored). Also what the CLI reads.
+pub fn key_in_secret(raw: &str) -> Result<String, &'static str> {
+    let raw = raw.trim();
+    if !raw.starts_with('{') {
+        return Ok(raw.to_owned());
+    }
+    let parsed: serde_json::Value =
+        serde_json::from_str(raw).map_err(|_| "the secret is neither a bare key nor valid JSON")?;
+    parsed
+        .get("api_key")
+        .and_then(serde_json::Value::as_str)
+        .map(|k| k.trim().to_owned())
+        .ok_or("the secret's JSON has no string field `api_key`")
 }
 
 impl StripeConfig {
@@ -296,6 +299,18 @@ fn is_loopback(host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_hold_the_bare_key_or_json() {
+        assert_eq!(key_in_secret(" sk_test_1\n").as_deref(), Ok("sk_test_1"));
+        assert_eq!(
+            key_in_secret(r#"{"api_key": "rk_test_2", "note": "x"}"#).as_deref(),
+            Ok("rk_test_2")
+        );
+        let no_field = key_in_secret(r#"{"key": "sk_test_3"}"#);
+        assert!(no_field.is_err_and(|e| e.contains("api_key") && !e.contains("sk_test_3")));
+        assert!(key_in_secret("{not json").is_err());
+    }
 
     #[test]
     fn key_debug_is_redacted() {

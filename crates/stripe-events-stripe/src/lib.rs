@@ -24,7 +24,8 @@ pub mod requests;
 
 pub use client::{BoundClient, ClientError};
 pub use config::{
-    ApiKey, ConfigError, RetryPolicy, SecretKeySource, StripeConfig, DEFAULT_API_BASE,
-    ENV_API_BASE, ENV_API_KEY, ENV_API_KEY_SECRET_ARN, ENV_API_VERSION, KEY_RELOAD_MIN_INTERVAL,
+    key_in_secret, ApiKey, ConfigError, RetryPolicy, SecretKeySource, StripeConfig,
+    DEFAULT_API_BASE, ENV_API_BASE, ENV_API_KEY, ENV_API_KEY_SECRET_ARN, ENV_API_VERSION,
+    KEY_RELOAD_MIN_INTERVAL,
 };
 pub use hydrator::StripeHydrator;

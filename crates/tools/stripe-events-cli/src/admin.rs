@@ -58,23 +58,6 @@ pub enum AdminError {
     Tls(String),
 }
 
-/// A Stripe key secret's value as the consumers read it (`stripe_events_stripe`'s
-/// `StripeConfig`, which keeps the key private, so the rule is restated here): the bare key,
-/// or a JSON object whose string field `api_key` holds it. The error never repeats the value.
-pub fn key_from_secret(raw: &str) -> Result<String, String> {
-    let raw = raw.trim();
-    if !raw.starts_with('{') {
-        return Ok(raw.to_owned());
-    }
-    let parsed: Value = serde_json::from_str(raw)
-        .map_err(|_| "the secret is neither a bare key nor valid JSON".to_owned())?;
-    parsed
-        .get("api_key")
-        .and_then(Value::as_str)
-        .map(|k| k.trim().to_owned())
-        .ok_or_else(|| "the secret's JSON has no string field `api_key`".to_owned())
-}
-
 impl AdminError {
     /// Worth asking again: no answer, a 429 or a 5xx. Not a 4xx (a bad key, a missing
     /// permission or object), which waiting does not cure.
@@ -148,7 +131,7 @@ impl StripeAdmin {
 
     /// `STRIPE_ADMIN_API_BASE` (local fakes), else `STRIPE_API_BASE`, else api.stripe.com; the
     /// key as the consumers and the CLI's own hydrator read it: the Secrets Manager secret
-    /// `STRIPE_API_KEY_SECRET_ARN` (bare key or JSON `{"api_key": …}`, [`key_from_secret`])
+    /// `STRIPE_API_KEY_SECRET_ARN` (bare key or JSON `{"api_key": …}`, [`stripe_events_stripe::key_in_secret`])
     /// when set, else `STRIPE_API_KEY`.
     pub async fn from_env(aws: &aws_config::SdkConfig) -> Result<StripeAdmin, AdminError> {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
@@ -177,7 +160,7 @@ impl StripeAdmin {
             let raw = out
                 .secret_string()
                 .ok_or_else(|| secret_err("the secret has no SecretString".into()))?;
-            key_from_secret(raw).map_err(secret_err)?
+            stripe_events_stripe::key_in_secret(raw).map_err(|e| secret_err(e.to_owned()))?
         } else if let Some(key) = var(stripe_events_stripe::ENV_API_KEY) {
             key
         } else {
@@ -381,18 +364,6 @@ mod tests {
     fn form_encoding_escapes_brackets_and_keeps_dots() {
         let f = form_encode(&[("enabled_events[]".into(), "invoice.paid".into())]);
         assert_eq!(f, "enabled_events%5B%5D=invoice.paid");
-    }
-
-    #[test]
-    fn secrets_hold_the_bare_key_or_json_as_for_the_consumers() {
-        assert_eq!(key_from_secret(" sk_test_1\n").as_deref(), Ok("sk_test_1"));
-        assert_eq!(
-            key_from_secret(r#"{"api_key": "rk_test_2", "note": "x"}"#).as_deref(),
-            Ok("rk_test_2")
-        );
-        let no_field = key_from_secret(r#"{"key": "sk_test_3"}"#);
-        assert!(no_field.is_err_and(|e| e.contains("api_key") && !e.contains("sk_test_3")));
-        assert!(key_from_secret("{not json").is_err());
     }
 
     #[test]
