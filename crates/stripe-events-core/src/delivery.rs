@@ -91,6 +91,10 @@ pub struct Delivery<'a> {
     pub snapshot_event: Option<String>,
     /// Thin v2: the connected account, sent back as the `Stripe-Context` header.
     pub stripe_context: Option<String>,
+    /// v1 events of a connected account (Connect): the event's `account`, sent as the
+    /// `Stripe-Account` header when the object is fetched (a legacy thin reference, a
+    /// revalidated type, a same-second tie): without it Stripe answers 404.
+    pub stripe_account: Option<String>,
     /// EventBridge's own id: a fresh UUID per delivery, never a dedupe key.
     pub envelope_id: Option<String>,
     pub replay_name: Option<String>,

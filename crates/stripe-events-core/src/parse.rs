@@ -425,15 +425,21 @@ fn read_stripe_event<'a>(
         v1_subject(ev.data.take())
     }
     .map_err(fail)?;
-    let (snapshot_event, stripe_context) = if subject.style == PayloadStyle::ThinV2 {
+    let (snapshot_event, stripe_context, stripe_account) = if subject.style == PayloadStyle::ThinV2
+    {
         (
             ev.snapshot_event
                 .optional_string("snapshot_event")
                 .map_err(fail)?,
             ev.context.optional_string("context").map_err(fail)?,
+            None,
         )
     } else {
-        (None, None)
+        (
+            None,
+            None,
+            ev.account.optional_string("account").map_err(fail)?,
+        )
     };
     Ok(Delivery {
         family,
@@ -447,6 +453,7 @@ fn read_stripe_event<'a>(
         object: subject.object,
         snapshot_event,
         stripe_context,
+        stripe_account,
         envelope_id,
         replay_name,
         data_object: subject.data_object,
@@ -855,6 +862,9 @@ struct EventFields<'a> {
     related_object: Option<Obj<RelatedObject<'a>>>,
     snapshot_event: Leaf<'a>,
     context: Leaf<'a>,
+    /// A v1 event's connected account (Connect). (At the top of an EventBridge envelope,
+    /// `account` is the AWS account: that struct's is never read as an event's.)
+    account: Leaf<'a>,
 }
 
 impl<'a> EventFields<'a> {
@@ -876,6 +886,7 @@ impl<'a> EventFields<'a> {
             "related_object" => self.related_object = Some(map.next_value()?),
             "snapshot_event" => self.snapshot_event = map.next_value()?,
             "context" => self.context = map.next_value()?,
+            "account" => self.account = map.next_value()?,
             _ => return Ok(false),
         }
         Ok(true)

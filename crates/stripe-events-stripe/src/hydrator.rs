@@ -214,6 +214,18 @@ struct Call<'a> {
     attempt_timeout: Duration,
 }
 
+impl Call<'_> {
+    /// Adds a header whose value the event (or the caller) gave: one that is not a valid
+    /// header value is refused as permanent (it reads the same on every retry).
+    fn header(&mut self, name: HeaderName, value: &str) -> Result<(), HydrateError> {
+        let v = HeaderValue::try_from(value).map_err(|_| {
+            HydrateError::Permanent(format!("{name} {value:?} is not a valid header value"))
+        })?;
+        self.headers.push((name, v));
+        Ok(())
+    }
+}
+
 /// A 2xx answer.
 struct Success {
     status: u16,
@@ -498,24 +510,21 @@ impl StripeHydrator {
         deadline: Instant,
     ) -> Result<Call<'a>, HydrateError> {
         let policy = &self.inner.policy;
-        let mut headers = Vec::new();
-        if let Some(c) = stripe_context {
-            let value = HeaderValue::try_from(c).map_err(|_| {
-                HydrateError::Permanent(format!("Stripe-Context {c:?} is not a valid header value"))
-            })?;
-            headers.push((STRIPE_CONTEXT, value));
-        }
-        Ok(Call {
+        let mut call = Call {
             path,
             event: ForEvent::default(),
             uri: format!("{}{}", self.inner.base, path),
-            headers,
+            headers: Vec::new(),
             deadline,
             // Retry(n): no idempotency key (none is needed for GET), no built-in sleep; the
             // decision of what to retry is async-stripe's, the waiting is bounded here.
             strategy: RequestStrategy::Retry(policy.max_attempts.max(1)),
             attempt_timeout: policy.attempt_timeout,
-        })
+        };
+        if let Some(c) = stripe_context {
+            call.header(STRIPE_CONTEXT, c)?;
+        }
+        Ok(call)
     }
 
     /// The retry loop: attempts until a 2xx answer, a final error (404, 401/403), a stop by
@@ -850,10 +859,7 @@ impl StripeHydrator {
             call.attempt_timeout = timeout;
         }
         if let Some(account) = config.account_id {
-            let value = HeaderValue::try_from(account.as_str()).map_err(|_| {
-                HydrateError::Permanent(format!("Stripe-Account {account} is not a header value"))
-            })?;
-            call.headers.push((STRIPE_ACCOUNT, value));
+            call.header(STRIPE_ACCOUNT, &account)?;
         }
         Ok(self.send(&call).await?.body)
     }
@@ -1013,6 +1019,10 @@ impl Hydrator for StripeHydrator {
     ) -> Result<Fetched, HydrateError> {
         let path = request_path(delivery)?;
         let mut call = self.call(&path, delivery.stripe_context.as_deref(), deadline)?;
+        // A v1 event of a connected account: its object is that account's.
+        if let Some(account) = &delivery.stripe_account {
+            call.header(STRIPE_ACCOUNT, account)?;
+        }
         call.event = ForEvent::of(delivery);
         let (body, fetched_at) = self.get_json(&call).await?;
         Ok(Fetched { body, fetched_at })

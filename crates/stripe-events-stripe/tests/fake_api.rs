@@ -593,3 +593,31 @@ async fn a_redirect_is_transient_and_never_followed() {
         assert_eq!(server.requests().len(), 1, "{status}: not retried at once");
     }
 }
+
+/// A v1 event of a connected account (`account` in the event) is fetched as that account
+/// (`Stripe-Account`), else Stripe answers 404; the EventBridge envelope's `account` (the AWS
+/// account) is never sent.
+#[tokio::test]
+async fn a_connected_accounts_event_is_fetched_with_stripe_account() {
+    let server = FakeStripe::start(vec![
+        Reply::json(200, sub("sub_conn")),
+        Reply::json(200, sub("sub_conn")),
+    ])
+    .await;
+    let h = hydrator(&server.base, "sk_test_fake", fast_policy());
+    let mut connected = thin_reference("customer.subscription.updated", "subscription", "sub_conn");
+    connected["detail"]["account"] = json!("acct_1Conn");
+    let d = delivery(connected);
+    assert_eq!(d.stripe_account.as_deref(), Some("acct_1Conn"));
+    h.fetch(&d, soon()).await.unwrap();
+    let platform = delivery(thin_reference(
+        "customer.subscription.updated",
+        "subscription",
+        "sub_conn",
+    ));
+    assert_eq!(platform.stripe_account, None, "the envelope's account is AWS's");
+    h.fetch(&platform, soon()).await.unwrap();
+    let requests = server.requests();
+    assert_eq!(requests[0].header("stripe-account"), Some("acct_1Conn"));
+    assert_eq!(requests[1].header("stripe-account"), None);
+}

@@ -171,7 +171,7 @@ pub fn reference_detail(event: &Map<String, Value>, delivery: &Delivery<'_>) -> 
         "object".into(),
         json!(delivery.object.as_ref().map(|o| o.object_type.as_str())),
     );
-    json!({
+    let mut out = json!({
         "id": field("id"),
         "object": "event",
         "type": field("type"),
@@ -179,7 +179,12 @@ pub fn reference_detail(event: &Map<String, Value>, delivery: &Delivery<'_>) -> 
         "livemode": event.get("livemode").cloned().unwrap_or(Value::Bool(false)),
         "api_version": field("api_version"),
         "data": {"object": reference},
-    })
+    });
+    // A connected account's event: the consumer fetches the object with `Stripe-Account`.
+    if let (Some(account), Some(out)) = (event.get("account"), out.as_object_mut()) {
+        out.insert("account".into(), account.clone());
+    }
+    out
 }
 
 /// Why EventBridge did not take the entry. Every variant means "not on the bus": the
@@ -351,6 +356,19 @@ mod tests {
         assert_eq!(r.event_id, "evt_big");
         assert_eq!(r.created, d.created);
         assert_eq!(r.family, d.family);
+    }
+
+    #[test]
+    fn a_connected_accounts_large_event_keeps_its_account() {
+        let filler = "a".repeat(MAX_ENTRY_BYTES);
+        let body = json!({"id": "evt_conn", "object": "event", "type": "invoice.updated",
+            "account": "acct_1Conn", "created": 1_700_000_001, "livemode": true,
+            "data": {"object": {"id": "in_conn", "object": "invoice", "memo": filler}}})
+        .to_string();
+        let (entry, how) = entry_for(&body, &delivery(&body)).unwrap();
+        assert_eq!(how, Forwarded::Reference);
+        let r = delivery(&entry.detail);
+        assert_eq!(r.stripe_account.as_deref(), Some("acct_1Conn"));
     }
 
     #[test]
