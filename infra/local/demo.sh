@@ -50,7 +50,9 @@ step "replay 2: the same deliveries again: duplicates, state unchanged"
 { $CLI replay fixtures "$DEMO_DIR/events" || echo "(exit $?)"; } 2>/dev/null | tail -3
 
 step "migration audit: which path delivered what"
-$CLI audit
+# Exit 7: the fixtures hold webhook-only events and thin events whose fetch failed on purpose,
+# so the audit says the partner path is not proven for them.
+$CLI audit || echo "(exit $?: events missed by or failed on the partner path, as the fixtures intend)"
 
 step "next: the partner-event setup and the per-type migration as commands"
 echo "make demo-setup   (infra/local/demo_setup.sh: stripe-events setup -> setup status -> ping -> migrate)"

@@ -615,7 +615,10 @@ async fn a_connected_accounts_event_is_fetched_with_stripe_account() {
         "subscription",
         "sub_conn",
     ));
-    assert_eq!(platform.stripe_account, None, "the envelope's account is AWS's");
+    assert_eq!(
+        platform.stripe_account, None,
+        "the envelope's account is AWS's"
+    );
     h.fetch(&platform, soon()).await.unwrap();
     let requests = server.requests();
     assert_eq!(requests[0].header("stripe-account"), Some("acct_1Conn"));

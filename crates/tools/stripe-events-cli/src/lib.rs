@@ -34,6 +34,8 @@ pub mod exit {
     pub const INPUT: u8 = 5;
     /// `state`: no billing state for that customer, or no customer with that user id.
     pub const NOT_FOUND: u8 = 6;
+    /// `audit`: some event was missed by the partner source or failed on it.
+    pub const NOT_PROVEN: u8 = 7;
 
     /// The `--help` text for the codes above.
     pub const HELP: &str = "\
@@ -46,7 +48,8 @@ Exit codes:
   3  replay/backfill: a delivery failed transiently (DynamoDB or Stripe); run it again
   4  migrate cutover: types not ready were refused (--force overrides)
   5  replay/backfill: an input was unreadable, unrouted or failed_permanent (see its row)
-  6  state: no billing state for that customer / no customer with that user id";
+  6  state: no billing state for that customer / no customer with that user id
+  7  audit: an event was missed by the partner source or failed on it";
 }
 
 use stripe_events_core::Timestamp;

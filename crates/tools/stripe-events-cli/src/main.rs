@@ -79,6 +79,10 @@ enum Command {
         /// (a duration: `10m`, `1h`).
         #[arg(long, default_value = "10m")]
         grace: String,
+        /// Print one JSON document instead of tables (fields: docs/operations.md,
+        /// "Operator CLI").
+        #[arg(long)]
+        json: bool,
     },
     /// List Stripe events (`/v1/events`, 30-day window) and run each through the pipeline.
     Backfill {
@@ -357,12 +361,12 @@ async fn run(command: Command, tables: TableNames) -> Result<ExitCode, Failure> 
         } => commands::ping(&destination, &log_group, &wait, &poll, &tables).await,
         Command::Migrate { action } => migrate_command(action, &tables).await,
         Command::CreateTables => create_tables_command(&tables).await,
-        Command::Audit { since, grace } => {
+        Command::Audit { since, grace, json } => {
             let now = Timestamp::now();
             let since = since.map(|s| since_arg("--since", &s, now)).transpose()?;
             let grace = ago(now, duration_arg("--grace", &grace)?);
             let store = store_from_env(tables).await?;
-            audit(&store, since, grace).await
+            audit(&store, since, grace, json).await
         }
         Command::State {
             customer_id,
@@ -461,11 +465,13 @@ async fn backfill_command(
 }
 
 /// `audit`: events first seen since `since` (all when `None`); webhook-only events first seen
-/// before `grace` count as missed by the partner source.
+/// before `grace` count as missed by the partner source. Exits [`exit::NOT_PROVEN`] when any
+/// event was missed by the partner source or failed on it.
 async fn audit(
     store: &stripe_events_store::DynamoStore,
     since: Option<Timestamp>,
     grace: Timestamp,
+    json: bool,
 ) -> Result<ExitCode, Failure> {
     let records = store
         .dedupe_records()
@@ -476,60 +482,105 @@ async fn audit(
         .map(classify)
         .filter(|e| since.is_none_or(|s| e.first_seen_ms >= s.unix_millis()))
         .collect();
-    let mut table = Table::new(&[
-        "consumer",
-        "event type",
-        "both",
-        "webhook only",
-        "partner only",
-        "partner failed",
-        "direct only",
-        "partner lag (median)",
-    ]);
-    for ((consumer, typ), s) in summarise(&entries) {
-        let n = |k: Seen| s.counts.get(&k).copied().unwrap_or(0).to_string();
-        let delay = s
-            .median_delay_ms()
-            .map(format_lag)
-            .unwrap_or_else(|| "-".into());
-        table.row(vec![
-            consumer,
-            typ,
-            n(Seen::Both),
-            n(Seen::WebhookOnly),
-            n(Seen::PartnerOnly),
-            n(Seen::PartnerFailed),
-            n(Seen::Neither),
-            delay,
-        ]);
-    }
-    println!("{}", table.render());
-    println!("{LAG_NOTE}");
     let missed: Vec<_> = entries
         .iter()
         .filter(|e| e.seen == Seen::WebhookOnly && e.first_seen_ms < grace.unix_millis())
         .collect();
-    println!(
-        "\nmissed by the partner source (webhook only, older than the grace period): {}",
-        missed.len()
-    );
-    for e in &missed {
-        println!("  {}  {}", e.key, e.event_type);
-    }
     // Delivered by the partner source, but its processing failed (a thin event's fetch or
     // commit): the webhook alone applied these, so the partner path is not proven for them.
     let failed: Vec<_> = entries
         .iter()
         .filter(|e| e.seen == Seen::PartnerFailed)
         .collect();
-    println!(
-        "\nfailed on the partner path (its latest delivery failed; the consumer logs say why): {}",
-        failed.len()
-    );
-    for e in &failed {
-        println!("  {}  {}", e.key, e.event_type);
+    let summary = summarise(&entries);
+    let count =
+        |s: &stripe_events_cli::audit::Summary, k: Seen| s.counts.get(&k).copied().unwrap_or(0);
+    if json {
+        let events = |list: &[&stripe_events_cli::audit::AuditEntry]| -> Vec<serde_json::Value> {
+            list.iter()
+                .map(|e| serde_json::json!({"key": e.key, "consumer": e.consumer, "event_type": e.event_type}))
+                .collect()
+        };
+        let rows: Vec<serde_json::Value> = summary
+            .iter()
+            .map(|((consumer, typ), s)| {
+                serde_json::json!({
+                    "consumer": consumer, "event_type": typ,
+                    "both": count(s, Seen::Both), "webhook_only": count(s, Seen::WebhookOnly),
+                    "partner_only": count(s, Seen::PartnerOnly),
+                    "partner_failed": count(s, Seen::PartnerFailed),
+                    "direct_only": count(s, Seen::Neither),
+                    "partner_lag_median_ms": s.median_delay_ms(),
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "records": entries.len(),
+            "since": since.map(|t| t.to_rfc3339()),
+            "grace_before": grace.to_rfc3339(),
+            "types": rows,
+            "missed_by_partner": events(&missed),
+            "failed_on_partner": events(&failed),
+        });
+        println!("{doc:#}");
+    } else {
+        let mut table = Table::new(&[
+            "consumer",
+            "event type",
+            "both",
+            "webhook only",
+            "partner only",
+            "partner failed",
+            "direct only",
+            "partner lag (median)",
+        ]);
+        for ((consumer, typ), s) in &summary {
+            let n = |k: Seen| count(s, k).to_string();
+            let delay = s
+                .median_delay_ms()
+                .map(format_lag)
+                .unwrap_or_else(|| "-".into());
+            table.row(vec![
+                consumer.clone(),
+                typ.clone(),
+                n(Seen::Both),
+                n(Seen::WebhookOnly),
+                n(Seen::PartnerOnly),
+                n(Seen::PartnerFailed),
+                n(Seen::Neither),
+                delay,
+            ]);
+        }
+        if entries.is_empty() {
+            // Not a green light: nothing was read (a new deployment, or the wrong prefix).
+            println!(
+                "no audit records{}: nothing has been delivered yet, or --table-prefix names other tables",
+                if since.is_some() { " in that window" } else { "" }
+            );
+        } else {
+            println!("{}", table.render());
+            println!("{LAG_NOTE}");
+        }
+        println!(
+            "\nmissed by the partner source (webhook only, older than the grace period): {}",
+            missed.len()
+        );
+        for e in &missed {
+            println!("  {}  {}", e.key, e.event_type);
+        }
+        println!(
+            "\nfailed on the partner path (its latest delivery failed; the consumer logs say why): {}",
+            failed.len()
+        );
+        for e in &failed {
+            println!("  {}  {}", e.key, e.event_type);
+        }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if missed.is_empty() && failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(exit::NOT_PROVEN)
+    })
 }
 
 async fn state(

@@ -764,4 +764,16 @@ async fn a_type_whose_partner_deliveries_failed_is_not_ready() {
         "{text}"
     );
     assert!(text.contains(&evt), "{text}");
+    assert_eq!(audit.status.code(), Some(7), "not proven: {text}");
+    // The same as one JSON document, for scripts gating the cut-over.
+    let json = cli(&s.prefix, &["audit", "--json"]);
+    assert_eq!(json.status.code(), Some(7));
+    let doc: Value =
+        serde_json::from_slice(&json.stdout).unwrap_or_else(|e| panic!("{e}: {}", out(&json)));
+    assert_eq!(
+        doc["failed_on_partner"][0]["key"],
+        dedupe_key(Family::Customer, &evt).as_str()
+    );
+    assert_eq!(doc["types"][0]["partner_failed"], 1, "{doc:#}");
+    assert_eq!(doc["missed_by_partner"], json!([]));
 }
