@@ -183,6 +183,10 @@ impl InvocationReport {
     }
 }
 
+/// How long past the invocation deadline the audit of a failure may take (the deadline keeps
+/// 500 ms before the Lambda's own timeout: `stripe_events_lambda::DEADLINE_MARGIN`).
+const FAILURE_AUDIT_GRACE: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// How one pass of `process` reads the delivery's object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Resolve {
@@ -191,7 +195,8 @@ enum Resolve {
     AsDelivered,
     /// After a tie: the object fetched now, the state after both tied changes.
     Fetched,
-    /// After a tie Stripe could not answer: as delivered, the tiebreak decides.
+    /// After a tie Stripe could not answer, for a snapshot: as delivered, the tiebreak
+    /// decides. (An object fetched anyway is not fetched a third time: the failure stands.)
     Settle,
 }
 
@@ -458,7 +463,9 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
             p = self
                 .process_delivery(d, deadline, Resolve::Fetched, &mut attempt)
                 .await;
-            if p.outcome == Outcome::FailedPermanent {
+            // A snapshot Stripe cannot serve now is decided by the tiebreak; an object read
+            // from Stripe anyway would only be fetched a third time.
+            if p.outcome == Outcome::FailedPermanent && !self.fetches(d) {
                 p = self
                     .process_delivery(d, deadline, Resolve::Settle, &mut attempt)
                     .await;
@@ -472,7 +479,10 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
             Outcome::FailedTransient | Outcome::FailedPermanent
         );
         if let (true, Some(audit)) = (failed, attempt.recorded) {
-            if let Err(e) = within(deadline, self.store.record_failure(&audit)).await {
+            // A fetch that ran to the deadline leaves no time: this write may use part of the
+            // margin kept before the Lambda's own timeout.
+            let until = deadline + FAILURE_AUDIT_GRACE;
+            if let Err(e) = within(until, self.store.record_failure(&audit)).await {
                 let why = p.detail.take().unwrap_or_default();
                 p.detail = Some(format!(
                     "{why} (the audit could not record the failure: {e})"
@@ -480,6 +490,17 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
             }
         }
         p
+    }
+
+    /// Whether the delivery's object is read from Stripe whatever the stored state: a thin
+    /// event, or a snapshot of a type in `REVALIDATE_TYPES`.
+    fn fetches(&self, d: &Delivery<'_>) -> bool {
+        d.style.is_thin()
+            || self
+                .config
+                .revalidate_types
+                .iter()
+                .any(|t| t == d.base_type())
     }
 
     /// One pass of [`Self::process`], reading the object as `resolve` says.
@@ -521,9 +542,7 @@ impl<S: EventStore, H: Hydrator> Consumer<S, H> {
             return Processed::because(Outcome::FailedPermanent, e);
         }
         let audit = self.audit(d);
-        let fetch = resolve == Resolve::Fetched
-            || d.style.is_thin()
-            || self.config.revalidate_types.iter().any(|t| t == base_type);
+        let fetch = resolve == Resolve::Fetched || self.fetches(d);
         // Why Stripe no longer serves the object a deletion names (said in the log line).
         let mut gone: Option<String> = None;
         // A fetched object borrows from its response body, declared here to outlive it.

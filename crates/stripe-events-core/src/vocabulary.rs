@@ -184,10 +184,11 @@ impl AuditPath {
         }
     }
 
-    /// The attribute holding when (ms) this path's latest recorded delivery failed after it
-    /// was recorded (a thin event whose fetch or commit failed): `failed_<path>`. The next
-    /// delivery by the path that is recorded removes it, so it stays only while the path's
-    /// last attempt failed. The migration audit does not count such a path as delivering.
+    /// The attribute holding when (ms) this path's latest delivery failed after it was
+    /// recorded (its object fetched from Stripe: a thin event, a revalidated type, a tie, and
+    /// the fetch or the commit failed): `failed_<path>`. The path's next delivery (recorded,
+    /// or a duplicate) removes it, so it stays only while the path's last attempt failed. The
+    /// migration audit does not count such a path as delivering.
     pub fn failed_attr(self) -> &'static str {
         match self {
             AuditPath::Webhook => "failed_webhook",

@@ -15,7 +15,9 @@ use stripe_events_core::project::WriteKind;
 use stripe_events_core::vocabulary::{attr, RECORD_APPLIED, RECORD_STALE};
 
 use crate::attr::{item_to_json, n, s};
-use crate::record::{dedupe_updates, failure_updates, state_updates, AttrUpdate, Op};
+use crate::record::{
+    dedupe_updates, failure_cleared, failure_updates, state_updates, AttrUpdate, Op,
+};
 use crate::schema::{self, TableNames};
 use crate::{
     filed_key, ties_with_stored, Commit, CommitOutcome, DeliveryAudit, EventStore, Prior,
@@ -86,16 +88,16 @@ impl UpdateExpr {
     }
 
     fn expression(&self) -> String {
-        let mut out = format!("SET {}", self.sets.join(", "));
-        if !self.adds.is_empty() {
-            out.push_str(" ADD ");
-            out.push_str(&self.adds.join(", "));
-        }
-        if !self.removes.is_empty() {
-            out.push_str(" REMOVE ");
-            out.push_str(&self.removes.join(", "));
-        }
-        out
+        [
+            ("SET", &self.sets),
+            ("ADD", &self.adds),
+            ("REMOVE", &self.removes),
+        ]
+        .into_iter()
+        .filter(|(_, clauses)| !clauses.is_empty())
+        .map(|(verb, clauses)| format!("{verb} {}", clauses.join(", ")))
+        .collect::<Vec<_>>()
+        .join(" ")
     }
 }
 
@@ -234,8 +236,15 @@ impl DynamoStore {
         delivery_recorded: bool,
         old: Option<&HashMap<String, AttributeValue>>,
     ) -> Result<(), StoreError> {
-        let seen = old.is_some_and(|o| o.contains_key(audit.path.seen_attr()));
-        if delivery_recorded || seen {
+        if delivery_recorded {
+            return Ok(());
+        }
+        if old.is_some_and(|o| o.contains_key(audit.path.seen_attr())) {
+            // The path delivered now (a duplicate needs nothing more): a failure its earlier
+            // attempt left (`failed_<path>`) no longer stands. One call, only then.
+            if old.is_some_and(|o| o.contains_key(audit.path.failed_attr())) {
+                self.update_dedupe(audit, failure_cleared(audit)).await?;
+            }
             return Ok(());
         }
         // Conditional on the path still being new: concurrent duplicates by one new path all
@@ -251,6 +260,30 @@ impl DynamoStore {
                 _ => Err(StoreError::from_sdk(err)),
             },
         }
+    }
+
+    /// An unconditional `UpdateItem` of the dedupe record of `audit`.
+    async fn update_dedupe(
+        &self,
+        audit: &DeliveryAudit,
+        updates: Vec<AttrUpdate<'_>>,
+    ) -> Result<(), StoreError> {
+        let mut e = UpdateExpr::default();
+        e.apply(updates);
+        let expression = e.expression();
+        // An update with no value placeholder (a lone REMOVE) must not send an empty map.
+        let values = (!e.values.is_empty()).then_some(e.values);
+        self.client
+            .update_item()
+            .table_name(&self.tables.dedupe)
+            .set_key(Some(self.dedupe_key(&audit.key)))
+            .update_expression(expression)
+            .set_expression_attribute_names(Some(e.names))
+            .set_expression_attribute_values(values)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        Ok(())
     }
 
     /// An `UpdateItem` of the dedupe record of `audit`: expression `e`, under `condition`.
@@ -463,19 +496,7 @@ impl EventStore for DynamoStore {
     }
 
     async fn record_failure(&self, audit: &DeliveryAudit) -> Result<(), StoreError> {
-        let mut e = UpdateExpr::default();
-        e.apply(failure_updates(audit));
-        self.client
-            .update_item()
-            .table_name(&self.tables.dedupe)
-            .set_key(Some(self.dedupe_key(&audit.key)))
-            .update_expression(e.expression())
-            .set_expression_attribute_names(Some(e.names))
-            .set_expression_attribute_values(Some(e.values))
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
-        Ok(())
+        self.update_dedupe(audit, failure_updates(audit)).await
     }
 
     async fn commit(&self, c: &Commit<'_>) -> Result<CommitOutcome, StoreError> {

@@ -13,7 +13,9 @@
 //!   audit);
 //! - new thin event: 2 (check before the Stripe call, then the transaction);
 //! - stale event: 2 (transaction refused by the guard, then the dedupe mark with outcome
-//!   `stale`); redelivered, it is a snapshot duplicate as above.
+//!   `stale`); redelivered, it is a snapshot duplicate as above;
+//! - a same-second tie (`CommitOutcome::Tied`): the cancelled transaction, then the object
+//!   fetched from Stripe is committed as a thin event's is (2 more).
 //!
 //! So `count_<path>` and `deliveries` count the recorded deliveries: the thin checks and the
 //! first arrival by each path, not every retry of a done event by the same path.

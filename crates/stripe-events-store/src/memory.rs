@@ -16,7 +16,9 @@ use stripe_events_core::vocabulary::{attr, RECORD_APPLIED, RECORD_STALE};
 use stripe_events_core::Version;
 
 use crate::attr::{item_to_json, n, s};
-use crate::record::{dedupe_updates, failure_updates, state_updates, AttrUpdate, Op};
+use crate::record::{
+    dedupe_updates, failure_cleared, failure_updates, state_updates, AttrUpdate, Op,
+};
 use crate::{
     filed_key, ties_with_stored, Commit, CommitOutcome, DeliveryAudit, EventStore, Prior,
     StoreError, VersionedWrite,
@@ -216,9 +218,17 @@ impl EventStore for MemoryStore {
     async fn commit(&self, c: &Commit<'_>) -> Result<CommitOutcome, StoreError> {
         let mut t = self.lock()?;
         if is_done(&t, &c.audit.key) {
-            // As DynamoStore: only a delivery that adds a path is recorded.
-            if !c.delivery_recorded && !has_seen(&t, &c.audit) {
-                record(&mut t, &c.audit);
+            // As DynamoStore: only a delivery that adds a path is recorded; one by a path seen
+            // before clears that path's failure.
+            if !c.delivery_recorded {
+                if has_seen(&t, &c.audit) {
+                    let rec = dedupe_entry(&mut t, &c.audit.key);
+                    if rec.contains_key(c.audit.path.failed_attr()) {
+                        apply(rec, failure_cleared(&c.audit));
+                    }
+                } else {
+                    record(&mut t, &c.audit);
+                }
             }
             return Ok(CommitOutcome::Duplicate);
         }

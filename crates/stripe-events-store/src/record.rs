@@ -64,15 +64,24 @@ pub(crate) fn dedupe_updates(
                 Op::Add,
                 AttributeValue::Ss(vec![a.event_id.clone()]),
             ),
-            // This delivery starts over: only its own failure marks the path failed again.
-            up(a.path.failed_attr(), Op::Remove, AttributeValue::Null(true)),
         ]);
+        // This delivery starts over: only its own failure marks the path failed again.
+        out.extend(failure_cleared(a));
     }
     if let Some(outcome) = done {
         out.push(up(attr::APPLIED_AT, Op::Set, now));
         out.push(up(attr::OUTCOME, Op::Set, s(outcome)));
     }
     out
+}
+
+/// The dedupe record's update when a delivery by a path succeeds (`failed_<path>` removed).
+pub(crate) fn failure_cleared(a: &DeliveryAudit) -> Vec<AttrUpdate<'static>> {
+    vec![up(
+        a.path.failed_attr(),
+        Op::Remove,
+        AttributeValue::Null(true),
+    )]
 }
 
 /// The dedupe record's update when a recorded delivery then failed (`failed_<path>`).

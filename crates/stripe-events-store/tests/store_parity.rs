@@ -163,6 +163,15 @@ fn steps() -> Vec<Step> {
         T + 150,
         "active",
     );
+    // A partner snapshot recorded, then failed (its tie's fetch); the webhook applies it; the
+    // partner retry is a duplicate by a path already seen: it clears the failure.
+    let retried = sub_event(
+        "evt_P_retried",
+        "evt_P_retried",
+        "customer.subscription.updated",
+        T + 10,
+        "active",
+    );
     let mut no_writes = commit(&created, AuditPath::Direct, AT, false);
     no_writes.writes.clear();
     no_writes.audit.key = dedupe_key(Family::Subscription, "evt_P_nothing");
@@ -278,6 +287,19 @@ fn steps() -> Vec<Step> {
             Prior::New,
         ),
         F(audit(&failed_thin, AuditPath::PartnerThin, AT + 7_800)),
+        R(
+            audit(&retried, AuditPath::PartnerSnapshot, AT + 7_810),
+            Prior::New,
+        ),
+        F(audit(&retried, AuditPath::PartnerSnapshot, AT + 7_820)),
+        C(
+            commit(&retried, AuditPath::Webhook, AT + 7_830, false),
+            Stale,
+        ),
+        C(
+            commit(&retried, AuditPath::PartnerSnapshot, AT + 7_840, false),
+            Duplicate,
+        ),
         // Nothing to write: still marked done.
         C(no_writes, Applied),
         // Another consumer: a profile, its deletion stub (a marker keeping the profile), an
@@ -427,7 +449,7 @@ async fn memory_store_writes_what_dynamodb_writes() {
     // What was compared is what the contract says (so an empty or partial run cannot pass).
     assert_eq!(
         d_records.len(),
-        13,
+        14,
         "one record per event key: {d_records:#?}"
     );
     let rec = |key: &str| {
@@ -463,6 +485,11 @@ async fn memory_store_writes_what_dynamodb_writes() {
     let failed = rec("evt_P_failed");
     assert_eq!(failed[AuditPath::PartnerThin.failed_attr()], AT + 7_800);
     assert!(!failed.contains_key(attr::APPLIED_AT), "{failed:?}");
+    let retried = rec("evt_P_retried");
+    assert!(
+        !retried.contains_key(AuditPath::PartnerSnapshot.failed_attr()),
+        "the path's later delivery cleared it: {retried:?}"
+    );
 
     assert_eq!(
         d_items.len(),

@@ -12,9 +12,9 @@ pub enum Seen {
     Both,
     WebhookOnly,
     PartnerOnly,
-    /// A partner path delivered it, and its latest attempt failed (`failed_<path>`: a thin
-    /// event whose fetch or commit failed): whatever else delivered it, the partner source
-    /// alone would not have applied it.
+    /// A partner path delivered it, and its latest attempt failed (`failed_<path>`: its
+    /// object's fetch from Stripe, or the commit after it, failed): whatever else delivered
+    /// it, the partner source alone would not have applied it.
     PartnerFailed,
     /// Only replays/backfills (`direct`).
     Neither,

@@ -75,8 +75,8 @@ enum Command {
         /// (`2026-11-01`, `2026-11-01T12:00:00Z`). Default: every record (they live 30 days).
         #[arg(long)]
         since: Option<String>,
-        /// Webhook-only events younger than this may still get their partner delivery
-        /// (a duration: `10m`, `1h`).
+        /// Webhook-only events younger than this may still get their partner delivery, and
+        /// failed partner deliveries their retry (a duration: `10m`, `1h`).
         #[arg(long, default_value = "10m")]
         grace: String,
         /// Print one JSON document instead of tables (fields: docs/operations.md,
@@ -488,9 +488,10 @@ async fn audit(
         .collect();
     // Delivered by the partner source, but its processing failed (a thin event's fetch or
     // commit): the webhook alone applied these, so the partner path is not proven for them.
+    // Younger than the grace period, a failed delivery may still be retried and succeed.
     let failed: Vec<_> = entries
         .iter()
-        .filter(|e| e.seen == Seen::PartnerFailed)
+        .filter(|e| e.seen == Seen::PartnerFailed && e.first_seen_ms < grace.unix_millis())
         .collect();
     let summary = summarise(&entries);
     let count =
@@ -569,7 +570,7 @@ async fn audit(
             println!("  {}  {}", e.key, e.event_type);
         }
         println!(
-            "\nfailed on the partner path (its latest delivery failed; the consumer logs say why): {}",
+            "\nfailed on the partner path (latest delivery failed, older than the grace period; the consumer logs say why): {}",
             failed.len()
         );
         for e in &failed {
