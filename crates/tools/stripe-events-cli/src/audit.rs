@@ -93,11 +93,22 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// The nearest-rank p50, as `migrate status` gives it.
     pub fn median_delay_ms(&self) -> Option<i64> {
-        let mut d = self.delays_ms.clone();
-        d.sort_unstable();
-        d.get(d.len() / 2).copied()
+        percentile(&self.delays_ms, 0.5)
     }
+}
+
+/// The nearest-rank percentile `p` (0–1) of `values`: the smallest value with at least `p` of
+/// them at or below it. One definition for `audit` and `migrate status`.
+pub fn percentile(values: &[i64], p: f64) -> Option<i64> {
+    let mut v = values.to_vec();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_unstable();
+    let rank = ((p * v.len() as f64).ceil() as usize).clamp(1, v.len());
+    v.get(rank - 1).copied()
 }
 
 /// A partner lag (partner arrival minus webhook arrival) for a table cell: `+850 ms`,
@@ -166,6 +177,10 @@ mod tests {
         let row = &s[&("payment".to_owned(), "invoice.paid".to_owned())];
         assert_eq!(row.counts[&Seen::Both], 2);
         assert_eq!(row.median_delay_ms(), Some(400));
+        // Nearest rank: of an even count, the lower middle value.
+        assert_eq!(percentile(&[900, 100, 400, 700], 0.5), Some(400));
+        assert_eq!(percentile(&[900, 100, 400, 700], 0.99), Some(900));
+        assert_eq!(percentile(&[], 0.5), None);
     }
 
     #[test]

@@ -100,13 +100,7 @@ impl TypeStats {
     }
 
     pub fn lag_percentile(&self, p: f64) -> Option<i64> {
-        let mut v = self.lags_ms.clone();
-        if v.is_empty() {
-            return None;
-        }
-        v.sort_unstable();
-        let rank = ((p * v.len() as f64).ceil() as usize).clamp(1, v.len());
-        v.get(rank - 1).copied()
+        crate::audit::percentile(&self.lags_ms, p)
     }
 
     pub fn evidence(&self) -> Value {
