@@ -158,21 +158,26 @@ fn out(o: &Output) -> String {
     )
 }
 
+/// The audit of one delivery, as the consumers build it.
+fn audit_of(family: Family, typ: &str, id: &str, path: AuditPath) -> DeliveryAudit {
+    let now = Timestamp::now();
+    DeliveryAudit {
+        key: dedupe_key(family, id),
+        consumer: family,
+        event_id: id.to_owned(),
+        event_type: typ.to_owned(),
+        object_id: format!("obj_{id}"),
+        event_created: now,
+        path,
+        received_at: now,
+        expires_at: now.unix_seconds() + 86_400,
+    }
+}
+
 /// One delivery recorded the way the consumers record it.
 async fn deliver(store: &DynamoStore, family: Family, typ: &str, id: &str, path: AuditPath) {
-    let now = Timestamp::now();
     store
-        .record_delivery(&DeliveryAudit {
-            key: dedupe_key(family, id),
-            consumer: family,
-            event_id: id.to_owned(),
-            event_type: typ.to_owned(),
-            object_id: format!("obj_{id}"),
-            event_created: now,
-            path,
-            received_at: now,
-            expires_at: now.unix_seconds() + 86_400,
-        })
+        .record_delivery(&audit_of(family, typ, id, path))
         .await
         .unwrap_or_else(|e| panic!("record_delivery: {e}"));
 }
@@ -710,19 +715,13 @@ async fn a_type_whose_partner_deliveries_failed_is_not_ready() {
         AuditPath::PartnerThin,
     )
     .await;
-    let now = Timestamp::now();
     store
-        .record_failure(&DeliveryAudit {
-            key: dedupe_key(Family::Customer, &evt),
-            consumer: Family::Customer,
-            event_id: evt.clone(),
-            event_type: "customer.updated".into(),
-            object_id: format!("obj_{evt}"),
-            event_created: now,
-            path: AuditPath::PartnerThin,
-            received_at: now,
-            expires_at: now.unix_seconds() + 86_400,
-        })
+        .record_failure(&audit_of(
+            Family::Customer,
+            "customer.updated",
+            &evt,
+            AuditPath::PartnerThin,
+        ))
         .await
         .unwrap_or_else(|e| panic!("record_failure: {e}"));
     deliver(
