@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use tracing::Metadata;
-use tracing_subscriber::filter::{filter_fn, EnvFilter};
+use tracing_subscriber::filter::{filter_fn, Targets};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -74,6 +74,19 @@ pub fn level_directive(var: impl Fn(&str) -> Option<String>, default: &str) -> S
         .unwrap_or_else(|| default.to_owned())
 }
 
+/// A level directive as `RUST_LOG` writes it, without span or field filters: a default level
+/// and `target=level` pairs (`info`, `warn,stripe_events_consumer=debug`). tracing's
+/// `EnvFilter`, which also reads those filters, links a regex engine into every Lambda for a
+/// syntax no one needs on a billing function. `None` when it does not parse, or when it holds
+/// a span or field filter (`[span{field=value}]`): read as a target name, that would switch
+/// every other line off.
+pub fn parse_directive(directive: &str) -> Option<Targets> {
+    if directive.contains(['[', ']', '{', '}']) {
+        return None;
+    }
+    directive.trim().parse().ok()
+}
+
 /// How a log line is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -98,7 +111,7 @@ pub fn log_format(var: impl Fn(&str) -> Option<String>) -> LogFormat {
 /// nor `RUST_LOG` is set (also used when the directive does not parse), and the stream.
 #[derive(Debug, Clone, Copy)]
 pub struct LogSetup {
-    /// An `EnvFilter` directive.
+    /// A [`Targets`] directive.
     pub default_directive: &'static str,
     /// stderr instead of stdout.
     pub stderr: bool,
@@ -114,7 +127,7 @@ pub const LAMBDA_LOGS: LogSetup = LogSetup {
 /// [`allowed`], lines in `format` to `writer`.
 pub fn subscriber<W>(
     format: LogFormat,
-    filter: EnvFilter,
+    filter: Targets,
     writer: W,
 ) -> impl tracing::Subscriber + Send + Sync + 'static
 where
@@ -157,8 +170,9 @@ pub fn init_logging_with(setup: LogSetup) {
     let var = |k: &str| std::env::var(k).ok();
     let format = log_format(var);
     let directive = level_directive(var, setup.default_directive);
-    let filter =
-        EnvFilter::try_new(&directive).unwrap_or_else(|_| EnvFilter::new(setup.default_directive));
+    let filter = parse_directive(&directive)
+        .or_else(|| parse_directive(setup.default_directive))
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
     let _ = if setup.stderr {
         subscriber(format, filter, std::io::stderr).try_init()
     } else {
@@ -313,6 +327,35 @@ mod tests {
         );
     }
 
+    #[test]
+    fn directives_set_levels_per_target_and_refuse_what_they_cannot_read() {
+        let enabled = |directive: &str, target: &str, level: Level| {
+            parse_directive(directive).map(|t| t.would_enable(target, &level))
+        };
+        assert_eq!(enabled("info", "webhook", Level::INFO), Some(true));
+        assert_eq!(enabled("INFO", "webhook", Level::DEBUG), Some(false));
+        assert_eq!(
+            enabled(
+                "warn,stripe_events_consumer=debug",
+                "stripe_events_consumer",
+                Level::DEBUG
+            ),
+            Some(true)
+        );
+        assert_eq!(
+            enabled("warn,stripe_events_consumer=debug", "webhook", Level::INFO),
+            Some(false)
+        );
+        assert_eq!(enabled("off", "webhook", Level::ERROR), Some(false));
+        // Not read (the default level applies instead): span and field filters, bad levels.
+        assert!(parse_directive("info,[invocation{request_id=r1}]=debug").is_none());
+        assert!(parse_directive("stripe_events_core=loud").is_none());
+    }
+
+    fn info() -> Targets {
+        Targets::new().with_default(Level::INFO)
+    }
+
     fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
         move |k: &str| {
             pairs
@@ -347,7 +390,7 @@ mod tests {
     fn lines_of(format: LogFormat) -> String {
         let out = stripe_events_testkit::logs::Captured::default();
         let writer = out.clone();
-        let subscriber = subscriber(format, EnvFilter::new("info"), move || writer.clone());
+        let subscriber = subscriber(format, info(), move || writer.clone());
         tracing::subscriber::with_default(subscriber, || {
             let span = tracing::info_span!("invocation", request_id = "r1");
             let _entered = span.enter();

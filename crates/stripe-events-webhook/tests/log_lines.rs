@@ -17,7 +17,6 @@ use stripe_events_webhook::forward::MAX_ENTRY_BYTES;
 use stripe_events_webhook::{
     ApiGatewayV2httpRequest, ForwardError, SecretStore, WebhookHandler, WebhookSecrets,
 };
-use tracing_subscriber::EnvFilter;
 
 const SECRET: &str = "whsec_test_log_lines_5e6f7a8b9c0d";
 
@@ -62,7 +61,7 @@ async fn lines_of(
     let writer = out.clone();
     let guard = tracing::subscriber::set_default(subscriber(
         LogFormat::Json,
-        EnvFilter::new("info"),
+        tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO),
         move || writer.clone(),
     ));
     h.process(request, Timestamp::now().unix_seconds(), None)
