@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use stripe_events_bench::{bench_consumer, uniquify, wire_bytes};
 use stripe_events_core::Family;
+// Linked for its global allocator: the one the Lambdas run with.
+use stripe_events_lambda as _;
 use stripe_events_testkit::fixtures::fixture;
 
 fn main() {
