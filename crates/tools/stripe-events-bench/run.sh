@@ -112,6 +112,12 @@ if want handler; then
   rc=0; $HANDLER_CMD >"$OUT/handler.log" 2>&1 || rc=$?
   grep -E '^(handler/|\S+: one payload|\S+_duplicate:)|time:' "$OUT/handler.log" >&2 || true
   [[ $rc -eq 0 ]] || { say "error: cargo bench failed (see $OUT/handler.log)"; exit 1; }
+  # The 10 KB snapshot's floor, typed parse and handler timed side by side on each fresh
+  # payload: criterion times its cases minutes apart, and on a noisy VM their ratio moves with
+  # the machine; this one holds.
+  say "side by side: examples/interleaved 8000 (≈ 1 min; $OUT/interleaved.txt)"
+  cargo build --quiet --release -p stripe-events-bench --example interleaved
+  "$CARGO_TARGET/release/examples/interleaved" 8000 | tee "$OUT/interleaved.txt" >&2
 fi
 
 if want table; then
