@@ -97,6 +97,11 @@ pub fn parse_directive(directive: &str) -> Option<Targets> {
     directive.trim().parse().ok()
 }
 
+/// Every target at `level` and above: the filter when no directive reads, and in tests.
+pub fn at_level(level: tracing::Level) -> Targets {
+    Targets::new().with_default(level)
+}
+
 /// How a log line is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -182,7 +187,7 @@ pub fn init_logging_with(setup: LogSetup) {
     let directive = level_directive(var, setup.default_directive);
     let filter = parse_directive(&directive)
         .or_else(|| parse_directive(setup.default_directive))
-        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
+        .unwrap_or_else(|| at_level(tracing::Level::INFO));
     let _ = if setup.stderr {
         subscriber(format, filter, std::io::stderr).try_init()
     } else {
@@ -362,10 +367,6 @@ mod tests {
         assert!(parse_directive("stripe_events_core=loud").is_none());
     }
 
-    fn info() -> Targets {
-        Targets::new().with_default(Level::INFO)
-    }
-
     fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
         move |k: &str| {
             pairs
@@ -400,7 +401,7 @@ mod tests {
     fn lines_of(format: LogFormat) -> String {
         let out = stripe_events_testkit::logs::Captured::default();
         let writer = out.clone();
-        let subscriber = subscriber(format, info(), move || writer.clone());
+        let subscriber = subscriber(format, at_level(Level::INFO), move || writer.clone());
         tracing::subscriber::with_default(subscriber, || {
             let span = tracing::info_span!("invocation", request_id = "r1");
             let _entered = span.enter();

@@ -61,7 +61,7 @@ async fn lines_of(
     let writer = out.clone();
     let guard = tracing::subscriber::set_default(subscriber(
         LogFormat::Json,
-        tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO),
+        stripe_events_lambda::at_level(tracing::Level::INFO),
         move || writer.clone(),
     ));
     h.process(request, Timestamp::now().unix_seconds(), None)

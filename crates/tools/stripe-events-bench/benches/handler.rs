@@ -109,7 +109,7 @@ fn new_events(c: &mut Criterion, case: &Case, suffix: &str, logged: bool) {
         // The Lambdas' own subscriber (stripe-events-lambda), JSON lines at `info`.
         let subscriber = stripe_events_lambda::subscriber(
             stripe_events_lambda::LogFormat::Json,
-            tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO),
+            stripe_events_lambda::at_level(tracing::Level::INFO),
             std::io::sink,
         );
         tracing::subscriber::with_default(subscriber, || run(c));
