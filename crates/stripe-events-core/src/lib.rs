@@ -11,6 +11,7 @@ pub mod identity;
 pub mod model;
 pub mod parse;
 pub mod project;
+pub mod reload;
 pub mod rules;
 pub mod timestamp;
 pub mod version;

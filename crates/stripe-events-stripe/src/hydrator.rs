@@ -38,10 +38,10 @@ use serde_json::Value;
 use stripe_client_core::{CustomizedStripeRequest, Outcome, RequestStrategy, StripeMethod};
 use stripe_events_core::delivery::{Delivery, PayloadStyle};
 use stripe_events_core::hydrate::{Fetched, HydrateError, Hydrator};
+use stripe_events_core::reload::{Reload, Reloadable};
 use stripe_events_core::Timestamp;
 
 use crate::config::{ApiKey, ConfigError, RetryPolicy, SecretKeySource, StripeConfig};
-use crate::reload::{Reload, Reloadable};
 use crate::requests::{self, TypeFilter};
 
 /// Larger bodies are refused (the biggest Stripe objects are well under a megabyte).

@@ -12,14 +12,13 @@
 //! [`StripeConfig::from_env`] reads `STRIPE_API_BASE` and the key, from Secrets Manager by ARN
 //! (`STRIPE_API_KEY_SECRET_ARN`, at cold start) or `STRIPE_API_KEY` locally. A key from
 //! Secrets Manager that Stripe rejects (401/403) is read again, at most once per
-//! [`KEY_RELOAD_MIN_INTERVAL`] ([`reload::Reloadable`]), and a request it failed is sent once
-//! more if the secret now holds another key: a rotated key reaches a warm container. The key
-//! lives in [`ApiKey`], whose `Debug` prints `sk_…redacted`.
+//! [`KEY_RELOAD_MIN_INTERVAL`] ([`stripe_events_core::reload::Reloadable`]), and a request it
+//! failed is sent once more if the secret now holds another key: a rotated key reaches a warm
+//! container. The key lives in [`ApiKey`], whose `Debug` prints `sk_…redacted`.
 
 pub mod client;
 pub mod config;
 pub mod hydrator;
-pub mod reload;
 pub mod requests;
 
 pub use client::{BoundClient, ClientError};

@@ -7,9 +7,10 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
+use stripe_events_core::reload::{Reload, Reloadable};
 use thiserror::Error;
 
 /// The minimum time between two reloads triggered by signature mismatches. Bounds the
@@ -127,24 +128,19 @@ impl SecretLoader for SecretsManagerLoader {
     }
 }
 
-struct Reloader {
-    loader: Box<dyn SecretLoader>,
-    min_interval: Duration,
-    last_attempt: tokio::sync::Mutex<Instant>,
-}
-
 /// The secrets the handler verifies with.
 pub struct SecretStore {
-    current: RwLock<Arc<WebhookSecrets>>,
-    reloader: Option<Reloader>,
+    secrets: Reloadable<WebhookSecrets>,
+    /// `None`: the secrets never change.
+    loader: Option<Box<dyn SecretLoader>>,
 }
 
 impl SecretStore {
     /// Secrets that never change (env var, tests).
     pub fn fixed(secrets: WebhookSecrets) -> Self {
         SecretStore {
-            current: RwLock::new(Arc::new(secrets)),
-            reloader: None,
+            secrets: Reloadable::new(secrets, Duration::MAX),
+            loader: None,
         }
     }
 
@@ -156,54 +152,35 @@ impl SecretStore {
         min_interval: Duration,
     ) -> Self {
         SecretStore {
-            current: RwLock::new(Arc::new(initial)),
-            reloader: Some(Reloader {
-                loader,
-                min_interval,
-                last_attempt: tokio::sync::Mutex::new(Instant::now()),
-            }),
+            secrets: Reloadable::new(initial, min_interval),
+            loader: Some(loader),
         }
     }
 
     pub fn current(&self) -> Arc<WebhookSecrets> {
-        match self.current.read() {
-            Ok(guard) => Arc::clone(&guard),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
-        }
+        self.secrets.current()
     }
 
     /// Reloads when allowed: returns the new secrets if they differ from the current ones.
     /// Never waits for a reload another request is doing.
     pub async fn reload_if_due(&self) -> Option<Arc<WebhookSecrets>> {
-        let reloader = self.reloader.as_ref()?;
-        let mut last = reloader.last_attempt.try_lock().ok()?;
-        if last.elapsed() < reloader.min_interval {
-            return None;
-        }
-        *last = Instant::now();
-        match reloader.loader.load().await {
-            Ok(fresh) => {
-                let fresh = Arc::new(fresh);
-                let changed = *self.current() != *fresh;
-                if changed {
-                    match self.current.write() {
-                        Ok(mut guard) => *guard = Arc::clone(&fresh),
-                        Err(poisoned) => *poisoned.into_inner() = Arc::clone(&fresh),
-                    }
-                }
-                tracing::info!(
-                    outcome = "secrets_reloaded",
-                    changed,
-                    secrets = fresh.len(),
-                    "webhook secrets reloaded"
-                );
-                changed.then_some(fresh)
-            }
-            Err(e) => {
+        let loader = self.loader.as_ref()?;
+        let (changed, fresh) = match self.secrets.try_reload_if_due(|| loader.load()).await {
+            Reload::NotDue => return None,
+            Reload::Failed(e) => {
                 tracing::warn!(outcome = "secrets_reload_failed", error = %e, "keeping the current webhook secrets");
-                None
+                return None;
             }
-        }
+            Reload::Unchanged => (false, self.current()),
+            Reload::Changed(fresh) => (true, fresh),
+        };
+        tracing::info!(
+            outcome = "secrets_reloaded",
+            changed,
+            secrets = fresh.len(),
+            "webhook secrets reloaded"
+        );
+        changed.then_some(fresh)
     }
 }
 

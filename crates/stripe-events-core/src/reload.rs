@@ -1,7 +1,8 @@
 //! A value read at cold start and read again on demand, at most once per interval: the rule
-//! for a secret a warm container must pick up after a rotation (here the Stripe API key, read
-//! again when Stripe rejects it). The interval bounds the reads a run of failures can cause
-//! to one per interval per container.
+//! for a secret a warm container must pick up after a rotation (the Stripe API key, read again
+//! when Stripe rejects it; the webhook signing secrets, read again when no secret matches).
+//! The interval bounds the reads a run of failures can cause to one per interval per
+//! container.
 
 use std::future::Future;
 use std::sync::{Arc, RwLock};
@@ -52,7 +53,30 @@ impl<T: PartialEq> Reloadable<T> {
     where
         F: Future<Output = Result<T, E>>,
     {
-        let mut last = self.last_attempt.lock().await;
+        let last = self.last_attempt.lock().await;
+        self.reload_holding(last, load).await
+    }
+
+    /// [`Reloadable::reload_if_due`] for a caller that must not wait: while another caller
+    /// loads, [`Reload::NotDue`] at once.
+    pub async fn try_reload_if_due<E, F>(&self, load: impl FnOnce() -> F) -> Reload<T, E>
+    where
+        F: Future<Output = Result<T, E>>,
+    {
+        match self.last_attempt.try_lock() {
+            Ok(last) => self.reload_holding(last, load).await,
+            Err(_) => Reload::NotDue,
+        }
+    }
+
+    async fn reload_holding<E, F>(
+        &self,
+        mut last: tokio::sync::MutexGuard<'_, Instant>,
+        load: impl FnOnce() -> F,
+    ) -> Reload<T, E>
+    where
+        F: Future<Output = Result<T, E>>,
+    {
         if last.elapsed() < self.min_interval {
             return Reload::NotDue;
         }
@@ -107,5 +131,35 @@ mod tests {
         assert!(matches!(r, Reload::Failed("down")), "{r:?}");
         assert_eq!(*value.current(), "new");
         assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_caller_that_must_not_wait_skips_a_load_in_progress() {
+        let value = Reloadable::new("old", Duration::ZERO);
+        let (started, release) = (tokio::sync::Notify::new(), tokio::sync::Notify::new());
+        let slow = value.reload_if_due(|| async {
+            started.notify_one();
+            release.notified().await;
+            Ok::<_, ()>("new")
+        });
+        let impatient = async {
+            started.notified().await;
+            let calls = AtomicU32::new(0);
+            // Waiting for the slow load would never end: it is released only below.
+            let r = tokio::time::timeout(
+                Duration::from_secs(5),
+                value.try_reload_if_due(|| counting(&calls, "other")),
+            )
+            .await;
+            assert!(matches!(r, Ok(Reload::NotDue)), "{r:?}");
+            assert_eq!(calls.load(Ordering::SeqCst), 0, "no second load");
+            release.notify_one();
+        };
+        let (r, ()) = tokio::join!(slow, impatient);
+        assert!(matches!(&r, Reload::Changed(v) if **v == "new"), "{r:?}");
+        // Once the load is done, the next one is due again (interval zero).
+        let calls = AtomicU32::new(0);
+        let r = value.try_reload_if_due(|| counting(&calls, "newer")).await;
+        assert!(matches!(&r, Reload::Changed(v) if **v == "newer"), "{r:?}");
     }
 }
