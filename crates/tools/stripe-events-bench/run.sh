@@ -115,9 +115,17 @@ if want handler; then
   # The 10 KB snapshot's floor, typed parse and handler timed side by side on each fresh
   # payload: criterion times its cases minutes apart, and on a noisy VM their ratio moves with
   # the machine; this one holds.
-  say "side by side: examples/interleaved 8000 (≈ 1 min; $OUT/interleaved.txt)"
+  say "side by side: examples/interleaved 8000 (≈ 2 min; $OUT/interleaved.txt)"
   cargo build --quiet --release -p stripe-events-bench --example interleaved
-  "$CARGO_TARGET/release/examples/interleaved" 8000 | tee "$OUT/interleaved.txt" >&2
+  # With Node.js installed, the same bytes also go through a Node.js handler doing the same
+  # work (node/side_by_side.mjs), one Node round after each Rust round: issue 13 asks ≥ 3×.
+  node_args=()
+  if command -v node >/dev/null; then
+    node_args=(--node "$HERE/node/side_by_side.mjs")
+  else
+    say "node not installed: the Node.js comparison is skipped"
+  fi
+  "$CARGO_TARGET/release/examples/interleaved" 8000 "${node_args[@]}" | tee "$OUT/interleaved.txt" >&2
 fi
 
 if want table; then

@@ -2,6 +2,13 @@
 //! same fresh payload (so a noisy machine slows all three alike): serde_json's `IgnoredAny`
 //! floor, the typed parse, and the whole handler (`Consumer::answer`, a new event). Prints the
 //! median of each and the handler's ratio to the floor.
+//!
+//! `interleaved N --node node/side_by_side.mjs` also runs that Node.js handler, doing the same
+//! work on the same bytes, as a child process: one Node round right after each Rust round, so
+//! both are timed within microseconds of each other. `--template-out PATH` writes the payload's
+//! bytes (before the per-round id) to PATH.
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use stripe_events_bench::{bench_consumer, quantile, uniquify, wire_bytes};
@@ -10,18 +17,45 @@ use stripe_events_core::Family;
 use stripe_events_lambda as _;
 use stripe_events_testkit::fixtures::fixture;
 
+/// The value after `flag` on the command line.
+fn flag_value<'a>(args: &'a [String], flag: &str) -> Option<&'a String> {
+    let i = args.iter().position(|a| a == flag)?;
+    args.get(i + 1)
+}
+
 fn main() {
-    let rounds: u64 = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(5_000);
+    let args: Vec<String> = std::env::args().collect();
+    let rounds: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(5_000);
     let consumer = bench_consumer(Family::Subscription);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
     let template = fixture("partner-snapshot/subscription-large.json");
+    let template_path = flag_value(&args, "--template-out")
+        .cloned()
+        .unwrap_or_else(|| {
+            let p = std::env::temp_dir().join(format!("interleaved-{}.json", std::process::id()));
+            p.to_string_lossy().into_owned()
+        });
+    let node_script = flag_value(&args, "--node");
+    if flag_value(&args, "--template-out").is_some() || node_script.is_some() {
+        std::fs::write(&template_path, wire_bytes(&template)).expect("write the template");
+    }
+    // Node warms its JIT on rounds of its own (an eighth of `rounds`) before the first line.
+    let mut node = node_script.map(|script| {
+        let mut child = Command::new("node")
+            .args([script, &template_path, &rounds.to_string(), "--serve"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("run node (is Node.js installed?)");
+        let stdin = child.stdin.take().expect("node stdin");
+        let stdout = BufReader::new(child.stdout.take().expect("node stdout"));
+        (child, stdin, stdout)
+    });
     let (mut floor, mut typed, mut handler) = (vec![], vec![], vec![]);
+    let (mut node_parse, mut node_handler) = (vec![], vec![]);
     let time = |f: &mut dyn FnMut()| {
         let t = Instant::now();
         f();
@@ -43,6 +77,19 @@ fn main() {
             let answer = rt.block_on(consumer.answer(&p, deadline));
             std::hint::black_box(answer.reply.to_body());
         }));
+        if let Some((_, stdin, stdout)) = node.as_mut() {
+            writeln!(stdin, "{i}").expect("write to node");
+            let mut line = String::new();
+            stdout.read_line(&mut line).expect("read from node");
+            let mut times = line.split_whitespace().map(|t| t.parse::<f64>());
+            match (times.next(), times.next()) {
+                (Some(Ok(p)), Some(Ok(h))) => {
+                    node_parse.push(p);
+                    node_handler.push(h);
+                }
+                _ => panic!("node answered {line:?}"),
+            }
+        }
     }
     let (f, t, h) = (
         quantile(&floor, 0.5),
@@ -50,4 +97,13 @@ fn main() {
         quantile(&handler, 0.5),
     );
     println!("median µs: floor {f:.2}  typed parse {t:.2}  handler {h:.2}  handler/floor {:.2}  parse/floor {:.2}", h / f, t / f);
+    if let Some((mut child, stdin, _)) = node {
+        drop(stdin);
+        let _ = child.wait();
+        if flag_value(&args, "--template-out").is_none() {
+            let _ = std::fs::remove_file(&template_path);
+        }
+        let (np, nh) = (quantile(&node_parse, 0.5), quantile(&node_handler, 0.5));
+        println!("node median µs: JSON.parse {np:.2}  handler {nh:.2}  node/Rust handler {:.2}  JSON.parse/typed parse {:.2}", nh / h, np / t);
+    }
 }
