@@ -125,7 +125,8 @@ if want handler; then
   else
     say "node not installed: the Node.js comparison is skipped"
   fi
-  "$CARGO_TARGET/release/examples/interleaved" 8000 "${node_args[@]}" | tee "$OUT/interleaved.txt" >&2
+  "$CARGO_TARGET/release/examples/interleaved" 8000 "${node_args[@]}" --json "$OUT/interleaved.json" \
+    | tee "$OUT/interleaved.txt" >&2
 fi
 
 if want table; then

@@ -6,7 +6,7 @@
 //! `interleaved N --node node/side_by_side.mjs` also runs that Node.js handler, doing the same
 //! work on the same bytes, as a child process: one Node round right after each Rust round, so
 //! both are timed within microseconds of each other. `--template-out PATH` writes the payload's
-//! bytes (before the per-round id) to PATH.
+//! bytes (before the per-round id) to PATH; `--json PATH` the medians, for `make bench`'s table.
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -97,6 +97,7 @@ fn main() {
         quantile(&handler, 0.5),
     );
     println!("median µs: floor {f:.2}  typed parse {t:.2}  handler {h:.2}  handler/floor {:.2}  parse/floor {:.2}", h / f, t / f);
+    let mut node_medians = serde_json::Value::Null;
     if let Some((mut child, stdin, _)) = node {
         drop(stdin);
         let _ = child.wait();
@@ -105,5 +106,25 @@ fn main() {
         }
         let (np, nh) = (quantile(&node_parse, 0.5), quantile(&node_handler, 0.5));
         println!("node median µs: JSON.parse {np:.2}  handler {nh:.2}  node/Rust handler {:.2}  JSON.parse/typed parse {:.2}", nh / h, np / t);
+        let version = Command::new("node")
+            .arg("--version")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default();
+        node_medians = serde_json::json!({
+            "version": version,
+            "json_parse_us": np,
+            "handler_us": nh,
+        });
+    }
+    if let Some(path) = flag_value(&args, "--json") {
+        let medians = serde_json::json!({
+            "rounds": rounds,
+            "floor_us": f,
+            "typed_parse_us": t,
+            "handler_us": h,
+            "node": node_medians,
+        });
+        std::fs::write(path, medians.to_string()).expect("write the medians");
     }
 }

@@ -277,6 +277,8 @@ pub(crate) fn table(
         );
     }
 
+    side_by_side_rows(&mut t, results);
+
     // 3. Round trips.
     match read_json(&results.join("roundtrips.json")).and_then(|v| v.as_array().cloned()) {
         Some(rows) => {
@@ -369,6 +371,79 @@ pub(crate) fn table(
         out.push_str(&format!("[{}] `{c}`\n", i + 1));
     }
     out
+}
+
+/// The command `run.sh` runs for interleaved.json (`--node …` only when Node.js is installed).
+const SIDE_BY_SIDE_COMMAND: &str = "target/release/examples/interleaved 8000 --node crates/tools/stripe-events-bench/node/side_by_side.mjs --json target/bench/interleaved.json";
+
+/// The 10 KB snapshot timed round by round next to serde_json's floor and, when Node.js was
+/// there, next to the Node.js handler doing the same work (interleaved.json).
+fn side_by_side_rows(t: &mut Table, results: &Path) {
+    let Some(m) = read_json(&results.join("interleaved.json")) else {
+        t.row(
+            [
+                "handler cost, side by side",
+                "10 KB snapshot, new",
+                "not measured (no interleaved.json)",
+                "",
+                "",
+            ],
+            SIDE_BY_SIDE_COMMAND,
+        );
+        return;
+    };
+    let us = |v: &Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+    let (floor, parse, handler) = (
+        us(&m, "floor_us"),
+        us(&m, "typed_parse_us"),
+        us(&m, "handler_us"),
+    );
+    let ratio = handler / floor;
+    t.row(
+        [
+            "handler cost, side by side",
+            "10 KB snapshot, new: handler / serde_json floor",
+            &format!(
+                "{ratio:.2}× (handler {handler:.1} µs, floor {floor:.1} µs; typed parse {:.2}×)",
+                parse / floor
+            ),
+            "≤ 2×",
+            mark(ratio <= 2.0),
+        ],
+        SIDE_BY_SIDE_COMMAND,
+    );
+    let node = &m["node"];
+    if node.is_null() {
+        t.row(
+            [
+                "against Node.js",
+                "10 KB snapshot, new",
+                "not measured (node not installed)",
+                "",
+                "",
+            ],
+            SIDE_BY_SIDE_COMMAND,
+        );
+        return;
+    }
+    let node_handler = us(node, "handler_us");
+    let ratio = node_handler / handler;
+    t.row(
+        [
+            "against Node.js",
+            &format!(
+                "10 KB snapshot, new: Node.js {} handler / Rust handler",
+                node["version"].as_str().unwrap_or("?")
+            ),
+            &format!(
+                "{ratio:.2}× (Node.js {node_handler:.1} µs, Rust {handler:.1} µs; JSON.parse / typed parse {:.2}×)",
+                us(node, "json_parse_us") / parse
+            ),
+            "≥ 3×",
+            mark(ratio >= 3.0),
+        ],
+        SIDE_BY_SIDE_COMMAND,
+    );
 }
 
 fn rows_of(path: &Path) -> Vec<Value> {
