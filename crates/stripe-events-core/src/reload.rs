@@ -19,7 +19,8 @@ pub struct Reloadable<T> {
 /// What [`Reloadable::reload_if_due`] did.
 #[derive(Debug)]
 pub enum Reload<T, E> {
-    /// Nothing: the last load is less than the interval ago.
+    /// Nothing: the last load is less than the interval ago (or, for
+    /// [`Reloadable::try_reload_if_due`], another caller is loading).
     NotDue,
     /// Loaded the value it already had.
     Unchanged,
