@@ -32,14 +32,13 @@ fn main() {
         .build()
         .expect("tokio runtime");
     let template = fixture("partner-snapshot/subscription-large.json");
-    let template_path = flag_value(&args, "--template-out")
-        .cloned()
-        .unwrap_or_else(|| {
-            let p = std::env::temp_dir().join(format!("interleaved-{}.json", std::process::id()));
-            p.to_string_lossy().into_owned()
-        });
+    let template_out = flag_value(&args, "--template-out");
+    let template_path = template_out.cloned().unwrap_or_else(|| {
+        let p = std::env::temp_dir().join(format!("interleaved-{}.json", std::process::id()));
+        p.to_string_lossy().into_owned()
+    });
     let node_script = flag_value(&args, "--node");
-    if flag_value(&args, "--template-out").is_some() || node_script.is_some() {
+    if template_out.is_some() || node_script.is_some() {
         std::fs::write(&template_path, wire_bytes(&template)).expect("write the template");
     }
     // Node warms its JIT on rounds of its own (an eighth of `rounds`) before the first line.
@@ -101,7 +100,7 @@ fn main() {
     if let Some((mut child, stdin, _)) = node {
         drop(stdin);
         let _ = child.wait();
-        if flag_value(&args, "--template-out").is_none() {
+        if template_out.is_none() {
             let _ = std::fs::remove_file(&template_path);
         }
         let (np, nh) = (quantile(&node_parse, 0.5), quantile(&node_handler, 0.5));
