@@ -17,20 +17,28 @@ use stripe_events_core::Family;
 use stripe_events_lambda as _;
 use stripe_events_testkit::fixtures::fixture;
 
+/// A temporary file, removed however `main` ends.
+struct TempFile(String);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// The value after `flag` on the command line.
 fn flag_value<'a>(args: &'a [String], flag: &str) -> Option<&'a String> {
     let i = args.iter().position(|a| a == flag)?;
     args.get(i + 1)
 }
 
-fn main() {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let rounds: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(5_000);
     let consumer = bench_consumer(Family::Subscription);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()
-        .expect("tokio runtime");
+        .build()?;
     let template = fixture("partner-snapshot/subscription-large.json");
     let template_out = flag_value(&args, "--template-out");
     let template_path = template_out.cloned().unwrap_or_else(|| {
@@ -38,21 +46,29 @@ fn main() {
         p.to_string_lossy().into_owned()
     });
     let node_script = flag_value(&args, "--node");
+    // Without `--template-out`, the file Node reads is ours to remove.
+    let _temp = template_out
+        .is_none()
+        .then(|| TempFile(template_path.clone()));
     if template_out.is_some() || node_script.is_some() {
-        std::fs::write(&template_path, wire_bytes(&template)).expect("write the template");
+        std::fs::write(&template_path, wire_bytes(&template))?;
     }
     // Node warms its JIT on rounds of its own (an eighth of `rounds`) before the first line.
-    let mut node = node_script.map(|script| {
-        let mut child = Command::new("node")
-            .args([script, &template_path, &rounds.to_string(), "--serve"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("run node (is Node.js installed?)");
-        let stdin = child.stdin.take().expect("node stdin");
-        let stdout = BufReader::new(child.stdout.take().expect("node stdout"));
-        (child, stdin, stdout)
-    });
+    let mut node = match node_script {
+        Some(script) => {
+            let mut child = Command::new("node")
+                .args([script, &template_path, &rounds.to_string(), "--serve"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .map_err(|e| format!("cannot run node (is Node.js installed?): {e}"))?;
+            let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+                return Err("node started without its pipes".into());
+            };
+            Some((child, stdin, BufReader::new(stdout)))
+        }
+        None => None,
+    };
     let (mut floor, mut typed, mut handler) = (vec![], vec![], vec![]);
     let (mut node_parse, mut node_handler) = (vec![], vec![]);
     let time = |f: &mut dyn FnMut()| {
@@ -77,16 +93,16 @@ fn main() {
             std::hint::black_box(answer.reply.to_body());
         }));
         if let Some((_, stdin, stdout)) = node.as_mut() {
-            writeln!(stdin, "{i}").expect("write to node");
+            writeln!(stdin, "{i}")?;
             let mut line = String::new();
-            stdout.read_line(&mut line).expect("read from node");
+            stdout.read_line(&mut line)?;
             let mut times = line.split_whitespace().map(|t| t.parse::<f64>());
             match (times.next(), times.next()) {
                 (Some(Ok(p)), Some(Ok(h))) => {
                     node_parse.push(p);
                     node_handler.push(h);
                 }
-                _ => panic!("node answered {line:?}"),
+                _ => return Err(format!("node answered {line:?}").into()),
             }
         }
     }
@@ -100,9 +116,6 @@ fn main() {
     if let Some((mut child, stdin, _)) = node {
         drop(stdin);
         let _ = child.wait();
-        if template_out.is_none() {
-            let _ = std::fs::remove_file(&template_path);
-        }
         let (np, nh) = (quantile(&node_parse, 0.5), quantile(&node_handler, 0.5));
         println!("node median µs: JSON.parse {np:.2}  handler {nh:.2}  node/Rust handler {:.2}  JSON.parse/typed parse {:.2}", nh / h, np / t);
         let version = Command::new("node")
@@ -124,6 +137,7 @@ fn main() {
             "handler_us": h,
             "node": node_medians,
         });
-        std::fs::write(path, medians.to_string()).expect("write the medians");
+        std::fs::write(path, medians.to_string())?;
     }
+    Ok(())
 }
